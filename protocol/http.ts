@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { AgentIdSchema, TaskIdSchema } from './ids.js';
+import { LIMITS, LogEntrySchema, LogLevelSchema, PhaseSchema, TaskSchema } from './task.js';
+
+/** Body of `POST /api/agent-tasks`. */
+export const CreateTaskSchema = z.strictObject({
+  agentId: AgentIdSchema,
+  title: z.string().trim().min(1).max(LIMITS.titleChars).optional(),
+  id: TaskIdSchema.optional(),
+});
+export type CreateTask = z.infer<typeof CreateTaskSchema>;
+
+export const CreateTaskResponseSchema = z.object({
+  task: TaskSchema,
+  /** Bearer token for this task only; shown once, stored hashed. */
+  agentToken: z.string(),
+});
+export type CreateTaskResponse = z.infer<typeof CreateTaskResponseSchema>;
+
+export const LogInputSchema = z.strictObject({
+  level: LogLevelSchema.default('info'),
+  message: z.string().min(1).max(LIMITS.logLineChars),
+  /** When the agent saw it; the server's clock when absent. */
+  at: z.iso.datetime({ offset: true }).optional(),
+});
+export type LogInput = z.infer<typeof LogInputSchema>;
+
+/** Body of `POST /api/agent-tasks/:id/status`: any of the fields, at least one. */
+export const StatusUpdateSchema = z
+  .strictObject({
+    phase: PhaseSchema.optional(),
+    progress: z.number().min(0).max(100).nullable().optional(),
+    message: z.string().max(LIMITS.messageChars).nullable().optional(),
+    logs: z.array(LogInputSchema).max(LIMITS.logLinesPerPost).optional(),
+  })
+  .refine(
+    (u) => u.phase !== undefined || u.progress !== undefined || u.message !== undefined || (u.logs?.length ?? 0) > 0,
+    { message: 'send at least one of phase, progress, message or a non-empty logs array' },
+  );
+export type StatusUpdate = z.infer<typeof StatusUpdateSchema>;
+
+export const StatusResponseSchema = z.object({ task: TaskSchema });
+
+/**
+ * A page of log lines after a cursor. `nextAfterSeq` is the cursor to ask with next: every event
+ * up to it has been covered (status-only events have no line, so it can pass the last line's seq).
+ * `hasMore` says whether asking again right away would return more.
+ */
+export const LogsPageSchema = z.object({
+  logs: z.array(LogEntrySchema),
+  nextAfterSeq: z.int().min(0),
+  hasMore: z.boolean(),
+});
+export type LogsPage = z.infer<typeof LogsPageSchema>;
+
+/** `GET /api/agent-tasks/:id/status?afterSeq=N`: the current task and the lines after N. */
+export const TaskStatusPageSchema = LogsPageSchema.extend({ task: TaskSchema });
+export type TaskStatusPage = z.infer<typeof TaskStatusPageSchema>;
+
+export const ActiveTaskResponseSchema = z.object({ task: TaskSchema });
+
+/** Query of the read routes. */
+export const CursorQuerySchema = z.strictObject({
+  afterSeq: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(LIMITS.logsPageMax).optional(),
+});
+
+export const ERROR_CODES = [
+  'invalid_json',
+  'validation_failed',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'task_exists',
+  'phase_conflict',
+  'idempotency_mismatch',
+  'payload_too_large',
+  'unsupported_media_type',
+  'rate_limited',
+  'store_unavailable',
+  'internal',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export const ErrorBodySchema = z.object({
+  error: z.object({
+    code: z.enum(ERROR_CODES),
+    message: z.string(),
+    details: z.unknown().optional(),
+  }),
+});
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;

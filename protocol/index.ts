@@ -1,0 +1,6 @@
+export * from './phases.js';
+export * from './ids.js';
+export * from './task.js';
+export * from './http.js';
+export * from './ws-messages.js';
+export * from './routes.js';

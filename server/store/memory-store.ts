@@ -1,0 +1,95 @@
+import type { LogEntry, Task, TaskStatusPage } from '../../protocol/index.js';
+import { applyUpdate, newTask } from './apply-update.js';
+import { IdempotencyMismatchError, TaskExistsError, TaskNotFoundError } from './store-errors.js';
+import type {
+  AppendInput,
+  AppendResult,
+  NewTask,
+  ReadPageInput,
+  StoredTask,
+  TaskStore,
+} from './task-store.js';
+
+/** Idempotency answers kept per store; the oldest are forgotten first. */
+const IDEMPOTENCY_ENTRIES_MAX = 10_000;
+
+interface Entry {
+  stored: StoredTask;
+  logs: LogEntry[];
+}
+
+/**
+ * Everything in this process's memory: for tests and for `STORE=memory`. Each method runs
+ * without awaiting between its read and its write, so concurrent appends to one task are
+ * serialized by the event loop and `seq` stays contiguous.
+ */
+export class MemoryTaskStore implements TaskStore {
+  readonly #tasks = new Map<string, Entry>();
+  readonly #latestByAgent = new Map<string, string>();
+  readonly #idempotency = new Map<string, { fingerprint: string; task: Task; fromSeq: number }>();
+
+  async createTask({ id, agentId, title, tokenHash, now }: NewTask): Promise<Task> {
+    if (this.#tasks.has(id)) throw new TaskExistsError(id);
+    const task = newTask(id, agentId, title, now);
+    this.#tasks.set(id, { stored: { task, tokenHash }, logs: [] });
+    this.#latestByAgent.set(agentId, id);
+    return task;
+  }
+
+  async getTask(taskId: string): Promise<StoredTask | null> {
+    return this.#tasks.get(taskId)?.stored ?? null;
+  }
+
+  async append(taskId: string, { update, now, idempotency }: AppendInput): Promise<AppendResult> {
+    const entry = this.#tasks.get(taskId);
+    if (!entry) throw new TaskNotFoundError(taskId);
+    const idemKey = idempotency && `${taskId}\u0000${idempotency.key}`;
+    if (idemKey) {
+      const previous = this.#idempotency.get(idemKey);
+      if (previous) {
+        if (previous.fingerprint !== idempotency.fingerprint) throw new IdempotencyMismatchError(idempotency.key);
+        return { task: previous.task, fromSeq: previous.fromSeq, logs: [], replayed: true };
+      }
+    }
+    const applied = applyUpdate(entry.stored.task, update, now);
+    entry.stored = { ...entry.stored, task: applied.task };
+    entry.logs.push(...applied.logs);
+    if (idemKey) {
+      this.#idempotency.set(idemKey, { fingerprint: idempotency.fingerprint, task: applied.task, fromSeq: applied.fromSeq });
+      if (this.#idempotency.size > IDEMPOTENCY_ENTRIES_MAX) {
+        this.#idempotency.delete(this.#idempotency.keys().next().value as string);
+      }
+    }
+    return { ...applied, replayed: false };
+  }
+
+  async readPage(taskId: string, { afterSeq, limit }: ReadPageInput): Promise<TaskStatusPage | null> {
+    const entry = this.#tasks.get(taskId);
+    if (!entry) return null;
+    const task = entry.stored.task;
+    const start = firstIndexAfter(entry.logs, afterSeq);
+    const logs = entry.logs.slice(start, start + limit);
+    const hasMore = start + limit < entry.logs.length;
+    const nextAfterSeq = hasMore ? logs[logs.length - 1]!.seq : Math.max(task.seq, afterSeq);
+    return { task, logs, nextAfterSeq, hasMore };
+  }
+
+  async getActiveTask(agentId: string): Promise<Task | null> {
+    const id = this.#latestByAgent.get(agentId);
+    return id === undefined ? null : (this.#tasks.get(id)?.stored.task ?? null);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Binary search: logs are sorted by seq. */
+function firstIndexAfter(logs: readonly LogEntry[], afterSeq: number): number {
+  let lo = 0;
+  let hi = logs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (logs[mid]!.seq <= afterSeq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

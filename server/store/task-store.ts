@@ -1,0 +1,62 @@
+import type { LogEntry, StatusUpdate, Task, TaskStatusPage } from '../../protocol/index.js';
+
+/** A task as stored: its public status plus the hash of its agent token (never the token). */
+export interface StoredTask {
+  task: Task;
+  tokenHash: string;
+}
+
+export interface NewTask {
+  id: string;
+  agentId: string;
+  title: string | null;
+  tokenHash: string;
+  now: Date;
+}
+
+export interface AppendInput {
+  /** Already validated against StatusUpdateSchema (defaults applied). */
+  update: StatusUpdate;
+  now: Date;
+  /** A retry with the same key returns the first answer and writes nothing. */
+  idempotency?: { key: string; fingerprint: string };
+}
+
+export interface AppendResult {
+  /** The task after the write (for a replay: as it was after the first write). */
+  task: Task;
+  /** The first seq this write took; `task.seq` is the last. */
+  fromSeq: number;
+  /** The log lines this write stored, in seq order (empty for a replay). */
+  logs: LogEntry[];
+  /** True when an Idempotency-Key matched an earlier write: nothing new was stored. */
+  replayed: boolean;
+}
+
+export interface ReadPageInput {
+  afterSeq: number;
+  limit: number;
+}
+
+/**
+ * Where tasks, their status and their log lines live. Implementations must keep, per task:
+ * - `seq` contiguous (no holes) and never reused, also with several writers (server instances);
+ * - events visible in order: whoever has seen event N never later finds a new event below N;
+ * - a phase change checked against the stored phase in the same conditional write.
+ * Errors are the classes of ./store-errors.ts.
+ */
+export interface TaskStore {
+  /** Throws TaskExistsError when the id is taken. */
+  createTask(input: NewTask): Promise<Task>;
+  getTask(taskId: string): Promise<StoredTask | null>;
+  /** Throws TaskNotFoundError, PhaseConflictError, IdempotencyMismatchError. */
+  append(taskId: string, input: AppendInput): Promise<AppendResult>;
+  /**
+   * The task now and its log lines after `afterSeq` (at most `limit`). The task is read first and
+   * only lines up to its `seq` are returned, so `nextAfterSeq` never skips an event. Null: no task.
+   */
+  readPage(taskId: string, input: ReadPageInput): Promise<TaskStatusPage | null>;
+  /** The agent's most recently created task, or null. */
+  getActiveTask(agentId: string): Promise<Task | null>;
+  close(): Promise<void>;
+}
