@@ -42,14 +42,18 @@ export type StatusUpdate = z.infer<typeof StatusUpdateSchema>;
 export const StatusResponseSchema = z.object({ task: TaskSchema });
 
 /**
- * A page of log lines after a cursor. `nextAfterSeq` is the cursor to ask with next: every event
- * up to it has been covered (status-only events have no line, so it can pass the last line's seq).
- * `hasMore` says whether asking again right away would return more.
+ * A page of log lines, in seq order.
+ * - Forward (`afterSeq` given): the lines after it. `nextAfterSeq` is the cursor to ask with next:
+ *   every event up to it is covered (status-only events have no line, so it can pass the last
+ *   line's seq); `hasMore` says asking again right away would return more.
+ * - Tail (no cursor) or backward (`beforeSeq`): the latest lines (before `beforeSeq`); `hasOlder`
+ *   says there are earlier ones to load on demand. `nextAfterSeq` is still the forward cursor.
  */
 export const LogsPageSchema = z.object({
   logs: z.array(LogEntrySchema),
   nextAfterSeq: z.int().min(0),
   hasMore: z.boolean(),
+  hasOlder: z.boolean(),
 });
 export type LogsPage = z.infer<typeof LogsPageSchema>;
 
@@ -59,11 +63,17 @@ export type TaskStatusPage = z.infer<typeof TaskStatusPageSchema>;
 
 export const ActiveTaskResponseSchema = z.object({ task: TaskSchema });
 
-/** Query of the read routes. */
-export const CursorQuerySchema = z.strictObject({
-  afterSeq: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(LIMITS.logsPageMax).optional(),
-});
+/** Query of the read routes: `afterSeq` (forward), `beforeSeq` (backward) or neither (tail). */
+export const CursorQuerySchema = z
+  .strictObject({
+    afterSeq: z.coerce.number().int().min(0).optional(),
+    beforeSeq: z.coerce.number().int().min(1).optional(),
+    limit: z.coerce.number().int().min(1).max(LIMITS.logsPageMax).optional(),
+  })
+  .refine((q) => q.afterSeq === undefined || q.beforeSeq === undefined, {
+    message: 'use afterSeq or beforeSeq, not both',
+  });
+export type CursorQuery = z.infer<typeof CursorQuerySchema>;
 
 export const ERROR_CODES = [
   'invalid_json',

@@ -15,6 +15,8 @@ export const LIMITS = {
   logLineChars: 8_000,
   logLinesPerPost: 500,
   logsPageMax: 1_000,
+  /** Lines in a tail read (a fresh panel) unless `limit` says otherwise. */
+  tailLines: 200,
 } as const;
 
 /**

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AgentIdSchema, TaskIdSchema } from './ids.js';
+import { LogsPageSchema } from './http.js';
 import { LogEntrySchema, TaskSchema } from './task.js';
 
 /** Bumped on an incompatible change of the messages below. */
@@ -8,8 +9,11 @@ export const PROTOCOL_VERSION = 1;
 // ---- client → server ----------------------------------------------------------------------
 
 export const ClientMessageSchema = z.discriminatedUnion('type', [
-  /** Start (or restart) a task's stream: a snapshot of everything after `afterSeq`, then live. */
-  z.strictObject({ type: z.literal('subscribe'), taskId: TaskIdSchema, afterSeq: z.int().min(0).default(0) }),
+  /**
+   * Start (or restart) a task's stream: a snapshot, then live updates. With `afterSeq` the
+   * snapshot holds the lines after it (resume); without, the latest lines (a fresh panel).
+   */
+  z.strictObject({ type: z.literal('subscribe'), taskId: TaskIdSchema, afterSeq: z.int().min(0).optional() }),
   z.strictObject({ type: z.literal('unsubscribe'), taskId: TaskIdSchema }),
   /** Follow which task is an agent's active one; answered with `agent-task` now and on change. */
   z.strictObject({ type: z.literal('watch-agent'), agentId: AgentIdSchema }),
@@ -30,16 +34,13 @@ export const HelloMessageSchema = z.object({
 });
 
 /**
- * The answer to `subscribe`: the task now and its lines after the cursor, up to a page.
- * Covers every event up to `nextAfterSeq`; when `hasMore`, the client pages on with the logs route.
+ * The answer to `subscribe`: the task now and a page of its lines (see LogsPageSchema). Covers
+ * every event up to `nextAfterSeq`; when `hasMore`, the client pages on with the logs route.
  */
-export const SnapshotMessageSchema = z.object({
+export const SnapshotMessageSchema = LogsPageSchema.extend({
   type: z.literal('snapshot'),
   taskId: TaskIdSchema,
   task: TaskSchema,
-  logs: z.array(LogEntrySchema),
-  nextAfterSeq: z.int().min(0),
-  hasMore: z.boolean(),
 });
 
 /**

@@ -63,15 +63,21 @@ export class MemoryTaskStore implements TaskStore {
     return { ...applied, replayed: false };
   }
 
-  async readPage(taskId: string, { afterSeq, limit }: ReadPageInput): Promise<TaskStatusPage | null> {
+  async readPage(taskId: string, { afterSeq, beforeSeq, limit }: ReadPageInput): Promise<TaskStatusPage | null> {
     const entry = this.#tasks.get(taskId);
     if (!entry) return null;
     const task = entry.stored.task;
-    const start = firstIndexAfter(entry.logs, afterSeq);
-    const logs = entry.logs.slice(start, start + limit);
-    const hasMore = start + limit < entry.logs.length;
-    const nextAfterSeq = hasMore ? logs[logs.length - 1]!.seq : Math.max(task.seq, afterSeq);
-    return { task, logs, nextAfterSeq, hasMore };
+    const all = entry.logs;
+    if (afterSeq !== undefined) {
+      const start = firstIndexAfter(all, afterSeq);
+      const logs = all.slice(start, start + limit);
+      const hasMore = start + limit < all.length;
+      const nextAfterSeq = hasMore ? logs[logs.length - 1]!.seq : Math.max(task.seq, afterSeq);
+      return { task, logs, nextAfterSeq, hasMore, hasOlder: false };
+    }
+    const end = beforeSeq === undefined ? all.length : firstIndexAfter(all, beforeSeq - 1);
+    const start = Math.max(0, end - limit);
+    return { task, logs: all.slice(start, end), nextAfterSeq: task.seq, hasMore: false, hasOlder: start > 0 };
   }
 
   async getActiveTask(agentId: string): Promise<Task | null> {

@@ -33,8 +33,10 @@ export interface AppendResult {
   replayed: boolean;
 }
 
+/** `afterSeq`: forward from it; `beforeSeq`: the lines just before it; neither: the latest lines. */
 export interface ReadPageInput {
-  afterSeq: number;
+  afterSeq?: number;
+  beforeSeq?: number;
   limit: number;
 }
 
@@ -52,8 +54,8 @@ export interface TaskStore {
   /** Throws TaskNotFoundError, PhaseConflictError, IdempotencyMismatchError. */
   append(taskId: string, input: AppendInput): Promise<AppendResult>;
   /**
-   * The task now and its log lines after `afterSeq` (at most `limit`). The task is read first and
-   * only lines up to its `seq` are returned, so `nextAfterSeq` never skips an event. Null: no task.
+   * The task now and a page of its log lines (see LogsPageSchema). The task is read first and only
+   * lines up to its `seq` are returned, so `nextAfterSeq` never skips an event. Null: no task.
    */
   readPage(taskId: string, input: ReadPageInput): Promise<TaskStatusPage | null>;
   /** The agent's most recently created task, or null. */

@@ -1,0 +1,26 @@
+import type { BusEvent, BusListener, TaskBus } from './task-bus.js';
+
+/** Delivers events to listeners in this process, synchronously and in publish order. */
+export class LocalTaskBus implements TaskBus {
+  readonly #listeners = new Set<BusListener>();
+
+  publish(event: BusEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        // One faulty listener must not stop delivery to the others.
+        console.error('bus listener failed', error);
+      }
+    }
+  }
+
+  subscribe(listener: BusListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.#listeners.clear();
+  }
+}

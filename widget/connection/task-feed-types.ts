@@ -1,0 +1,34 @@
+import type { LogEntry, Task } from '../../protocol/task.js';
+
+/**
+ * The connection states of DESIGN.md, as a const object plus a union type of the same name.
+ * - connecting: first attempt, nothing shown yet
+ * - live: subscribed over the WebSocket, snapshot received
+ * - reconnecting: the WebSocket dropped; retrying with backoff (data may be stale)
+ * - polling: updates come from HTTP polling (WebSocket unavailable, or mode="polling")
+ * - offline: the server is unreachable over HTTP too (or the browser is offline)
+ */
+export const ConnectionState = {
+  connecting: 'connecting',
+  live: 'live',
+  reconnecting: 'reconnecting',
+  polling: 'polling',
+  offline: 'offline',
+} as const;
+export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
+
+/** What a panel shows; a new object on every change (so Lit sees the change). */
+export interface FeedView {
+  task: Task | null;
+  /** The lines held, in seq order, bounded (oldest dropped first; reload them with loadOlder). */
+  logs: readonly LogEntry[];
+  /** Earlier lines exist on the server that are not in `logs`. */
+  hasOlder: boolean;
+  connectionState: ConnectionState;
+  /** When the next reconnect attempt happens (epoch ms), while reconnecting. */
+  nextRetryAt: number | null;
+  /** Why live updates are unavailable, when they are (for the banner), else null. */
+  problem: string | null;
+  /** The task or agent does not exist (404). */
+  notFound: boolean;
+}
