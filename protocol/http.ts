@@ -34,7 +34,11 @@ export const StatusUpdateSchema = z
     logs: z.array(LogInputSchema).max(LIMITS.logLinesPerPost).optional(),
   })
   .refine(
-    (u) => u.phase !== undefined || u.progress !== undefined || u.message !== undefined || (u.logs?.length ?? 0) > 0,
+    (u) =>
+      u.phase !== undefined ||
+      u.progress !== undefined ||
+      u.message !== undefined ||
+      (u.logs?.length ?? 0) > 0,
     { message: 'send at least one of phase, progress, message or a non-empty logs array' },
   );
 export type StatusUpdate = z.infer<typeof StatusUpdateSchema>;

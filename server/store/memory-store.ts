@@ -47,7 +47,8 @@ export class MemoryTaskStore implements TaskStore {
     if (idemKey) {
       const previous = this.#idempotency.get(idemKey);
       if (previous) {
-        if (previous.fingerprint !== idempotency.fingerprint) throw new IdempotencyMismatchError(idempotency.key);
+        if (previous.fingerprint !== idempotency.fingerprint)
+          throw new IdempotencyMismatchError(idempotency.key);
         return { task: previous.task, fromSeq: previous.fromSeq, logs: [], replayed: true };
       }
     }
@@ -55,7 +56,11 @@ export class MemoryTaskStore implements TaskStore {
     entry.stored = { ...entry.stored, task: applied.task };
     entry.logs.push(...applied.logs);
     if (idemKey) {
-      this.#idempotency.set(idemKey, { fingerprint: idempotency.fingerprint, task: applied.task, fromSeq: applied.fromSeq });
+      this.#idempotency.set(idemKey, {
+        fingerprint: idempotency.fingerprint,
+        task: applied.task,
+        fromSeq: applied.fromSeq,
+      });
       if (this.#idempotency.size > IDEMPOTENCY_ENTRIES_MAX) {
         this.#idempotency.delete(this.#idempotency.keys().next().value as string);
       }
@@ -63,7 +68,10 @@ export class MemoryTaskStore implements TaskStore {
     return { ...applied, replayed: false };
   }
 
-  async readPage(taskId: string, { afterSeq, beforeSeq, limit }: ReadPageInput): Promise<TaskStatusPage | null> {
+  async readPage(
+    taskId: string,
+    { afterSeq, beforeSeq, limit }: ReadPageInput,
+  ): Promise<TaskStatusPage | null> {
     const entry = this.#tasks.get(taskId);
     if (!entry) return null;
     const task = entry.stored.task;

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# What the tests need from Debian: Chromium (browser and end-to-end tests). Finds it, or installs
+# it when running as root on Debian, or stops with a one-line instruction.
+set -euo pipefail
+
+need=()
+if [ -z "${CHROME_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then need+=(chromium); fi
+
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "Installing ${need[*]} from Debian (once)..." >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+else
+  echo "Missing ${need[*]}: run 'sudo apt-get install -y ${need[*]}' (or set CHROME_PATH), then run npm test again." >&2
+  exit 1
+fi
