@@ -32,3 +32,32 @@ export interface FeedView {
   /** The task or agent does not exist (404). */
   notFound: boolean;
 }
+
+export interface TaskFeedConfig {
+  /** Base URL of the status server, e.g. "https://status.example.com" (no trailing slash needed). */
+  endpoint: string;
+  /** Follow this task... */
+  taskId?: string;
+  /** ...or this agent's active task, switching when it starts a new one. */
+  agentId?: string;
+  /** `polling`: no WebSocket at all (rollback mode). */
+  mode: 'auto' | 'polling';
+  pollIntervalMs: number;
+  /** Called with a new view on every change. */
+  onChange: (view: FeedView) => void;
+}
+
+/** One panel's live data. Created stopped; `start`/`stop` mirror each other and may repeat. */
+export interface TaskFeed {
+  readonly view: FeedView;
+  start(): void;
+  stop(): void;
+  /** Skip the backoff wait and try the WebSocket now. */
+  retryNow(): void;
+  /** Fetch the status now over HTTP (the Refresh button). */
+  refresh(): void;
+  /** Load the lines before the oldest held one, from the logs route. */
+  loadOlder(): Promise<void>;
+}
+
+export type TaskFeedFactory = (config: TaskFeedConfig) => TaskFeed;
