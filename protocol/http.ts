@@ -42,6 +42,8 @@ export const StatusUpdateSchema = z
     { message: 'send at least one of phase, progress, message or a non-empty logs array' },
   );
 export type StatusUpdate = z.infer<typeof StatusUpdateSchema>;
+/** What an agent sends (before defaults such as `level: 'info'` are applied). */
+export type StatusUpdateInput = z.input<typeof StatusUpdateSchema>;
 
 export const StatusResponseSchema = z.object({ task: TaskSchema });
 
@@ -92,6 +94,7 @@ export const ERROR_CODES = [
   'unsupported_media_type',
   'rate_limited',
   'store_unavailable',
+  'realtime_unavailable',
   'internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

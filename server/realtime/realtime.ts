@@ -1,10 +1,16 @@
+import { upgradeWebSocket } from '@hono/node-server';
 import type { MiddlewareHandler } from 'hono';
-import type { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CLOSE_CODES } from '../../protocol/index.js';
 import type { TaskBus } from '../bus/task-bus.js';
 import type { TaskStore } from '../store/task-store.js';
+import { Heartbeat } from './heartbeat.js';
+import { Hub } from './hub.js';
+import { Session } from './session.js';
+import { checkUpgradeOrigin } from './upgrade-origin.js';
 
 export interface RealtimeConfig {
-  /** Origins allowed to open the WebSocket (exact `scheme://host[:port]`); see upgrade-origin.ts. */
+  /** Origins allowed to open the WebSocket; see server/http/origins.ts for the syntax. */
   allowedOrigins: readonly string[];
   /** Server ping interval; a peer that misses one is terminated at the next. */
   heartbeatMs: number;
@@ -22,6 +28,13 @@ export interface Realtime {
   readonly wss: WebSocketServer;
   /** Open connections, subscriptions and deliveries, for /metrics. */
   stats(): { connections: number; subscriptions: number; delivered: number };
+  /**
+   * While refusing, upgrades get 503 and clients fall back to polling: a switch for maintenance
+   * (and for the demo and chaos tests).
+   */
+  refuseUpgrades(refuse: boolean): void;
+  /** Closes every open socket with `code`; clients reconnect and resync. */
+  dropConnections(code?: number): void;
   /** Closes every socket with `code` (1001 going away, 1012 restart) and stops the heartbeat. */
   close(code?: number): Promise<void>;
 }
@@ -32,6 +45,95 @@ export interface RealtimeDeps {
   config: RealtimeConfig;
 }
 
-export function createRealtime(_deps: RealtimeDeps): Realtime {
-  throw new Error('not implemented yet');
+/** How long close() waits for clients to answer the close frame before cutting them off. */
+const CLOSE_GRACE_MS = 2_000;
+
+/** The WebSocket side of the server: upgrade (with the Origin check), sessions, hub, heartbeat. */
+export function createRealtime({ store, bus, config }: RealtimeDeps): Realtime {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.maxPayloadBytes,
+    // Compression costs CPU per subscriber and opens the door to memory blow-ups; frames are small.
+    perMessageDeflate: false,
+  });
+  const hub = new Hub();
+  const heartbeat = new Heartbeat(config.heartbeatMs);
+  const sessions = new Set<Session>();
+  const unsubscribeBus = bus.subscribe((event) => hub.publish(event));
+
+  const accept = upgradeWebSocket(() => {
+    let session: Session | undefined;
+    return {
+      onOpen(_event, ctx) {
+        const ws = ctx.raw as WebSocket;
+        heartbeat.watch(ws);
+        session = new Session(ws, hub, store, {
+          heartbeatMs: config.heartbeatMs,
+          maxBufferedBytes: config.maxBufferedBytes,
+          maxSubscriptions: config.maxSubscriptionsPerSocket,
+        });
+        sessions.add(session);
+      },
+      onMessage(event) {
+        session?.receive(event.data, typeof event.data !== 'string');
+      },
+      onClose() {
+        if (!session) return;
+        session.dispose();
+        sessions.delete(session);
+      },
+    };
+  });
+
+  let refusing = false;
+  const upgrade: MiddlewareHandler = async function realtimeUpgrade(c, next) {
+    if (refusing) {
+      c.header('Retry-After', '5');
+      return c.json(
+        {
+          error: {
+            code: 'realtime_unavailable',
+            message: 'real-time updates are switched off for now; poll the status route',
+          },
+        },
+        503,
+      );
+    }
+    const refused = checkUpgradeOrigin(c.req.header('origin'), c.req.header('host'), config.allowedOrigins);
+    if (refused) return c.json(refused, 403);
+    return accept(c, next);
+  };
+
+  return {
+    upgrade,
+    wss,
+    stats: () => ({ connections: sessions.size, subscriptions: hub.subscriptions, delivered: hub.delivered }),
+    refuseUpgrades(refuse) {
+      refusing = refuse;
+    },
+    dropConnections(code = CLOSE_CODES.serviceRestart) {
+      for (const ws of wss.clients) ws.close(code, 'dropped by the operator');
+    },
+    async close(code = CLOSE_CODES.goingAway) {
+      heartbeat.stop();
+      unsubscribeBus();
+      const closing = [...wss.clients].map(
+        (ws) =>
+          new Promise<void>((resolve) => {
+            if (ws.readyState === ws.CLOSED) return resolve();
+            const cut = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
+            ws.once('close', () => {
+              clearTimeout(cut);
+              resolve();
+            });
+            ws.close(
+              code,
+              code === CLOSE_CODES.serviceRestart ? 'server restarting; reconnect' : 'server shutting down',
+            );
+          }),
+      );
+      await Promise.all(closing);
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
 }

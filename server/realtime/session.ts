@@ -1,0 +1,269 @@
+import type { WebSocket } from 'ws';
+import {
+  CLOSE_CODES,
+  ClientMessageSchema,
+  LIMITS,
+  PROTOCOL_VERSION,
+  type ErrorMessage,
+  type ParsedClientMessage,
+  type ServerMessage,
+} from '../../protocol/index.js';
+import type { BusEvent } from '../bus/task-bus.js';
+import type { TaskStore } from '../store/task-store.js';
+import type { Hub, HubMember } from './hub.js';
+
+export interface SessionLimits {
+  heartbeatMs: number;
+  maxBufferedBytes: number;
+  maxSubscriptions: number;
+}
+
+/** A client that keeps sending garbage is cut off rather than answered forever. */
+const INVALID_MESSAGES_MAX = 20;
+/** Messages per second a client may send before it is closed (subscribe storms, loops). */
+const MESSAGES_PER_SECOND_MAX = 50;
+
+/** Live events held per subscription while its snapshot is read. */
+const PENDING_EVENTS_MAX = 1_000;
+
+/**
+ * A task subscription. While its snapshot is being read, live events for the task are held in
+ * `pending` and sent after the snapshot (minus those the snapshot already covered), so nothing
+ * committed during the read is missed or sent twice.
+ */
+interface TaskSubscription {
+  attempt: number;
+  pending: { event: BusEvent; frame: Buffer }[] | null;
+  /** The highest seq this client has been sent for the task. */
+  sentSeq: number;
+}
+
+/**
+ * One WebSocket connection: parses and validates what the client sends, keeps its subscriptions
+ * in the hub, answers subscribe with snapshot-then-stream, and protects the server from a client
+ * that reads too slowly (bounded outbound buffer) or sends too much.
+ */
+export class Session implements HubMember {
+  readonly #tasks = new Map<string, TaskSubscription>();
+  readonly #agents = new Set<string>();
+  #attempts = 0;
+  #invalid = 0;
+  #windowStart = 0;
+  #windowCount = 0;
+  #closed = false;
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly hub: Hub,
+    private readonly store: TaskStore,
+    private readonly limits: SessionLimits,
+  ) {
+    this.#send({ type: 'hello', protocol: PROTOCOL_VERSION, heartbeatMs: limits.heartbeatMs });
+  }
+
+  /** A frame from the client. Binary frames are not part of the protocol. */
+  receive(data: unknown, isBinary: boolean): void {
+    if (this.#closed) return;
+    if (!this.#withinRate()) {
+      this.#close(CLOSE_CODES.policyViolation, `more than ${MESSAGES_PER_SECOND_MAX} messages per second`);
+      return;
+    }
+    if (isBinary) {
+      this.#close(CLOSE_CODES.unsupportedData, 'binary frames are not supported; send JSON text');
+      return;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(String(data));
+    } catch {
+      this.#invalidMessage('message is not valid JSON');
+      return;
+    }
+    const parsed = ClientMessageSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue && issue.path.length > 0 ? ` at "${issue.path.join('.')}"` : '';
+      this.#invalidMessage(`invalid message${where}: ${issue?.message ?? 'unknown shape'}`);
+      return;
+    }
+    this.#handle(parsed.data);
+  }
+
+  /** Called by the hub for every event of a task or agent this session follows. */
+  deliver(event: BusEvent, frame: Buffer): void {
+    if (event.type === 'agent-task') {
+      this.#sendFrame(frame);
+      return;
+    }
+    const sub = this.#tasks.get(event.taskId);
+    if (!sub) return;
+    if (sub.pending) {
+      // Past the bound, later events are dropped here; the client sees the gap by `fromSeq`
+      // and fills it from the logs route.
+      if (sub.pending.length < PENDING_EVENTS_MAX) sub.pending.push({ event, frame });
+      return;
+    }
+    // Across instances the bus may repeat or reorder; the client merges by seq, but never send
+    // what it has surely seen.
+    if (event.task.seq <= sub.sentSeq) return;
+    sub.sentSeq = event.task.seq;
+    this.#sendFrame(frame);
+  }
+
+  /** The socket is gone: leave the hub. */
+  dispose(): void {
+    this.#closed = true;
+    for (const taskId of this.#tasks.keys()) this.hub.removeTask(taskId, this);
+    for (const agentId of this.#agents) this.hub.removeAgent(agentId, this);
+    this.#tasks.clear();
+    this.#agents.clear();
+  }
+
+  get subscriptionCount(): number {
+    return this.#tasks.size + this.#agents.size;
+  }
+
+  #handle(message: ParsedClientMessage): void {
+    switch (message.type) {
+      case 'subscribe':
+        void this.#subscribe(message.taskId, message.afterSeq);
+        return;
+      case 'unsubscribe':
+        this.#tasks.delete(message.taskId);
+        this.hub.removeTask(message.taskId, this);
+        return;
+      case 'watch-agent':
+        void this.#watchAgent(message.agentId);
+        return;
+      case 'unwatch-agent':
+        this.#agents.delete(message.agentId);
+        this.hub.removeAgent(message.agentId, this);
+        return;
+      case 'ping':
+        this.#send({ type: 'pong' });
+        return;
+    }
+  }
+
+  async #subscribe(taskId: string, afterSeq: number | undefined): Promise<void> {
+    if (!this.#tasks.has(taskId) && this.subscriptionCount >= this.limits.maxSubscriptions) {
+      this.#sendError(
+        'too_many_subscriptions',
+        `at most ${this.limits.maxSubscriptions} subscriptions per connection`,
+        { taskId },
+      );
+      return;
+    }
+    // A resubscribe restarts the stream: the attempt id lets a slower earlier read be ignored.
+    const sub: TaskSubscription = { attempt: ++this.#attempts, pending: [], sentSeq: 0 };
+    this.#tasks.set(taskId, sub);
+    this.hub.addTask(taskId, this);
+    let page;
+    try {
+      page =
+        afterSeq === undefined
+          ? await this.store.readPage(taskId, { limit: LIMITS.tailLines })
+          : await this.store.readPage(taskId, { afterSeq, limit: LIMITS.logsPageMax });
+    } catch (error) {
+      if (this.#tasks.get(taskId) !== sub) return;
+      this.#drop(taskId);
+      this.#sendError(
+        'store_unavailable',
+        'could not read the task from the store; subscribe again shortly',
+        { taskId },
+      );
+      console.error('snapshot read failed', error);
+      return;
+    }
+    if (this.#closed || this.#tasks.get(taskId) !== sub) return;
+    if (!page) {
+      this.#drop(taskId);
+      this.#sendError('not_found', `no task with id "${taskId}"`, { taskId });
+      return;
+    }
+    this.#send({ type: 'snapshot', taskId, ...page });
+    sub.sentSeq = page.task.seq;
+    const pending = sub.pending ?? [];
+    sub.pending = null;
+    for (const { event, frame } of pending) this.deliver(event, frame);
+  }
+
+  async #watchAgent(agentId: string): Promise<void> {
+    if (!this.#agents.has(agentId) && this.subscriptionCount >= this.limits.maxSubscriptions) {
+      this.#sendError(
+        'too_many_subscriptions',
+        `at most ${this.limits.maxSubscriptions} subscriptions per connection`,
+        { agentId },
+      );
+      return;
+    }
+    this.#agents.add(agentId);
+    this.hub.addAgent(agentId, this);
+    try {
+      const task = await this.store.getActiveTask(agentId);
+      if (!this.#closed && this.#agents.has(agentId)) this.#send({ type: 'agent-task', agentId, task });
+    } catch (error) {
+      this.#sendError('store_unavailable', 'could not read the agent from the store; watch again shortly', {
+        agentId,
+      });
+      console.error('active task read failed', error);
+    }
+  }
+
+  #drop(taskId: string): void {
+    this.#tasks.delete(taskId);
+    this.hub.removeTask(taskId, this);
+  }
+
+  #invalidMessage(message: string): void {
+    this.#invalid += 1;
+    if (this.#invalid > INVALID_MESSAGES_MAX) {
+      this.#close(CLOSE_CODES.policyViolation, 'too many invalid messages');
+      return;
+    }
+    this.#sendError('invalid_message', message);
+  }
+
+  #sendError(
+    code: ErrorMessage['code'],
+    message: string,
+    about: { taskId?: string; agentId?: string } = {},
+  ): void {
+    this.#send({ type: 'error', code, message, ...about });
+  }
+
+  #send(message: ServerMessage): void {
+    this.#sendFrame(Buffer.from(JSON.stringify(message)));
+  }
+
+  /**
+   * The one way out. A client that does not read lets `bufferedAmount` grow; past the bound it is
+   * closed (it will reconnect and resync from its cursor) instead of holding server memory.
+   */
+  #sendFrame(frame: Buffer): void {
+    if (this.#closed || this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount + frame.length > this.limits.maxBufferedBytes) {
+      this.#close(CLOSE_CODES.policyViolation, 'consumer too slow: outbound buffer full');
+      // A close frame cannot pass a full buffer either; don't wait on a peer that isn't reading.
+      setTimeout(() => this.ws.terminate(), 1_000).unref();
+      return;
+    }
+    this.ws.send(frame, { binary: false });
+  }
+
+  #withinRate(): boolean {
+    const now = Date.now();
+    if (now - this.#windowStart >= 1_000) {
+      this.#windowStart = now;
+      this.#windowCount = 0;
+    }
+    this.#windowCount += 1;
+    return this.#windowCount <= MESSAGES_PER_SECOND_MAX;
+  }
+
+  #close(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.dispose();
+    this.ws.close(code, reason);
+  }
+}
