@@ -1,0 +1,194 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { parseOriginPattern } from './http/origins.js';
+import type { RealtimeConfig } from './realtime/realtime.js';
+
+/**
+ * Where tasks live. Extension point: to add a store, add its name here, its settings below, and a
+ * case in serve.ts's createStore (the switch there is exhaustive, so tsc points at it).
+ */
+export const STORE_KINDS = ['memory'] as const;
+export type StoreKind = (typeof STORE_KINDS)[number];
+
+function integer(min: number, max: number) {
+  const rule = `must be an integer ${min}-${max}`;
+  return z
+    .string()
+    .regex(/^\d+$/, rule)
+    .transform(Number)
+    .pipe(z.number().int().min(min, rule).max(max, rule));
+}
+
+const path = z
+  .string()
+  .min(1, 'must be a directory path')
+  .transform((dir) => resolve(dir));
+
+const originList = z
+  .string()
+  .transform((list) =>
+    list
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== ''),
+  )
+  .refine((entries) => entries.every((entry) => parseOriginPattern(entry) !== null), {
+    message:
+      'must be a comma-separated list of origins such as https://app.example.com, http://localhost:* (any port) or *',
+  });
+
+interface EnvVar<S extends z.ZodType> {
+  name: string;
+  /** Used when the variable is unset or blank; undefined: no default (the schema decides). */
+  default: string | undefined;
+  meaning: string;
+  schema: S;
+  /** Never echo the value in an error message. */
+  secret?: boolean;
+}
+
+function envVar<S extends z.ZodType>(spec: EnvVar<S>): EnvVar<S> {
+  return spec;
+}
+
+/** Every setting: its variable, default and meaning. `--help` and the README table follow this. */
+export const ENV_VARS = {
+  port: envVar({
+    name: 'PORT',
+    default: '8787',
+    meaning: 'TCP port to listen on (0 picks a free one)',
+    schema: integer(0, 65_535),
+  }),
+  host: envVar({
+    name: 'HOST',
+    default: '127.0.0.1',
+    meaning: 'address to listen on; loopback by default, 0.0.0.0 (or ::) to accept other machines',
+    schema: z
+      .string()
+      .regex(/^(\[[0-9A-Fa-f:.]+\]|[0-9A-Za-z.:-]+)$/, 'must be a host name or IP address')
+      .transform((host) => host.replace(/^\[(.*)\]$/, '$1')),
+  }),
+  adminToken: envVar({
+    name: 'ADMIN_TOKEN',
+    default: undefined,
+    meaning: 'bearer token required to create tasks; unset: anyone who can reach the server may create tasks',
+    secret: true,
+    schema: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9\-._~+/]{16,512}=*$/,
+        'must be 16-512 characters of A-Z a-z 0-9 - . _ ~ + / (usable as a bearer token)',
+      )
+      .optional()
+      .transform((token) => token ?? null),
+  }),
+  allowedOrigins: envVar({
+    name: 'ALLOWED_ORIGINS',
+    default: 'http://localhost:*,http://127.0.0.1:*,http://[::1]:*',
+    meaning:
+      'origins whose pages may read the API, load the widget and open the WebSocket (comma list; `host:*` = any port; `*` = any origin); same-origin pages are always allowed',
+    schema: originList,
+  }),
+  bodyLimitBytes: envVar({
+    name: 'BODY_LIMIT_BYTES',
+    default: String(256 * 1024),
+    meaning: 'largest accepted request body, in bytes (413 beyond)',
+    schema: integer(1024, 100 * 1024 * 1024),
+  }),
+  rateLimitPerMinute: envVar({
+    name: 'RATE_LIMIT_PER_MINUTE',
+    default: '600',
+    meaning: 'status posts allowed per agent token per minute, also the burst (429 beyond); 0 turns it off',
+    schema: integer(0, 1_000_000),
+  }),
+  heartbeatMs: envVar({
+    name: 'HEARTBEAT_MS',
+    default: '25000',
+    meaning: 'WebSocket ping interval in ms; a peer silent for a whole interval is dropped',
+    schema: integer(100, 600_000),
+  }),
+  wsMaxPayloadBytes: envVar({
+    name: 'WS_MAX_PAYLOAD_BYTES',
+    default: String(64 * 1024),
+    meaning: 'largest WebSocket message accepted from a client, in bytes',
+    schema: integer(1024, 16 * 1024 * 1024),
+  }),
+  wsMaxBufferedBytes: envVar({
+    name: 'WS_MAX_BUFFERED_BYTES',
+    default: String(1024 * 1024),
+    meaning: 'unsent bytes a slow WebSocket client may accumulate before it is disconnected',
+    schema: integer(64 * 1024, 1024 * 1024 * 1024),
+  }),
+  wsMaxSubscriptions: envVar({
+    name: 'WS_MAX_SUBSCRIPTIONS',
+    default: '200',
+    meaning: 'tasks and agents one WebSocket may follow at once',
+    schema: integer(1, 100_000),
+  }),
+  store: envVar({
+    name: 'STORE',
+    default: 'memory',
+    meaning: `where tasks are kept: ${STORE_KINDS.join(' | ')} (memory: lost on restart)`,
+    schema: z.enum(STORE_KINDS, { error: `must be one of: ${STORE_KINDS.join(', ')}` }),
+  }),
+  dataDir: envVar({
+    name: 'DATA_DIR',
+    default: './.data',
+    meaning: 'directory for on-disk data of stores that keep any',
+    schema: path,
+  }),
+  logTtlDays: envVar({
+    name: 'LOG_TTL_DAYS',
+    default: '30',
+    meaning: 'days a log line is kept by stores that expire them',
+    schema: integer(1, 3650),
+  }),
+  staticDir: envVar({
+    name: 'STATIC_DIR',
+    default: './dist',
+    meaning: 'built widget and demo to serve (npm run build writes them)',
+    schema: path,
+  }),
+};
+
+type Specs = typeof ENV_VARS;
+export type Config = { readonly [K in keyof Specs]: z.output<Specs[K]['schema']> };
+
+/** Every problem found in the environment, one line each. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((problem) => `  ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads the settings from `env` (blank counts as unset); throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const problems: string[] = [];
+  const config: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(ENV_VARS) as [string, EnvVar<z.ZodType>][]) {
+    const given = env[spec.name]?.trim();
+    const raw = given === undefined || given === '' ? spec.default : given;
+    const result = spec.schema.safeParse(raw);
+    if (result.success) {
+      config[key] = result.data;
+    } else {
+      const what = result.error.issues[0]?.message ?? 'is invalid';
+      const got = spec.secret ? `got ${raw?.length ?? 0} characters` : `got ${JSON.stringify(raw)}`;
+      problems.push(`${spec.name} ${what}, ${got}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config as Config;
+}
+
+/** The realtime hub's share of the settings. */
+export function realtimeConfig(config: Config): RealtimeConfig {
+  return {
+    allowedOrigins: config.allowedOrigins,
+    heartbeatMs: config.heartbeatMs,
+    maxPayloadBytes: config.wsMaxPayloadBytes,
+    maxBufferedBytes: config.wsMaxBufferedBytes,
+    maxSubscriptionsPerSocket: config.wsMaxSubscriptions,
+  };
+}

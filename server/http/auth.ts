@@ -1,0 +1,69 @@
+import type { MiddlewareHandler } from 'hono';
+import type { TaskStore } from '../store/task-store.js';
+import { ApiError } from './api-error.js';
+import type { AppEnv } from './app-env.js';
+import { readBearerToken, secretsEqual, tokenMatchesHash } from './credentials.js';
+
+/**
+ * One rule for both kinds of token:
+ * - 401 `unauthorized`: no usable credentials (no Authorization header, or not `Bearer <token>`);
+ * - 403 `forbidden`: a well-formed token that does not grant this request (a wrong admin token,
+ *   another task's agent token, or a made-up one: a per-task token cannot be told from a wrong one
+ *   without an index by token, and saying "valid elsewhere" would leak that it is valid).
+ */
+const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="agent-task-status"' };
+
+/** Creating tasks: open when no admin token is configured (main.ts warns), else the admin token. */
+export function requireAdmin(adminToken: string | null): MiddlewareHandler<AppEnv> {
+  return async function requireAdmin(c, next) {
+    if (adminToken === null) return next();
+    const token = readBearerToken(c.req.header('authorization'));
+    if (token === 'missing' || token === 'malformed') {
+      throw new ApiError(
+        401,
+        'unauthorized',
+        token === 'missing'
+          ? 'creating a task needs the admin token: send "Authorization: Bearer <ADMIN_TOKEN>"'
+          : 'the Authorization header must be "Bearer <ADMIN_TOKEN>"',
+        { headers: CHALLENGE },
+      );
+    }
+    if (!secretsEqual(token, adminToken)) {
+      throw new ApiError(403, 'forbidden', 'the admin token is not valid for this server');
+    }
+    await next();
+  };
+}
+
+/**
+ * Posting a task's status: the agent token returned when that task was created. Needs the `id`
+ * path parameter. The task is looked up before the token is checked, so an unknown task is a 404
+ * for anyone; that reveals nothing, since the read routes are public.
+ */
+export function requireAgentToken(store: TaskStore): MiddlewareHandler<AppEnv> {
+  return async function requireAgentToken(c, next) {
+    const token = readBearerToken(c.req.header('authorization'));
+    if (token === 'missing' || token === 'malformed') {
+      throw new ApiError(
+        401,
+        'unauthorized',
+        token === 'missing'
+          ? 'send the task\'s agent token as "Authorization: Bearer <agentToken>" (it was returned when the task was created)'
+          : 'the Authorization header must be "Bearer <agentToken>"',
+        { headers: CHALLENGE },
+      );
+    }
+    const taskId = c.req.param('id') ?? '';
+    const stored = await store.getTask(taskId);
+    if (!stored) throw new ApiError(404, 'not_found', `no task with id "${taskId}"`);
+    if (!tokenMatchesHash(token, stored.tokenHash)) {
+      throw new ApiError(
+        403,
+        'forbidden',
+        `this agent token is not valid for task "${taskId}"; use the token returned when that task was created`,
+      );
+    }
+    c.set('agentTokenHash', stored.tokenHash);
+    await next();
+  };
+}

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import { ConfigError, ENV_VARS, loadConfig, realtimeConfig } from '../../server/config.js';
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  test('an empty environment gives the documented defaults', () => {
+    assert.deepEqual(loadConfig({}), {
+      port: 8787,
+      host: '127.0.0.1',
+      adminToken: null,
+      allowedOrigins: ['http://localhost:*', 'http://127.0.0.1:*', 'http://[::1]:*'],
+      bodyLimitBytes: 262_144,
+      rateLimitPerMinute: 600,
+      heartbeatMs: 25_000,
+      wsMaxPayloadBytes: 65_536,
+      wsMaxBufferedBytes: 1_048_576,
+      wsMaxSubscriptions: 200,
+      store: 'memory',
+      dataDir: resolve('.data'),
+      logTtlDays: 30,
+      staticDir: resolve('dist'),
+    });
+  });
+
+  test('reads every variable', () => {
+    const config = loadConfig({
+      PORT: '9000',
+      HOST: '0.0.0.0',
+      ADMIN_TOKEN: 'a-long-enough-admin-token',
+      ALLOWED_ORIGINS: ' https://a.example.com , http://localhost:* ',
+      BODY_LIMIT_BYTES: '4096',
+      RATE_LIMIT_PER_MINUTE: '0',
+      HEARTBEAT_MS: '1000',
+      WS_MAX_PAYLOAD_BYTES: '2048',
+      WS_MAX_BUFFERED_BYTES: '65536',
+      WS_MAX_SUBSCRIPTIONS: '5',
+      STORE: 'memory',
+      DATA_DIR: '/var/lib/ats',
+      LOG_TTL_DAYS: '7',
+      STATIC_DIR: '/srv/ats',
+    });
+    assert.equal(config.port, 9000);
+    assert.equal(config.host, '0.0.0.0');
+    assert.equal(config.adminToken, 'a-long-enough-admin-token');
+    assert.deepEqual(config.allowedOrigins, ['https://a.example.com', 'http://localhost:*']);
+    assert.equal(config.bodyLimitBytes, 4096);
+    assert.equal(config.rateLimitPerMinute, 0);
+    assert.equal(config.heartbeatMs, 1000);
+    assert.equal(config.dataDir, '/var/lib/ats');
+    assert.equal(config.logTtlDays, 7);
+    assert.equal(config.staticDir, '/srv/ats');
+  });
+
+  test('a blank variable counts as unset', () => {
+    assert.equal(loadConfig({ PORT: '  ', ADMIN_TOKEN: '' }).port, 8787);
+    assert.equal(loadConfig({ ADMIN_TOKEN: '' }).adminToken, null);
+  });
+
+  test('a bad port is one clear line naming the value', () => {
+    assert.deepEqual(problemsOf({ PORT: 'abc' }), ['PORT must be an integer 0-65535, got "abc"']);
+    assert.deepEqual(problemsOf({ PORT: '70000' }), ['PORT must be an integer 0-65535, got "70000"']);
+    assert.deepEqual(problemsOf({ PORT: '-1' }), ['PORT must be an integer 0-65535, got "-1"']);
+  });
+
+  test('every bad value is listed, in one error', () => {
+    const problems = problemsOf({
+      PORT: 'x',
+      HEARTBEAT_MS: '1.5',
+      STORE: 'postgres',
+      ALLOWED_ORIGINS: 'https://ok.example.com,ftp://files.example.com',
+    });
+    assert.equal(problems.length, 4);
+    assert.match(
+      problems.find((p) => p.startsWith('STORE'))!,
+      /must be one of: memory, got "postgres"/,
+    );
+    assert.match(
+      problems.find((p) => p.startsWith('ALLOWED_ORIGINS'))!,
+      /ftp:\/\/files/,
+    );
+    assert.match(
+      problems.find((p) => p.startsWith('HEARTBEAT_MS'))!,
+      /integer/,
+    );
+  });
+
+  test('an invalid admin token is reported without echoing it', () => {
+    const [problem] = problemsOf({ ADMIN_TOKEN: 'short secret' });
+    assert.match(problem!, /^ADMIN_TOKEN must be 16-512 characters/);
+    assert.match(problem!, /got 12 characters$/);
+    assert.equal(problem!.includes('secret'), false);
+  });
+
+  test('the ConfigError message lists the problems one per line', () => {
+    assert.throws(
+      () => loadConfig({ PORT: 'x', LOG_TTL_DAYS: '0' }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.message ===
+          'invalid configuration:\n  PORT must be an integer 0-65535, got "x"\n  LOG_TTL_DAYS must be an integer 1-3650, got "0"',
+    );
+  });
+
+  test('every variable has a meaning for --help', () => {
+    for (const spec of Object.values(ENV_VARS)) assert.ok(spec.meaning.length > 10, spec.name);
+  });
+});
+
+test('realtimeConfig maps the WebSocket settings', () => {
+  const config = loadConfig({
+    ALLOWED_ORIGINS: 'https://a.example.com',
+    HEARTBEAT_MS: '5000',
+    WS_MAX_PAYLOAD_BYTES: '2048',
+    WS_MAX_BUFFERED_BYTES: '100000',
+    WS_MAX_SUBSCRIPTIONS: '3',
+  });
+  assert.deepEqual(realtimeConfig(config), {
+    allowedOrigins: ['https://a.example.com'],
+    heartbeatMs: 5000,
+    maxPayloadBytes: 2048,
+    maxBufferedBytes: 100_000,
+    maxSubscriptionsPerSocket: 3,
+  });
+});
