@@ -1,0 +1,72 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Hono } from 'hono';
+import { routePath } from 'hono/route';
+import { ROUTES } from '../protocol/index.js';
+import type { TaskBus } from './bus/task-bus.js';
+import type { Config } from './config.js';
+import { ApiError, errorResponse } from './http/api-error.js';
+import type { AppEnv } from './http/app-env.js';
+import { handleErrors, type ErrorLog } from './http/error-handler.js';
+import { HttpMetrics } from './http/metrics.js';
+import type { Realtime } from './realtime/realtime.js';
+import { agentRoutes } from './routes/agents.js';
+import type { RouteDeps } from './routes/deps.js';
+import { opsRoutes } from './routes/ops.js';
+import { staticRoutes } from './routes/static-files.js';
+import { taskReadRoutes } from './routes/task-reads.js';
+import { taskWriteRoutes } from './routes/tasks.js';
+import type { TaskStore } from './store/task-store.js';
+
+export interface AppOptions {
+  store: TaskStore;
+  bus: TaskBus;
+  config: Config;
+  /** The WebSocket hub; without it ROUTES.ws answers 404 and /metrics has no WebSocket figures. */
+  realtime?: Realtime | undefined;
+  /** Where failures are logged (default: console). */
+  log?: ErrorLog;
+  /** Milliseconds clock for timestamps and rate limiting (default: Date.now). */
+  now?: () => number;
+}
+
+/** The whole HTTP surface as a Hono app; listening is serve.ts's job, so tests use app.request(). */
+export function createApp({ store, bus, config, realtime, log = console, now = Date.now }: AppOptions) {
+  const deps: RouteDeps = { store, bus, config, log, now };
+  const metrics = new HttpMetrics();
+  const app = new Hono<AppEnv>();
+
+  app.use(async function countRequests(c, next) {
+    await next();
+    metrics.record(c.req.method, c.get('routeLabel') ?? routePath(c), c.res.status);
+  });
+
+  // The upgrade first and bare: no CORS (the hub checks Origin itself), no body handling.
+  if (realtime) app.get(ROUTES.ws, realtime.upgrade);
+
+  app.route(ROUTES.tasks, taskWriteRoutes(deps));
+  app.route(ROUTES.tasks, taskReadRoutes(deps));
+  app.route('/api/agents', agentRoutes(deps));
+  app.route('/', opsRoutes({ metrics, realtime }));
+  app.route('/', staticRoutes({ dir: config.staticDir, allowedOrigins: config.allowedOrigins }));
+
+  app.notFound((c) => {
+    c.set('routeLabel', 'unmatched');
+    return errorResponse(c, notFoundError(c.req.method, c.req.path, config.staticDir));
+  });
+  app.onError(handleErrors(log));
+  return app;
+}
+
+function notFoundError(method: string, path: string, staticDir: string): ApiError {
+  const wantsBuild = path === '/' || path === ROUTES.widget;
+  const built = existsSync(join(staticDir, path === '/' ? 'demo/index.html' : ROUTES.widget.slice(1)));
+  if (wantsBuild && !built) {
+    return new ApiError(
+      404,
+      'not_found',
+      `${path === '/' ? 'the demo' : 'the widget'} is not built yet: run "npm run build" (looked in ${staticDir})`,
+    );
+  }
+  return new ApiError(404, 'not_found', `no route for ${method} ${path}; see the HTTP API in README.md`);
+}

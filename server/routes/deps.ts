@@ -1,0 +1,26 @@
+import type { BusEvent, TaskBus } from '../bus/task-bus.js';
+import type { Config } from '../config.js';
+import type { ErrorLog } from '../http/error-handler.js';
+import type { TaskStore } from '../store/task-store.js';
+
+/** What the route modules need; built once by createApp. */
+export interface RouteDeps {
+  store: TaskStore;
+  bus: TaskBus;
+  config: Config;
+  log: ErrorLog;
+  /** Milliseconds clock (tests pin it). */
+  now: () => number;
+}
+
+/**
+ * Announces a stored write. The write already happened, so a failing bus must not turn it into an
+ * error answer (the agent would retry a write that succeeded); clients catch up by seq anyway.
+ */
+export function publish({ bus, log }: RouteDeps, event: BusEvent): void {
+  try {
+    bus.publish(event);
+  } catch (error) {
+    log.error(`bus publish failed for a ${event.type} event`, error);
+  }
+}

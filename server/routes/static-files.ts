@@ -1,0 +1,46 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { Hono, type MiddlewareHandler } from 'hono';
+import { ROUTES } from '../../protocol/index.js';
+import type { AppEnv } from '../http/app-env.js';
+import { readCors } from '../http/read-cors.js';
+
+export interface StaticDeps {
+  /** The build output: `agent-task-status.js` (+ chunks) at the top, the demo page in `demo/`. */
+  dir: string;
+  allowedOrigins: readonly string[];
+}
+
+/**
+ * The built widget at ROUTES.widget and the demo at `/`, mounted last so API routes win. Every
+ * file gets CORS: a `<script type="module">` (and each chunk it imports) from another origin is
+ * fetched in CORS mode and fails without it. Paths under /api/ are never looked up on disk.
+ */
+export function staticRoutes({ dir, allowedOrigins }: StaticDeps) {
+  const cors = readCors(allowedOrigins);
+  const top = filesFrom(dir);
+  const demo = filesFrom(join(dir, 'demo'));
+  const notApi: MiddlewareHandler<AppEnv> = async function notApi(c, next) {
+    if (c.req.path.startsWith('/api/')) return c.notFound();
+    await next();
+  };
+  return new Hono<AppEnv>()
+    .on(['GET', 'OPTIONS'], ROUTES.widget, cors, top)
+    .on(['GET', 'OPTIONS'], '*', notApi, cors, demo, top);
+}
+
+/**
+ * serveStatic over `root`, created only once the directory exists: the build may appear while the
+ * server runs, and serveStatic logs an error when created over a missing directory.
+ */
+function filesFrom(root: string): MiddlewareHandler<AppEnv> {
+  let serve: MiddlewareHandler | null = null;
+  return async function filesFrom(c, next) {
+    if (serve === null) {
+      if (!existsSync(root)) return next();
+      serve = serveStatic({ root });
+    }
+    return serve(c, next);
+  };
+}
