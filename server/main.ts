@@ -1,0 +1,78 @@
+// The server's entry point: `node --import tsx server/main.ts` (npm run serve / npm start).
+import { ConfigError, ENV_VARS, loadConfig } from './config.js';
+import { startServer } from './serve.js';
+
+const USAGE = `Usage: node --import tsx server/main.ts [--help]
+
+Serves the agent-task-status HTTP API, its WebSocket, the widget and the demo.
+Configuration comes from environment variables (blank counts as unset):
+`;
+
+function help(): string {
+  const specs = Object.values(ENV_VARS);
+  const width = Math.max(...specs.map((spec) => spec.name.length)) + 2;
+  const rows = specs.map(
+    (spec) =>
+      `  ${spec.name.padEnd(width)}${spec.meaning}\n  ${' '.repeat(width)}default: ${spec.default ?? '(unset)'}`,
+  );
+  return `${USAGE}\n${rows.join('\n')}\n`;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(help());
+    return 0;
+  }
+  if (argv.length > 0) {
+    process.stderr.write(`unknown argument: ${argv.join(' ')}\n\n${help()}`);
+    return 1;
+  }
+
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\nRun with --help to see every setting.\n`);
+      return 1;
+    }
+    throw error;
+  }
+
+  const server = await startServer({ config });
+  console.log(`agent-task-status listening on ${server.url} (store: ${server.storeDescription})`);
+  if (config.adminToken === null) {
+    console.warn('warning: ADMIN_TOKEN is not set, so anyone who can reach this server can create tasks');
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      // A second Ctrl-C: the user does not want to wait for connections to drain.
+      process.exit(1);
+    }
+    stopping = true;
+    console.log(`${signal}: closing connections...`);
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error('error while closing', error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  return -1; // keep running
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`agent-task-status failed to start: ${message}`);
+    process.exit(1);
+  },
+);
