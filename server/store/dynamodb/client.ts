@@ -1,0 +1,51 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+export interface DynamoClientConfig {
+  /** e.g. `http://127.0.0.1:8000` for DynamoDB Local or dynalite; omitted for AWS itself. */
+  endpoint?: string;
+  /** Defaults to AWS_REGION, then `us-east-1` (which a local endpoint ignores). */
+  region?: string;
+  /** Local endpoints take any credentials; omitted: the SDK's default provider chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** SDK attempts per request, retries with backoff included (SDK default 3). */
+  maxAttempts?: number;
+  /** Give up connecting after this long (ms); the SDK default waits forever. */
+  connectionTimeoutMs?: number;
+  /** Give up on an answer after this long (ms). */
+  requestTimeoutMs?: number;
+}
+
+/** The credentials a local endpoint (dynalite, DynamoDB Local) accepts. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+/**
+ * Credentials for a configured endpoint: a local endpoint (DynamoDB Local, a dynalite server)
+ * takes any, so dummy ones unless the environment names real ones; for AWS itself (no endpoint)
+ * undefined, i.e. the SDK's default provider chain.
+ */
+export function credentialsFor(
+  endpoint: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): DynamoClientConfig['credentials'] {
+  const configured = env.AWS_ACCESS_KEY_ID !== undefined || env.AWS_PROFILE !== undefined;
+  return endpoint !== undefined && !configured ? LOCAL_CREDENTIALS : undefined;
+}
+
+/**
+ * The document client every part of the store uses. Timeouts are bounded so that an unreachable
+ * store turns into a 503 within seconds instead of hanging a request.
+ */
+export function createDynamoClient(config: DynamoClientConfig): DynamoDBDocumentClient {
+  const client = new DynamoDBClient({
+    endpoint: config.endpoint,
+    region: config.region ?? process.env.AWS_REGION ?? 'us-east-1',
+    credentials: config.credentials,
+    maxAttempts: config.maxAttempts ?? 3,
+    requestHandler: {
+      connectionTimeout: config.connectionTimeoutMs ?? 2_000,
+      requestTimeout: config.requestTimeoutMs ?? 5_000,
+    },
+  });
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}

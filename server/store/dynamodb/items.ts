@@ -1,0 +1,135 @@
+import type { LogEntry, LogLevel, Task } from '../../../protocol/index.js';
+
+/**
+ * The shapes of the table's items, and the pure rules for laying a write's lines out in them.
+ * Key attributes are `pk` and `sk` (see ./keys.ts); everything else is plain attributes.
+ */
+
+/** `TASK#<id>` / `STATUS`: the task, its token hash, and the head as of the last status update. */
+export interface StatusItem extends Task {
+  pk: string;
+  sk: string;
+  tokenHash: string;
+  /** GSI `byAgent` keys (sparse: only status items have them). */
+  agentKey: string;
+  createdKey: string;
+}
+
+/** A log line as stored; its seq is its batch's `fromSeq` plus its position. */
+export interface StoredLine {
+  at: string;
+  level: LogLevel;
+  message: string;
+}
+
+/** `TASK#<id>` / `LOG#<fromSeq>`: one write (one POST): its lines and the status after it. */
+export interface BatchItem {
+  pk: string;
+  sk: string;
+  fromSeq: number;
+  /** The write's last event; equals `task.seq`. */
+  toSeq: number;
+  /** The whole task after this write: the head, when this is the latest batch. */
+  task: Task;
+  lineCount: number;
+  /** The lines, when they fit in this item. */
+  lines?: StoredLine[];
+  /** Otherwise: staged in part items `PART#<writeId>#<n>` holding `counts[n]` lines each. */
+  parts?: { writeId: string; counts: number[] };
+  /** The Idempotency-Key this write answered, so a retry that finds it here replays. */
+  idem?: { key: string; fingerprint: string };
+  /** Epoch seconds after which the lines are gone (filtered on read; DynamoDB TTL deletes). */
+  ttl: number;
+  /** The writer's wall clock (epoch ms): tells a crashed writer's batch from one in progress. */
+  writtenAt: number;
+}
+
+/** `TASK#<id>` / `PART#<writeId>#<n>`: overflow lines of a big write. */
+export interface PartItem {
+  pk: string;
+  sk: string;
+  lines: StoredLine[];
+  ttl: number;
+}
+
+/** `TASK#<id>` / `IDEM#<hash of key>`: the answer to a write with an Idempotency-Key. */
+export interface IdempotencyItem {
+  pk: string;
+  sk: string;
+  key: string;
+  fingerprint: string;
+  fromSeq: number;
+  task: Task;
+  ttl: number;
+}
+
+/**
+ * Budget for the lines of one item. DynamoDB's limit is 400 KB per item; the rest of a batch item
+ * (keys, task snapshot, idempotency key) stays far below the remaining 100 KB, and 1 MB Query pages
+ * still hold three such items.
+ */
+export const ITEM_LINES_BUDGET_BYTES = 300_000;
+
+/**
+ * DynamoDB counts attribute names and UTF-8 values, plus a few bytes per list and map element; this
+ * over-estimates slightly so an item never reaches the limit.
+ */
+export function storedLineBytes(line: StoredLine): number {
+  return (
+    Buffer.byteLength(line.message, 'utf8') +
+    Buffer.byteLength(line.at, 'utf8') +
+    Buffer.byteLength(line.level, 'utf8') +
+    32
+  );
+}
+
+/** Splits lines, in order, into groups that each fit the budget (a group holds at least one line). */
+export function packLines(lines: readonly StoredLine[], budget = ITEM_LINES_BUDGET_BYTES): StoredLine[][] {
+  const groups: StoredLine[][] = [];
+  let current: StoredLine[] = [];
+  let bytes = 0;
+  for (const line of lines) {
+    const size = storedLineBytes(line);
+    if (current.length > 0 && bytes + size > budget) {
+      groups.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(line);
+    bytes += size;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+export function toStoredLine({ at, level, message }: LogEntry): StoredLine {
+  return { at, level, message };
+}
+
+export function toLogEntry(line: StoredLine, seq: number): LogEntry {
+  return { seq, at: line.at, level: line.level, message: line.message };
+}
+
+/** The public task out of a status item (drops keys and the token hash). */
+export function taskOfStatusItem(item: StatusItem): Task {
+  return {
+    id: item.id,
+    agentId: item.agentId,
+    title: item.title,
+    phase: item.phase,
+    progress: item.progress,
+    message: item.message,
+    seq: item.seq,
+    createdAt: item.createdAt,
+    updatedAt: item.updatedAt,
+  };
+}
+
+/** A TTL attribute value: epoch seconds. */
+export function ttlFrom(now: Date, days: number): number {
+  return Math.floor(now.getTime() / 1000) + Math.round(days * 86_400);
+}
+
+export function isExpired(item: { ttl?: number }, now: Date): boolean {
+  return item.ttl !== undefined && item.ttl <= Math.floor(now.getTime() / 1000);
+}

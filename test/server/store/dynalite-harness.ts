@@ -1,0 +1,87 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDynamoClient, LOCAL_CREDENTIALS } from '../../../server/store/dynamodb/client.js';
+import {
+  DynamoTaskStore,
+  type DynamoTaskStoreConfig,
+} from '../../../server/store/dynamodb/dynamo-task-store.js';
+import {
+  startEmbeddedDynalite,
+  type EmbeddedDynalite,
+} from '../../../server/store/dynamodb/embedded-dynalite.js';
+import { ensureTable } from '../../../server/store/dynamodb/table.js';
+import type { StoreHarness } from './task-store-contract.js';
+
+export const TABLE = 'tasks-test';
+
+/** Small retry and timeout budgets, so that "unavailable" shows within a second or two. */
+export function testClient(endpoint: string): DynamoDBDocumentClient {
+  return createDynamoClient({
+    endpoint,
+    credentials: LOCAL_CREDENTIALS,
+    maxAttempts: 2,
+    connectionTimeoutMs: 500,
+    requestTimeoutMs: 10_000,
+  });
+}
+
+export type StoreOverrides = Partial<Omit<DynamoTaskStoreConfig, 'client' | 'tableName'>>;
+
+/**
+ * A real dynalite on a temp directory (port 0) with the table created, and DynamoDB stores on it;
+ * each store has its own client, like separate server instances.
+ */
+export class DynaliteFixture {
+  dynalite!: EmbeddedDynalite;
+  readonly #stores: DynamoTaskStore[] = [];
+
+  private constructor(readonly dataDir: string) {}
+
+  static async start(): Promise<DynaliteFixture> {
+    const fixture = new DynaliteFixture(await mkdtemp(path.join(tmpdir(), 'ats-dynalite-')));
+    await fixture.startDynalite();
+    const client = testClient(fixture.dynalite.endpoint);
+    await ensureTable(client, TABLE);
+    client.destroy();
+    return fixture;
+  }
+
+  /** (Re)starts dynalite on the same directory, on the same port when it had one. */
+  async startDynalite(): Promise<void> {
+    const port = this.dynalite?.port;
+    this.dynalite = await startEmbeddedDynalite({ dataDir: this.dataDir, port });
+  }
+
+  store(overrides: StoreOverrides = {}, client = testClient(this.dynalite.endpoint)): DynamoTaskStore {
+    const store = new DynamoTaskStore({ client, tableName: TABLE, logTtlDays: 30, ...overrides });
+    this.#stores.push(store);
+    return store;
+  }
+
+  async closeStores(): Promise<void> {
+    await Promise.all(this.#stores.splice(0).map((store) => store.close()));
+  }
+
+  async close(): Promise<void> {
+    await this.closeStores();
+    await this.dynalite.close();
+    await rm(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** The contract suite's view: a store, a peer (another instance), a restart on the same path. */
+  harness(): StoreHarness {
+    return {
+      store: this.store(),
+      peer: async () => this.store(),
+      restart: async () => {
+        await this.closeStores();
+        await this.dynalite.close();
+        await this.startDynalite();
+        return this.store();
+      },
+      close: () => this.close(),
+    };
+  }
+}

@@ -1,0 +1,299 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { StatusUpdate } from '../../../protocol/index.js';
+import { idempotencySk, STATUS_SK, taskPk } from '../../../server/store/dynamodb/keys.js';
+import { StoreUnavailableError } from '../../../server/store/store-errors.js';
+import type { TaskStore } from '../../../server/store/task-store.js';
+import { DynaliteFixture, TABLE, testClient } from './dynalite-harness.js';
+
+const T0 = new Date('2026-11-02T10:00:00.000Z');
+const DAY_MS = 86_400_000;
+
+function at(ms: number): Date {
+  return new Date(T0.getTime() + ms);
+}
+
+function lines(n: number, prefix = 'line'): NonNullable<StatusUpdate['logs']> {
+  return Array.from({ length: n }, (_, i) => ({ level: 'info' as const, message: `${prefix} ${i + 1}` }));
+}
+
+async function create(store: TaskStore, id = 't-1'): Promise<void> {
+  await store.createTask({ id, agentId: 'agent-1', title: null, tokenHash: 'h', now: T0 });
+}
+
+class SimulatedCrash extends Error {}
+
+describe('DynamoTaskStore on dynalite', () => {
+  let fixture: DynaliteFixture;
+  beforeEach(async () => {
+    fixture = await DynaliteFixture.start();
+  });
+  afterEach(async () => {
+    await fixture.close();
+  });
+
+  async function rawItem(taskId: string, sk: string): Promise<Record<string, unknown> | undefined> {
+    const client = testClient(fixture.dynalite.endpoint);
+    try {
+      const { Item } = await client.send(
+        new GetCommand({ TableName: TABLE, Key: { pk: taskPk(taskId), sk }, ConsistentRead: true }),
+      );
+      return Item;
+    } finally {
+      client.destroy();
+    }
+  }
+
+  describe('a writer that crashes after claiming its slot', () => {
+    it('leaves a write that readers and the next writer see as the head', async () => {
+      let crash = true;
+      const crashing = fixture.store({
+        afterClaim: () => {
+          if (crash) throw new SimulatedCrash('instance died before updating the status item');
+        },
+      });
+      const other = fixture.store();
+      await create(crashing);
+      await crashing
+        .append('t-1', { update: { phase: 'running', logs: lines(2) }, now: at(1) })
+        .catch(() => {});
+      assert.equal((await rawItem('t-1', STATUS_SK))?.seq, 0, 'the status item was left behind');
+
+      const seen = await other.getTask('t-1');
+      assert.equal(seen?.task.seq, 3);
+      assert.equal(seen?.task.phase, 'running');
+      const page = await other.readPage('t-1', { afterSeq: 0, limit: 10 });
+      assert.deepEqual(
+        page?.logs.map((l) => l.seq),
+        [1, 2],
+      );
+      assert.equal(page?.nextAfterSeq, 3);
+
+      const next = await other.append('t-1', { update: { phase: 'completed', logs: lines(1) }, now: at(2) });
+      assert.equal(next.fromSeq, 4, 'the next write continues after the crashed one');
+      assert.equal((await rawItem('t-1', STATUS_SK))?.seq, 5, 'and the status item catches up');
+      crash = false;
+      await assert.rejects(
+        crashing.append('t-1', { update: { phase: 'running' }, now: at(3) }),
+        /cannot move/,
+        'the phase rule holds against the true head',
+      );
+    });
+
+    it('still answers a retry with the same Idempotency-Key, before and after later writes', async () => {
+      const crashing = fixture.store({
+        afterClaim: () => {
+          throw new SimulatedCrash('died before the IDEM item');
+        },
+      });
+      const a = fixture.store();
+      const b = fixture.store();
+      await create(a);
+      const idempotency = { key: 'retry-me', fingerprint: 'f1' };
+      const update = { logs: lines(3), progress: 30 };
+      await assert.rejects(crashing.append('t-1', { update, now: at(1), idempotency }), SimulatedCrash);
+      assert.equal(await rawItem('t-1', idempotencySk('retry-me')), undefined, 'no IDEM item yet');
+
+      const retry = await a.append('t-1', { update, now: at(2), idempotency });
+      assert.deepEqual([retry.replayed, retry.fromSeq, retry.task.seq], [true, 1, 4]);
+
+      await b.append('t-1', { update: { logs: lines(1, 'later') }, now: at(3) });
+      assert.ok(await rawItem('t-1', idempotencySk('retry-me')), 'the next writer completed the IDEM item');
+      await b.append('t-1', { update: { logs: lines(1, 'even later') }, now: at(4) });
+      const again = await b.append('t-1', { update, now: at(5), idempotency });
+      assert.deepEqual([again.replayed, again.fromSeq], [true, 1]);
+      assert.equal((await b.getTask('t-1'))?.task.seq, 6, 'the retries stored nothing');
+    });
+
+    it('has its status item repaired by a reader once the write is clearly abandoned', async () => {
+      const crashing = fixture.store({
+        afterClaim: () => {
+          throw new SimulatedCrash('gone');
+        },
+      });
+      await create(crashing);
+      await assert.rejects(
+        crashing.append('t-1', { update: { phase: 'failed', message: 'oom' }, now: at(1) }),
+        SimulatedCrash,
+      );
+      await fixture.store().getTask('t-1');
+      assert.equal((await rawItem('t-1', STATUS_SK))?.seq, 0, 'a fresh lag is a writer at work: left alone');
+      const later = fixture.store({ clock: () => new Date(Date.now() + 60_000) });
+      assert.equal((await later.readPage('t-1', { limit: 5 }))?.task.phase, 'failed');
+      const status = await rawItem('t-1', STATUS_SK);
+      assert.deepEqual([status?.seq, status?.phase, status?.message], [1, 'failed', 'oom']);
+    });
+  });
+
+  it('keeps seqs contiguous with 5 instances racing for every slot', async () => {
+    // One instance lets its own writes take turns; separate instances really race.
+    const stores = Array.from({ length: 5 }, () => fixture.store());
+    await create(stores[0]!);
+    const results = (
+      await Promise.all(
+        stores.map(async (store, w) => {
+          const mine = [];
+          for (let i = 0; i < 10; i++) {
+            mine.push(
+              await store.append('t-1', { update: { logs: lines(2, `w${w}`), progress: i }, now: at(i) }),
+            );
+          }
+          return mine;
+        }),
+      )
+    ).flat();
+    const ranges = results.map((r) => [r.fromSeq, r.task.seq]).sort((a, b) => a[0]! - b[0]!);
+    assert.deepEqual(
+      ranges,
+      Array.from({ length: 50 }, (_, i) => [i * 3 + 1, i * 3 + 3]),
+    );
+    const page = await stores[4]!.readPage('t-1', { afterSeq: 0, limit: 1000 });
+    assert.equal(page?.logs.length, 100);
+    for (const r of results)
+      assert.deepEqual(page?.logs.slice(((r.fromSeq - 1) / 3) * 2, ((r.fromSeq - 1) / 3) * 2 + 2), r.logs);
+  });
+
+  it('leaves nothing visible when a big write fails while staging its parts', async () => {
+    const client = testClient(fixture.dynalite.endpoint);
+    let puts = 0;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'PutItemCommand' && ++puts === 3)
+          throw new SimulatedCrash('died mid-way');
+        return next(args);
+      },
+      { step: 'initialize', name: 'crashOnThirdPut' },
+    );
+    const store = fixture.store({}, client);
+    const other = fixture.store();
+    await create(other);
+    const big = Array.from({ length: 120 }, (_, i) => ({
+      level: 'info' as const,
+      message: `${i} `.padEnd(8000, 'z'),
+    }));
+    await assert.rejects(store.append('t-1', { update: { logs: big }, now: at(1) }), SimulatedCrash);
+    assert.equal((await other.getTask('t-1'))?.task.seq, 0);
+    assert.deepEqual((await other.readPage('t-1', { limit: 500 }))?.logs, []);
+    const next = await other.append('t-1', { update: { logs: lines(1) }, now: at(2) });
+    assert.equal(next.fromSeq, 1, 'no seq was taken');
+  });
+
+  it('keeps every item of a POST of multi-byte lines under the 400 KB limit', async () => {
+    const store = fixture.store();
+    await create(store);
+    // 3 UTF-8 bytes per character: 24 KB a line, about 2.4 MB for the write.
+    const wide = Array.from({ length: 100 }, (_, i) => ({
+      level: 'warn' as const,
+      message: `${i}`.padEnd(8000, '€'),
+    }));
+    const r = await store.append('t-1', { update: { logs: wide, progress: 99 }, now: at(1) });
+    assert.equal(r.task.seq, 101);
+    const page = await store.readPage('t-1', { afterSeq: 0, limit: 1000 });
+    assert.deepEqual(
+      page?.logs.map((l) => l.message),
+      wide.map((l) => l.message),
+    );
+    const client = testClient(fixture.dynalite.endpoint);
+    const { Items } = await client.send(
+      new QueryCommand({
+        TableName: TABLE,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': taskPk('t-1') },
+      }),
+    );
+    client.destroy();
+    const parts = (Items ?? []).filter((item) => String(item.sk).startsWith('PART#'));
+    assert.ok(parts.length >= 8, `the lines went to ${parts.length} part items`);
+  });
+
+  it('hides log lines and idempotency answers older than the TTL, and keeps the task', async () => {
+    let clock = at(0);
+    const store = fixture.store({ logTtlDays: 30, clock: () => clock });
+    await create(store);
+    await store.append('t-1', {
+      update: { phase: 'running', logs: lines(3, 'old') },
+      now: at(0),
+      idempotency: { key: 'k', fingerprint: 'f' },
+    });
+    await store.append('t-1', { update: { logs: lines(2, 'new') }, now: at(20 * DAY_MS) });
+
+    clock = at(31 * DAY_MS);
+    const tail = await store.readPage('t-1', { limit: 10 });
+    assert.deepEqual(
+      tail?.logs.map((l) => l.message),
+      ['new 1', 'new 2'],
+    );
+    assert.equal(tail?.hasOlder, false, 'expired lines are not "older lines to load"');
+    assert.equal(tail?.task.phase, 'running', 'the task outlives its lines');
+    const forward = await store.readPage('t-1', { afterSeq: 0, limit: 10 });
+    assert.deepEqual(
+      forward?.logs.map((l) => l.seq),
+      [5, 6],
+    );
+    assert.equal(forward?.nextAfterSeq, 6);
+
+    const reused = await store.append('t-1', {
+      update: { progress: 1 },
+      now: clock,
+      idempotency: { key: 'k', fingerprint: 'other' },
+    });
+    assert.equal(reused.replayed, false, 'a key is remembered as long as the lines are');
+    assert.equal(reused.fromSeq, 7, 'seq continues past expired lines');
+
+    clock = at(52 * DAY_MS);
+    assert.deepEqual((await store.readPage('t-1', { limit: 10 }))?.logs, []);
+  });
+
+  it('reports an unreachable store quickly as unavailable, and recovers when it returns', async () => {
+    const store = fixture.store();
+    await create(store);
+    await fixture.dynalite.close();
+    const started = Date.now();
+    await assert.rejects(store.getTask('t-1'), (error: unknown) => {
+      assert.ok(error instanceof StoreUnavailableError);
+      assert.ok(error.retryAfterSeconds > 0);
+      return true;
+    });
+    await assert.rejects(store.append('t-1', { update: { progress: 1 }, now: at(1) }), StoreUnavailableError);
+    assert.ok(Date.now() - started < 3_000, `failed within ${Date.now() - started} ms`);
+
+    await fixture.startDynalite();
+    const r = await store.append('t-1', { update: { progress: 2 }, now: at(2) });
+    assert.equal(r.fromSeq, 1, 'the same store instance works again');
+  });
+
+  it('reports throttling beyond the SDK retries as unavailable, and recovers', async () => {
+    const client = testClient(fixture.dynalite.endpoint);
+    let throttle = false;
+    let throttled = 0;
+    // Inside the retry middleware, so the SDK retries it like a real throttle first.
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        if (throttle) {
+          throttled += 1;
+          throw new ProvisionedThroughputExceededException({
+            message: 'Rate of requests exceeds the allowed throughput',
+            $metadata: { httpStatusCode: 400 },
+          });
+        }
+        return next(args);
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'injectThrottling' },
+    );
+    const store = fixture.store({}, client);
+    await create(store);
+    throttle = true;
+    await assert.rejects(store.append('t-1', { update: { progress: 1 }, now: at(1) }), (error: unknown) => {
+      assert.ok(error instanceof StoreUnavailableError);
+      assert.equal(error.retryAfterSeconds, 1);
+      assert.match(error.message, /throttling/);
+      return true;
+    });
+    assert.ok(throttled >= 2, `the SDK retried (${throttled} attempts)`);
+    await assert.rejects(store.readPage('t-1', { limit: 5 }), StoreUnavailableError);
+    throttle = false;
+    assert.equal((await store.append('t-1', { update: { progress: 2 }, now: at(2) })).fromSeq, 1);
+  });
+});
