@@ -1,0 +1,91 @@
+import path from 'node:path';
+import { createDynamoClient, credentialsFor, LOCAL_CREDENTIALS } from './dynamodb/client.js';
+import { DynamoTaskStore } from './dynamodb/dynamo-task-store.js';
+import { startEmbeddedDynalite } from './dynamodb/embedded-dynalite.js';
+import { ensureTable, tableExists } from './dynamodb/table.js';
+import { MemoryTaskStore } from './memory-store.js';
+import type { TaskStore } from './task-store.js';
+
+/**
+ * Which store to open. The environment it is meant to come from (read by server/config.ts):
+ * - `STORE`: `memory` | `dynamodb` (default `dynamodb`);
+ * - `DYNAMODB_ENDPOINT`, `AWS_REGION`: neither set → dynalite embedded in this process, under
+ *   `DATA_DIR`; an endpoint (DynamoDB Local, a dynalite server) → that, the table created when
+ *   missing; only a region → AWS DynamoDB, where the table must exist (infra/, scripts/create-table.ts);
+ * - `TABLE_NAME` (default `agent-task-status`), `DATA_DIR` (the embedded dynalite's LevelDB
+ *   directory, default `./.data/dynalite`), `LOG_TTL_DAYS` (default 30).
+ */
+export interface OpenStoreOptions {
+  kind: 'memory' | 'dynamodb';
+  /** The embedded dynalite's directory (DATA_DIR); unused otherwise. */
+  dataDir: string;
+  logTtlDays: number;
+  dynamodb?: {
+    endpoint?: string;
+    region?: string;
+    tableName: string;
+  };
+}
+
+export interface OpenedStore {
+  store: TaskStore;
+  /** Closes the store and whatever it started (the embedded dynalite). */
+  close(): Promise<void>;
+  /** One line for the startup log, e.g. `dynamodb (embedded dynalite, .data/dynalite)`. */
+  description: string;
+}
+
+export async function openStore(options: OpenStoreOptions): Promise<OpenedStore> {
+  if (options.kind === 'memory') {
+    const store = new MemoryTaskStore();
+    return { store, close: () => store.close(), description: 'memory (not persisted)' };
+  }
+  const tableName = options.dynamodb?.tableName ?? 'agent-task-status';
+  const endpoint = options.dynamodb?.endpoint;
+  const region = options.dynamodb?.region;
+
+  if (endpoint === undefined && region === undefined) {
+    const dataDir = path.resolve(options.dataDir);
+    const embedded = await startEmbeddedDynalite({ dataDir });
+    try {
+      const client = createDynamoClient({ endpoint: embedded.endpoint, credentials: LOCAL_CREDENTIALS });
+      await ensureTable(client, tableName);
+      const store = new DynamoTaskStore({
+        client,
+        tableName,
+        logTtlDays: options.logTtlDays,
+        onClose: () => embedded.close(),
+      });
+      return {
+        store,
+        close: () => store.close(),
+        description: `dynamodb (embedded dynalite, ${dataDir}, table ${tableName})`,
+      };
+    } catch (error) {
+      await embedded.close();
+      throw error;
+    }
+  }
+
+  const client = createDynamoClient({ endpoint, region, credentials: credentialsFor(endpoint) });
+  try {
+    if (endpoint !== undefined) {
+      await ensureTable(client, tableName);
+    } else if (!(await tableExists(client, tableName))) {
+      throw new Error(
+        `DynamoDB table ${tableName} does not exist in ${region}: create it with ` +
+          '`node --import tsx scripts/create-table.ts` or infra/dynamodb-table.json',
+      );
+    }
+  } catch (error) {
+    client.destroy();
+    const where = endpoint ?? `AWS ${region}`;
+    throw new Error(`DynamoDB at ${where} is not usable: ${(error as Error).message}`, { cause: error });
+  }
+  const store = new DynamoTaskStore({ client, tableName, logTtlDays: options.logTtlDays });
+  return {
+    store,
+    close: () => store.close(),
+    description: `dynamodb (${endpoint ?? `AWS ${region}`}, table ${tableName})`,
+  };
+}
