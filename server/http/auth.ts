@@ -5,13 +5,13 @@ import type { AppEnv } from './app-env.js';
 import { readBearerToken, secretsEqual, tokenMatchesHash } from './credentials.js';
 
 /**
- * One rule for both kinds of token:
- * - 401 `unauthorized`: no usable credentials (no Authorization header, or not `Bearer <token>`);
- * - 403 `forbidden`: a well-formed token that does not grant this request (a wrong admin token,
- *   another task's agent token, or a made-up one: a per-task token cannot be told from a wrong one
- *   without an index by token, and saying "valid elsewhere" would leak that it is valid).
+ * One rule for both kinds of token, after RFC 6750 §3.1: 401 `unauthorized` both when no usable
+ * credentials are sent and when the token is not valid here (a wrong admin token, another task's
+ * agent token, a made-up one). A per-task token cannot be told from a wrong one without an index
+ * by token, and answering "valid elsewhere" differently would leak that it is valid.
  */
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="agent-task-status"' };
+const INVALID_TOKEN = { 'WWW-Authenticate': 'Bearer realm="agent-task-status", error="invalid_token"' };
 
 /** Creating tasks: open when no admin token is configured (main.ts warns), else the admin token. */
 export function requireAdmin(adminToken: string | null): MiddlewareHandler<AppEnv> {
@@ -29,7 +29,9 @@ export function requireAdmin(adminToken: string | null): MiddlewareHandler<AppEn
       );
     }
     if (!secretsEqual(token, adminToken)) {
-      throw new ApiError(403, 'forbidden', 'the admin token is not valid for this server');
+      throw new ApiError(401, 'unauthorized', 'the admin token is not valid for this server', {
+        headers: INVALID_TOKEN,
+      });
     }
     await next();
   };
@@ -58,9 +60,10 @@ export function requireAgentToken(store: TaskStore): MiddlewareHandler<AppEnv> {
     if (!stored) throw new ApiError(404, 'not_found', `no task with id "${taskId}"`);
     if (!tokenMatchesHash(token, stored.tokenHash)) {
       throw new ApiError(
-        403,
-        'forbidden',
+        401,
+        'unauthorized',
         `this agent token is not valid for task "${taskId}"; use the token returned when that task was created`,
+        { headers: INVALID_TOKEN },
       );
     }
     c.set('agentTokenHash', stored.tokenHash);

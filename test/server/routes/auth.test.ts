@@ -30,12 +30,13 @@ describe('agent tokens on status posts', () => {
     }
   });
 
-  test('a wrong token answers 403 and changes nothing', async () => {
+  test('a wrong token answers 401 invalid_token and changes nothing', async () => {
     const h = harness();
     const { task } = await h.createTask();
     const res = await h.postStatus(task.id, 'a-made-up-token-that-is-well-formed', { phase: 'running' });
-    assert.equal(res.status, 403);
-    assert.equal((await errorOf(res)).code, 'forbidden');
+    assert.equal(res.status, 401);
+    assert.equal((await errorOf(res)).code, 'unauthorized');
+    assert.match(res.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
     assert.equal((await h.store.getTask(task.id))?.task.phase, 'queued');
   });
 
@@ -44,7 +45,7 @@ describe('agent tokens on status posts', () => {
     const a = await h.createTask({ agentId: 'agent-1', id: 'task-a' });
     await h.createTask({ agentId: 'agent-1', id: 'task-b' });
     const res = await h.postStatus('task-b', a.agentToken, { phase: 'running' });
-    assert.equal(res.status, 403);
+    assert.equal(res.status, 401);
     assert.match((await errorOf(res)).message, /not valid for task "task-b"/);
     assert.equal((await h.store.getTask('task-b'))?.task.phase, 'queued');
     // ...and still works on its own task.
@@ -74,15 +75,16 @@ describe('the admin token on task creation', () => {
     assert.deepEqual(h.events, []);
   });
 
-  test('with ADMIN_TOKEN a wrong token answers 403', async () => {
+  test('with ADMIN_TOKEN a wrong token answers 401 invalid_token', async () => {
     const h = harness({ env: { ADMIN_TOKEN } });
     const res = await h.postJson(
       ROUTES.tasks,
       { agentId: 'agent-1' },
       { Authorization: `Bearer ${ADMIN_TOKEN}x` },
     );
-    assert.equal(res.status, 403);
-    assert.equal((await errorOf(res)).code, 'forbidden');
+    assert.equal(res.status, 401);
+    assert.equal((await errorOf(res)).code, 'unauthorized');
+    assert.match(res.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
   });
 
   test('with ADMIN_TOKEN the right token creates the task', async () => {
@@ -99,6 +101,6 @@ describe('the admin token on task creation', () => {
     const h = harness({ env: { ADMIN_TOKEN } });
     const { task } = await h.createTask({ agentId: 'agent-1' }, { Authorization: `Bearer ${ADMIN_TOKEN}` });
     const res = await h.postStatus(task.id, ADMIN_TOKEN, { phase: 'running' });
-    assert.equal(res.status, 403);
+    assert.equal(res.status, 401);
   });
 });
