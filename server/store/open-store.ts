@@ -12,12 +12,12 @@ import type { TaskStore } from './task-store.js';
  * - `DYNAMODB_ENDPOINT`, `AWS_REGION`: neither set → dynalite embedded in this process, under
  *   `DATA_DIR`; an endpoint (DynamoDB Local, a dynalite server) → that, the table created when
  *   missing; only a region → AWS DynamoDB, where the table must exist (infra/, scripts/create-table.ts);
- * - `TABLE_NAME` (default `agent-task-status`), `DATA_DIR` (the embedded dynalite's LevelDB
- *   directory, default `./.data/dynalite`), `LOG_TTL_DAYS` (default 30).
+ * - `TABLE_NAME` (default `agent-task-status`), `DATA_DIR` (default `./.data`; the embedded
+ *   dynalite keeps its LevelDB in `<DATA_DIR>/dynalite`), `LOG_TTL_DAYS` (default 30).
  */
 export interface OpenStoreOptions {
   kind: 'memory' | 'dynamodb';
-  /** The embedded dynalite's directory (DATA_DIR); unused otherwise. */
+  /** DATA_DIR: the embedded dynalite uses `<dataDir>/dynalite`; unused otherwise. */
   dataDir: string;
   logTtlDays: number;
   dynamodb?: {
@@ -45,7 +45,7 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
   const region = options.dynamodb?.region;
 
   if (endpoint === undefined && region === undefined) {
-    const dataDir = path.resolve(options.dataDir);
+    const dataDir = path.resolve(options.dataDir, 'dynalite');
     const embedded = await startEmbeddedDynalite({ dataDir });
     try {
       const client = createDynamoClient({ endpoint: embedded.endpoint, credentials: LOCAL_CREDENTIALS });

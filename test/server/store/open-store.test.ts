@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -29,12 +29,16 @@ describe('openStore', () => {
   it('opens embedded dynalite under the data directory by default, and keeps data across reopening', async () => {
     const options = {
       kind: 'dynamodb' as const,
-      dataDir: path.join(dir, 'dynalite'),
+      dataDir: dir,
       logTtlDays: 30,
       dynamodb: { tableName: 'agent-task-status' },
     };
     const first = await openStore(options);
     assert.match(first.description, /embedded dynalite/);
+    assert.ok(
+      (await stat(path.join(dir, 'dynalite', 'LOCK'))).isFile(),
+      'LevelDB lives in <DATA_DIR>/dynalite',
+    );
     await first.store.createTask({ id: 't-1', agentId: 'a', title: null, tokenHash: 'h', now: NOW });
     await first.store.append('t-1', { update: { logs: [{ level: 'info', message: 'hello' }] }, now: NOW });
     await assert.rejects(openStore(options), DataDirInUseError, 'a second server on the same DATA_DIR');
