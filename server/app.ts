@@ -28,10 +28,12 @@ export interface AppOptions {
   log?: ErrorLog;
   /** Milliseconds clock for timestamps and rate limiting (default: Date.now). */
   now?: () => number;
+  /** Demo mode's chaos controls, mounted at /demo/api (see server/demo/). */
+  demo?: Hono | undefined;
 }
 
 /** The whole HTTP surface as a Hono app; listening is serve.ts's job, so tests use app.request(). */
-export function createApp({ store, bus, config, realtime, log = console, now = Date.now }: AppOptions) {
+export function createApp({ store, bus, config, realtime, log = console, now = Date.now, demo }: AppOptions) {
   const deps: RouteDeps = { store, bus, config, log, now };
   const metrics = new HttpMetrics();
   const app = new Hono<AppEnv>();
@@ -48,6 +50,7 @@ export function createApp({ store, bus, config, realtime, log = console, now = D
   app.route(ROUTES.tasks, taskReadRoutes(deps));
   app.route('/api/agents', agentRoutes(deps));
   app.route('/', opsRoutes({ metrics, realtime }));
+  if (demo) app.route('/demo/api', demo);
   app.route('/', staticRoutes({ dir: config.staticDir, allowedOrigins: config.allowedOrigins }));
 
   app.notFound((c) => {

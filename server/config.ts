@@ -3,11 +3,8 @@ import { z } from 'zod';
 import { parseOriginPattern } from './http/origins.js';
 import type { RealtimeConfig } from './realtime/realtime.js';
 
-/**
- * Where tasks live. Extension point: to add a store, add its name here, its settings below, and a
- * case in serve.ts's createStore (the switch there is exhaustive, so tsc points at it).
- */
-export const STORE_KINDS = ['memory'] as const;
+/** Where tasks live: DynamoDB (embedded dynalite unless pointed elsewhere) or this process's memory. */
+export const STORE_KINDS = ['dynamodb', 'memory'] as const;
 export type StoreKind = (typeof STORE_KINDS)[number];
 
 function integer(min: number, max: number) {
@@ -127,9 +124,31 @@ export const ENV_VARS = {
   }),
   store: envVar({
     name: 'STORE',
-    default: 'memory',
-    meaning: `where tasks are kept: ${STORE_KINDS.join(' | ')} (memory: lost on restart)`,
+    default: 'dynamodb',
+    meaning: `where tasks are kept: ${STORE_KINDS.join(' | ')} (dynamodb with no endpoint or region: dynalite embedded in this process, data under DATA_DIR; memory: lost on restart)`,
     schema: z.enum(STORE_KINDS, { error: `must be one of: ${STORE_KINDS.join(', ')}` }),
+  }),
+  dynamodbEndpoint: envVar({
+    name: 'DYNAMODB_ENDPOINT',
+    default: undefined,
+    meaning: 'DynamoDB endpoint URL (DynamoDB Local, a dynalite server); the table is created when missing',
+    schema: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  }),
+  awsRegion: envVar({
+    name: 'AWS_REGION',
+    default: undefined,
+    meaning:
+      'AWS region of a real DynamoDB table (credentials from the usual AWS sources); the table must exist',
+    schema: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1')
+      .optional(),
+  }),
+  tableName: envVar({
+    name: 'TABLE_NAME',
+    default: 'agent-task-status',
+    meaning: 'DynamoDB table name (see infra/dynamodb-table.json)',
+    schema: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be 3-255 characters of A-Z a-z 0-9 _ . -'),
   }),
   dataDir: envVar({
     name: 'DATA_DIR',
@@ -142,6 +161,13 @@ export const ENV_VARS = {
     default: '30',
     meaning: 'days a log line is kept by stores that expire them',
     schema: integer(1, 3650),
+  }),
+  demo: envVar({
+    name: 'DEMO',
+    default: '0',
+    meaning:
+      '1: run two simulated agents and mount the demo chaos controls under /demo/api (npm start sets it); never in production',
+    schema: z.enum(['0', '1'], { error: 'must be 0 or 1' }).transform((flag) => flag === '1'),
   }),
   staticDir: envVar({
     name: 'STATIC_DIR',

@@ -7,8 +7,10 @@ import { LocalTaskBus } from './bus/local-bus.js';
 import type { TaskBus } from './bus/task-bus.js';
 import { realtimeConfig, type Config } from './config.js';
 import type { ErrorLog } from './http/error-handler.js';
+import { demoRoutes } from './demo/demo-routes.js';
+import { SimulatedAgent } from './demo/simulated-agent.js';
 import { createRealtime, type Realtime } from './realtime/realtime.js';
-import { MemoryTaskStore } from './store/memory-store.js';
+import { openStore, type OpenedStore } from './store/open-store.js';
 import type { TaskStore } from './store/task-store.js';
 
 /** In-flight requests get this long to finish on close before their connections are cut. */
@@ -45,7 +47,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const bus = options.bus ?? new LocalTaskBus();
   const realtime: Realtime | undefined =
     options.realtime === false ? undefined : createRealtime({ store, bus, config: realtimeConfig(config) });
-  const app = createApp({ store, bus, config, realtime, log });
+  // Demo mode: simulated agents post to this very server over HTTP once it listens.
+  const demoAgents: SimulatedAgent[] = [];
+  const demo = config.demo && realtime ? demoRoutes(realtime, demoAgents) : undefined;
+  const app = createApp({ store, bus, config, realtime, log, demo });
 
   const server = serve({
     fetch: app.fetch,
@@ -67,9 +72,26 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     throw error;
   });
   const { port } = server.address() as AddressInfo;
+  const url = `http://${reachableHost(config.host)}:${port}`;
+  if (demo) {
+    for (const [agentId, failEvery] of [
+      ['demo-researcher', 1_000],
+      ['demo-builder', 3],
+    ] as const) {
+      const agent = new SimulatedAgent({
+        baseUrl: url,
+        agentId,
+        failEvery,
+        adminToken: config.adminToken ?? undefined,
+      });
+      demoAgents.push(agent);
+      agent.start();
+    }
+  }
 
   let closing: Promise<void> | null = null;
   async function close(): Promise<void> {
+    for (const agent of demoAgents) agent.stop();
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
@@ -85,35 +107,25 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
 
   return {
-    url: `http://${reachableHost(config.host)}:${port}`,
+    url,
     port,
     storeDescription: opened.description,
     close: () => (closing ??= close()),
   };
 }
 
-export interface OpenedStore {
-  store: TaskStore;
-  /** Closes the store and whatever it started. */
-  close(): Promise<void>;
-  description: string;
-}
-
-/**
- * The store named by config.store. Extension point: add a case per store kind (see STORE_KINDS in
- * config.ts); async because real stores connect (and may create their table) before serving.
- */
-export async function openConfiguredStore(config: Config): Promise<OpenedStore> {
-  switch (config.store) {
-    case 'memory': {
-      const store = new MemoryTaskStore();
-      return { store, close: () => store.close(), description: 'memory (lost on restart)' };
-    }
-    default: {
-      const unknown: never = config.store;
-      throw new Error(`unknown store kind ${String(unknown)}`);
-    }
-  }
+/** The store named by the config; its close() also stops what it started (embedded dynalite). */
+export function openConfiguredStore(config: Config): Promise<OpenedStore> {
+  return openStore({
+    kind: config.store,
+    dataDir: config.dataDir,
+    logTtlDays: config.logTtlDays,
+    dynamodb: {
+      tableName: config.tableName,
+      ...(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}),
+      ...(config.awsRegion ? { region: config.awsRegion } : {}),
+    },
+  });
 }
 
 /** A wildcard bind address is not something to connect to: name loopback instead. */

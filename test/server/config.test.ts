@@ -26,9 +26,13 @@ describe('loadConfig', () => {
       wsMaxPayloadBytes: 65_536,
       wsMaxBufferedBytes: 1_048_576,
       wsMaxSubscriptions: 200,
-      store: 'memory',
+      store: 'dynamodb',
+      dynamodbEndpoint: undefined,
+      awsRegion: undefined,
+      tableName: 'agent-task-status',
       dataDir: resolve('.data'),
       logTtlDays: 30,
+      demo: false,
       staticDir: resolve('dist'),
     });
   });
@@ -49,8 +53,16 @@ describe('loadConfig', () => {
       DATA_DIR: '/var/lib/ats',
       LOG_TTL_DAYS: '7',
       STATIC_DIR: '/srv/ats',
+      DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000',
+      AWS_REGION: 'eu-west-1',
+      TABLE_NAME: 'ats-prod',
+      DEMO: '1',
     });
     assert.equal(config.port, 9000);
+    assert.equal(config.dynamodbEndpoint, 'http://127.0.0.1:8000');
+    assert.equal(config.awsRegion, 'eu-west-1');
+    assert.equal(config.tableName, 'ats-prod');
+    assert.equal(config.demo, true);
     assert.equal(config.host, '0.0.0.0');
     assert.equal(config.adminToken, 'a-long-enough-admin-token');
     assert.deepEqual(config.allowedOrigins, ['https://a.example.com', 'http://localhost:*']);
@@ -83,7 +95,7 @@ describe('loadConfig', () => {
     assert.equal(problems.length, 4);
     assert.match(
       problems.find((p) => p.startsWith('STORE'))!,
-      /must be one of: memory, got "postgres"/,
+      /must be one of: dynamodb, memory, got "postgres"/,
     );
     assert.match(
       problems.find((p) => p.startsWith('ALLOWED_ORIGINS'))!,
@@ -92,6 +104,32 @@ describe('loadConfig', () => {
     assert.match(
       problems.find((p) => p.startsWith('HEARTBEAT_MS'))!,
       /integer/,
+    );
+  });
+
+  test('store settings name what is wrong with them', () => {
+    const problems = problemsOf({
+      DYNAMODB_ENDPOINT: 'localhost:8000',
+      AWS_REGION: 'Europe',
+      TABLE_NAME: 'x',
+      DEMO: 'yes',
+    });
+    assert.equal(problems.length, 4);
+    assert.match(
+      problems.find((p) => p.startsWith('DYNAMODB_ENDPOINT'))!,
+      /http\(s\) URL/,
+    );
+    assert.match(
+      problems.find((p) => p.startsWith('AWS_REGION'))!,
+      /eu-west-1/,
+    );
+    assert.match(
+      problems.find((p) => p.startsWith('TABLE_NAME'))!,
+      /3-255/,
+    );
+    assert.match(
+      problems.find((p) => p.startsWith('DEMO'))!,
+      /0 or 1/,
     );
   });
 

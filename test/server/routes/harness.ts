@@ -13,9 +13,9 @@ import { loadConfig, type Config } from '../../../server/config.js';
 import { MemoryTaskStore } from '../../../server/store/memory-store.js';
 import type { TaskStore } from '../../../server/store/task-store.js';
 
-/** The defaults, with static files pointed nowhere unless a test says otherwise. */
+/** The defaults, on the memory store, with static files pointed nowhere unless a test says otherwise. */
 export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ STATIC_DIR: '/nonexistent/agent-task-status-dist', ...env });
+  return loadConfig({ STORE: 'memory', STATIC_DIR: '/nonexistent/agent-task-status-dist', ...env });
 }
 
 export interface HarnessOptions {

@@ -7,7 +7,7 @@ const MAIN = new URL('../../../server/main.ts', import.meta.url).pathname;
 
 function run(args: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    env: { ...process.env, PORT: '0', ADMIN_TOKEN: '', ...env },
+    env: { ...process.env, PORT: '0', ADMIN_TOKEN: '', STORE: 'memory', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
