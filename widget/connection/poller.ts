@@ -1,0 +1,146 @@
+import { backoffDelay } from './backoff.js';
+import type { Clock } from './clock.js';
+import { getJson, type FetchLike, type HttpResult } from './http-get.js';
+
+export const POLLING = {
+  /** A request that has not answered by then is aborted and counts as a failure. */
+  requestTimeoutMs: 15_000,
+  /** Errors back off from the interval up to this (Retry-After can ask for more). */
+  maxErrorDelayMs: 60_000,
+  /** Hidden tabs poll this many times less often, and at most every `hiddenMinMs`. */
+  hiddenSlowdown: 6,
+  hiddenMinMs: 30_000,
+} as const;
+
+export type PollResult = HttpResult & { consecutiveFailures: number };
+
+export interface PollerConfig<C> {
+  clock: Clock;
+  fetch: FetchLike;
+  random?: () => number;
+  intervalMs: number;
+  /** Interval while the tab is hidden; default max(interval × 6, 30 s). */
+  hiddenIntervalMs?: number;
+  requestTimeoutMs?: number;
+  /**
+   * The next request. Asked at each attempt because the URL follows the caller's cursor; the
+   * context travels with the result (e.g. which cursor the answer belongs to).
+   */
+  request(): { url: string; context: C };
+  onResult(result: PollResult, context: C): void;
+}
+
+/**
+ * Polls one JSON route: ETag revalidation per URL, the interval while all is well, backoff (and
+ * Retry-After) on errors, slower while hidden. Each attempt has an id and an AbortController;
+ * a superseded attempt's result is dropped, never delivered.
+ */
+export class Poller<C> {
+  readonly #config: PollerConfig<C>;
+  #running = false;
+  #hidden = false;
+  #attempt = 0;
+  #failures = 0;
+  #timer: unknown = null;
+  #timeout: unknown = null;
+  #abort: AbortController | null = null;
+  #etag: { url: string; value: string } | null = null;
+
+  constructor(config: PollerConfig<C>) {
+    this.#config = config;
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  get consecutiveFailures(): number {
+    return this.#failures;
+  }
+
+  /** Polls at once, then on schedule. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#failures = 0;
+    void this.#poll();
+  }
+
+  stop(): void {
+    this.#running = false;
+    this.#cancel();
+  }
+
+  /** Catch up now (Refresh, back online, more pages waiting); supersedes an attempt in flight. */
+  pollNow(): void {
+    if (!this.#running) return;
+    this.#cancel();
+    void this.#poll();
+  }
+
+  /** Becoming visible again polls at once: the reader is back and the data may be minutes old. */
+  setHidden(hidden: boolean): void {
+    const wasHidden = this.#hidden;
+    this.#hidden = hidden;
+    if (wasHidden && !hidden) this.pollNow();
+  }
+
+  #cancel(): void {
+    this.#attempt++;
+    this.#abort?.abort();
+    this.#abort = null;
+    this.#clear();
+  }
+
+  #clear(): void {
+    const { clock } = this.#config;
+    if (this.#timer !== null) clock.clearTimeout(this.#timer);
+    if (this.#timeout !== null) clock.clearTimeout(this.#timeout);
+    this.#timer = null;
+    this.#timeout = null;
+  }
+
+  async #poll(): Promise<void> {
+    const config = this.#config;
+    const id = ++this.#attempt;
+    const { url, context } = config.request();
+    const abort = new AbortController();
+    this.#abort = abort;
+    this.#timeout = config.clock.setTimeout(() => {
+      this.#timeout = null;
+      abort.abort();
+    }, config.requestTimeoutMs ?? POLLING.requestTimeoutMs);
+    const etag = this.#etag?.url === url ? this.#etag.value : null;
+    const result = await getJson(config.fetch, url, { signal: abort.signal, etag, clock: config.clock });
+    if (id !== this.#attempt) return;
+    this.#abort = null;
+    this.#clear();
+
+    if (result.kind === 'failed') this.#failures++;
+    else this.#failures = 0;
+    if (result.kind === 'ok') this.#etag = result.etag === null ? null : { url, value: result.etag };
+    const delay = this.#nextDelay(result);
+    config.onResult({ ...result, consecutiveFailures: this.#failures }, context);
+    // onResult may have stopped us or asked for the next page already.
+    if (id !== this.#attempt || !this.#running) return;
+    this.#timer = config.clock.setTimeout(() => {
+      this.#timer = null;
+      void this.#poll();
+    }, delay);
+  }
+
+  #nextDelay(result: HttpResult): number {
+    const config = this.#config;
+    const interval = this.#hidden
+      ? (config.hiddenIntervalMs ?? Math.max(config.intervalMs * POLLING.hiddenSlowdown, POLLING.hiddenMinMs))
+      : config.intervalMs;
+    if (result.kind !== 'failed') return interval;
+    // Never sooner than the interval: jitter only spreads the extra wait.
+    const extra = backoffDelay(this.#failures - 1, {
+      baseMs: config.intervalMs,
+      capMs: POLLING.maxErrorDelayMs,
+      ...(config.random ? { random: config.random } : {}),
+    });
+    return Math.max(interval + extra, result.retryAfterMs ?? 0);
+  }
+}
