@@ -1,0 +1,182 @@
+import { Server, WebSocket as MockWebSocket, type Client } from 'mock-socket';
+import type { ClientMessage } from '../../../protocol/ws-messages.js';
+import { LinkRegistry } from '../../../widget/connection/link-registry.js';
+import type { WebSocketCtor } from '../../../widget/connection/socket-link.js';
+import { createTaskFeed, type TaskFeedDeps } from '../../../widget/connection/task-feed.js';
+import type { FeedView, TaskFeed, TaskFeedConfig } from '../../../widget/connection/task-feed-types.js';
+import { FakeClock } from '../../widget/helpers/fake-clock.js';
+import { FakeFetch } from '../../widget/helpers/fake-fetch.js';
+import { mulberry32 } from '../../widget/helpers/prng.js';
+
+let hosts = 0;
+
+/** The server end of one mock socket: what the client sent, and a way to answer. */
+export class Peer {
+  readonly received: ClientMessage[] = [];
+  readonly #waiters: (() => void)[] = [];
+  #read = 0;
+  readonly closed: Promise<number>;
+
+  constructor(readonly socket: Client) {
+    socket.on('message', (data) => {
+      this.received.push(JSON.parse(String(data)) as ClientMessage);
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+    // mock-socket's `on('close')` listens on the client socket itself: it hears any close.
+    this.closed = new Promise((resolve) =>
+      socket.on('close', ((event: CloseEvent) => resolve(event.code)) as () => void),
+    );
+  }
+
+  send(message: object): void {
+    this.socket.send(JSON.stringify(message));
+  }
+
+  hello(heartbeatMs = 30_000): void {
+    this.send({ type: 'hello', protocol: 1, heartbeatMs });
+  }
+
+  /** The next message (after those already taken) of this type. */
+  async next<T extends ClientMessage['type']>(type: T): Promise<Extract<ClientMessage, { type: T }>> {
+    for (;;) {
+      while (this.#read < this.received.length) {
+        const message = this.received[this.#read++]!;
+        if (message.type === type) return message as Extract<ClientMessage, { type: T }>;
+      }
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+  }
+
+  close(code: number): void {
+    this.socket.close({ code, reason: '', wasClean: code === 1000 });
+  }
+}
+
+/** An EventTarget that counts its listeners, to prove stop() removes every one it added. */
+export class CountingTarget extends EventTarget {
+  listeners = 0;
+  override addEventListener(...args: Parameters<EventTarget['addEventListener']>): void {
+    this.listeners++;
+    super.addEventListener(...args);
+  }
+  override removeEventListener(...args: Parameters<EventTarget['removeEventListener']>): void {
+    this.listeners--;
+    super.removeEventListener(...args);
+  }
+}
+
+export interface HarnessOptions {
+  config?: Partial<Omit<TaskFeedConfig, 'onChange' | 'endpoint'>>;
+  deps?: Partial<TaskFeedDeps>;
+  /** Whether the mock server accepts the upgrade (read at each attempt). */
+  accept?: () => boolean;
+}
+
+/**
+ * One panel wired to fakes: a mock-socket server on its own host, a fake clock, a fake fetch,
+ * fake window/document/navigator, a private link registry. Time only moves via `clock`.
+ */
+export function harness(options: HarnessOptions = {}) {
+  const host = `s${++hosts}.test`;
+  const endpoint = `http://${host}`;
+  const server = new Server(`ws://${host}/api/agent-tasks/ws`, {
+    mock: false,
+    ...(options.accept ? { verifyClient: options.accept } : {}),
+  });
+  const sockets: MockWebSocket[] = [];
+  class CountingWebSocket extends MockWebSocket {
+    constructor(url: string) {
+      super(url);
+      sockets.push(this);
+    }
+  }
+  const peers: Peer[] = [];
+  const peerWaiters: (() => void)[] = [];
+  server.on('connection', (socket) => {
+    peers.push(new Peer(socket));
+    for (const wake of peerWaiters.splice(0)) wake();
+  });
+
+  const clock = new FakeClock();
+  const fetch = new FakeFetch();
+  const registry = new LinkRegistry();
+  const window = new CountingTarget();
+  const document = Object.assign(new CountingTarget(), { hidden: false });
+  const navigator = { onLine: true };
+  const views: FeedView[] = [];
+  const viewWaiters: (() => void)[] = [];
+
+  const feed: TaskFeed = createTaskFeed(
+    {
+      endpoint,
+      mode: 'auto',
+      pollIntervalMs: 1_000,
+      ...(options.config?.agentId === undefined ? { taskId: 't-1' } : {}),
+      ...options.config,
+      onChange: (view) => {
+        views.push(view);
+        for (const wake of viewWaiters.splice(0)) wake();
+      },
+    },
+    {
+      WebSocket: CountingWebSocket as unknown as WebSocketCtor,
+      fetch: fetch.fetch,
+      clock,
+      random: mulberry32(11),
+      window,
+      document,
+      navigator,
+      links: registry,
+      ...options.deps,
+    },
+  );
+
+  let taken = 0;
+  return {
+    feed,
+    server,
+    clock,
+    fetch,
+    registry,
+    window,
+    document,
+    navigator,
+    views,
+    sockets,
+    endpoint,
+    /** The next connection the server accepts (in order). */
+    async connection(): Promise<Peer> {
+      while (peers.length <= taken) await new Promise<void>((resolve) => peerWaiters.push(resolve));
+      return peers[taken++]!;
+    },
+    /** Resolves with the first view (current or coming) that satisfies `predicate`. */
+    async view(predicate: (view: FeedView) => boolean): Promise<FeedView> {
+      for (;;) {
+        if (predicate(feed.view)) return feed.view;
+        await new Promise<void>((resolve) => viewWaiters.push(resolve));
+      }
+    },
+    /** Sockets not closing or closed. */
+    openSockets(): number {
+      return sockets.filter((s) => s.readyState < MockWebSocket.CLOSING).length;
+    },
+    setHidden(hidden: boolean): void {
+      document.hidden = hidden;
+      document.dispatchEvent(new Event('visibilitychange'));
+    },
+    dispose(): void {
+      feed.stop();
+      server.stop();
+    },
+  };
+}
+
+export type Harness = ReturnType<typeof harness>;
+
+export function seqsOf(view: FeedView): number[] {
+  return view.logs.map((l) => l.seq);
+}
+
+export function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}

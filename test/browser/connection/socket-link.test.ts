@@ -1,0 +1,234 @@
+import { expect } from '@open-wc/testing';
+import { Server, WebSocket as MockWebSocket } from 'mock-socket';
+import type { SnapshotMessage } from '../../../protocol/ws-messages.js';
+import { BACKOFF } from '../../../widget/connection/backoff.js';
+import { LinkRegistry } from '../../../widget/connection/link-registry.js';
+import {
+  LINK,
+  SocketLink,
+  type LinkStatus,
+  type TaskSubscriber,
+  type WebSocketCtor,
+} from '../../../widget/connection/socket-link.js';
+import { FakeClock } from '../../widget/helpers/fake-clock.js';
+import { lines, page, snapshot } from '../../widget/helpers/fixtures.js';
+import { Peer } from './harness.js';
+
+let hosts = 0;
+
+function setup(options: { random?: () => number; accept?: () => boolean } = {}) {
+  const url = `ws://link${++hosts}.test/api/agent-tasks/ws`;
+  const server = new Server(url, {
+    mock: false,
+    ...(options.accept ? { verifyClient: options.accept } : {}),
+  });
+  const peers: Peer[] = [];
+  const wakers: (() => void)[] = [];
+  server.on('connection', (socket) => {
+    peers.push(new Peer(socket));
+    for (const wake of wakers.splice(0)) wake();
+  });
+  const sockets: MockWebSocket[] = [];
+  class CountingWebSocket extends MockWebSocket {
+    constructor(u: string) {
+      super(u);
+      sockets.push(this);
+    }
+  }
+  const clock = new FakeClock();
+  const config = {
+    url,
+    WebSocket: CountingWebSocket as unknown as WebSocketCtor,
+    clock,
+    random: options.random ?? (() => 0.5),
+  };
+  let taken = 0;
+  return {
+    server,
+    clock,
+    config,
+    sockets,
+    async connection(): Promise<Peer> {
+      while (peers.length <= taken) await new Promise<void>((resolve) => wakers.push(resolve));
+      return peers[taken++]!;
+    },
+    /** The link's status once it satisfies `predicate` (now or later). */
+    status(link: SocketLink, predicate: (s: LinkStatus) => boolean): Promise<LinkStatus> {
+      if (predicate(link.status)) return Promise.resolve(link.status);
+      return new Promise((resolve) => {
+        const off = link.onStatus((status) => {
+          if (!predicate(status)) return;
+          off();
+          resolve(status);
+        });
+      });
+    },
+  };
+}
+
+function subscriber(taskId: string, cursor: number | null) {
+  const snapshots: [SnapshotMessage, number | null][] = [];
+  const sub: TaskSubscriber & { cursorValue: number | null } = {
+    taskId,
+    cursorValue: cursor,
+    cursor: () => sub.cursorValue,
+    onSnapshot: (message, requested) => snapshots.push([message, requested]),
+    onUpdate: () => {},
+    onError: () => {},
+  };
+  return { sub, snapshots };
+}
+
+describe('SocketLink', () => {
+  let env: ReturnType<typeof setup>;
+  afterEach(() => env.server.stop());
+
+  it('resubscribes every task with its own cursor after a reconnect', async () => {
+    env = setup();
+    const link = new SocketLink(env.config);
+    const a = subscriber('t-a', 10);
+    const b = subscriber('t-b', null);
+    link.subscribe(a.sub);
+    link.subscribe(b.sub);
+    link.open();
+    const first = await env.connection();
+    first.hello();
+    expect(await first.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-a', afterSeq: 10 });
+    expect(await first.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-b' });
+    a.sub.cursorValue = 14;
+    b.sub.cursorValue = 3;
+
+    first.close(1011);
+    await env.status(link, (s) => s.kind === 'down');
+    env.clock.runNext();
+    const second = await env.connection();
+    second.hello();
+    expect(await second.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-a', afterSeq: 14 });
+    expect(await second.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-b', afterSeq: 3 });
+    link.close();
+    expect(env.clock.pending).to.equal(0);
+  });
+
+  it('tells each subscriber which cursor a snapshot answers', async () => {
+    env = setup();
+    const link = new SocketLink(env.config);
+    const a = subscriber('t-1', 7);
+    link.subscribe(a.sub);
+    link.open();
+    const peer = await env.connection();
+    peer.hello();
+    await peer.next('subscribe');
+    peer.send(snapshot(page(lines(8, 9), 9)));
+    expect(a.snapshots.map(([, requested]) => requested)).to.deep.equal([7]);
+    link.close();
+  });
+
+  it('serves a task two panels follow as one stream, from the lower cursor or the tail', async () => {
+    env = setup();
+    const link = new SocketLink(env.config);
+    link.open();
+    const peer = await env.connection();
+    peer.hello();
+    const a = subscriber('t-1', 12);
+    const offA = link.subscribe(a.sub);
+    expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 12 });
+    const b = subscriber('t-1', null);
+    const offB = link.subscribe(b.sub);
+    expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1' });
+    peer.send(snapshot(page(lines(1, 12), 12)));
+    expect(a.snapshots).to.have.length(1);
+    expect(b.snapshots).to.have.length(1);
+    offA();
+    offB();
+    expect(await peer.next('unsubscribe')).to.deep.equal({ type: 'unsubscribe', taskId: 't-1' });
+    expect(peer.received.filter((m) => m.type === 'unsubscribe')).to.have.length(1);
+    link.close();
+  });
+
+  it('spreads the first retry after a restart close (1012) wider than after other drops', async () => {
+    env = setup({ random: () => 0.9 });
+    const link = new SocketLink({ ...env.config, stableMs: 0 });
+    link.open();
+    const peer = await env.connection();
+    peer.hello();
+    peer.close(1012);
+    const down = await env.status(link, (s) => s.kind === 'down');
+    expect(down.kind === 'down' && down.nextRetryAt - env.clock.now()).to.equal(
+      0.9 * BACKOFF.restartSpreadMs,
+    );
+    env.clock.runNext();
+    const again = await env.connection();
+    again.hello();
+    again.close(1011);
+    await env.status(link, (s) => s.kind === 'down');
+    const status = link.status;
+    expect(status.kind === 'down' && status.nextRetryAt - env.clock.now()).to.equal(0.9 * BACKOFF.baseMs);
+    link.close();
+  });
+
+  it('keeps counting failures when the link flaps, so it still falls back', async () => {
+    env = setup();
+    const link = new SocketLink(env.config);
+    link.open();
+    for (let i = 1; i <= LINK.failuresBeforeFallback; i++) {
+      const peer = await env.connection();
+      peer.hello();
+      env.clock.advance(1_000); // up, but for less than stableMs
+      peer.close(1011);
+      const down = await env.status(link, (s) => s.kind === 'down');
+      const expected = i >= LINK.failuresBeforeFallback ? 'attempts-exhausted' : null;
+      expect(down.kind === 'down' && down.fallback).to.equal(expected, `failure ${i}`);
+      env.clock.runNext();
+    }
+    link.close();
+  });
+
+  it('falls back when the WebSocket constructor throws, and keeps probing', () => {
+    env = setup();
+    let calls = 0;
+    const Throwing = function () {
+      calls++;
+      throw new DOMException('blocked by CSP', 'SecurityError');
+    } as unknown as WebSocketCtor;
+    const link = new SocketLink({ ...env.config, WebSocket: Throwing });
+    link.open();
+    const status = link.status;
+    expect(status.kind === 'down' && status.fallback).to.equal('no-websocket');
+    env.clock.runNext();
+    expect(calls).to.equal(2);
+    link.close();
+    expect(env.clock.pending).to.equal(0);
+  });
+
+  it('gives up on a socket that never says hello', async () => {
+    env = setup();
+    const link = new SocketLink(env.config);
+    link.open();
+    const peer = await env.connection();
+    env.clock.advance(LINK.connectTimeoutMs);
+    expect(link.status.kind).to.equal('down');
+    expect(await peer.closed).to.equal(4003);
+    link.close();
+  });
+});
+
+describe('LinkRegistry', () => {
+  let env: ReturnType<typeof setup>;
+  afterEach(() => env.server.stop());
+
+  it('shares one socket per endpoint and closes it when the last holder lets go', async () => {
+    env = setup();
+    const registry = new LinkRegistry();
+    const first = registry.acquire(env.config);
+    const second = registry.acquire(env.config);
+    expect(second.link).to.equal(first.link);
+    expect(env.sockets).to.have.length(1);
+    first.release();
+    first.release(); // idempotent: must not release the second holder's share
+    expect(env.sockets[0]!.readyState).to.be.below(MockWebSocket.CLOSING);
+    second.release();
+    expect(env.sockets[0]!.readyState).to.be.at.least(MockWebSocket.CLOSING);
+    expect(registry.size).to.equal(0);
+    expect(env.clock.pending).to.equal(0);
+  });
+});

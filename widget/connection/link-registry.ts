@@ -1,0 +1,45 @@
+import { SocketLink, type SocketLinkConfig } from './socket-link.js';
+
+export interface LinkLease {
+  readonly link: SocketLink;
+  /** Idempotent; the last release closes the link. */
+  release(): void;
+}
+
+/**
+ * One SocketLink per URL, shared by every panel on the page and closed when the last one lets
+ * go. The first acquirer's config (WebSocket, clock) wins; panels of one page share them anyway.
+ */
+export class LinkRegistry {
+  readonly #entries = new Map<string, { link: SocketLink; refs: number }>();
+
+  acquire(config: SocketLinkConfig): LinkLease {
+    let entry = this.#entries.get(config.url);
+    if (!entry) {
+      entry = { link: new SocketLink(config), refs: 0 };
+      this.#entries.set(config.url, entry);
+    }
+    entry.refs++;
+    entry.link.open();
+    const held = entry;
+    let released = false;
+    return {
+      link: held.link,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (--held.refs > 0) return;
+        held.link.close();
+        if (this.#entries.get(config.url) === held) this.#entries.delete(config.url);
+      },
+    };
+  }
+
+  /** Links currently held (for tests and diagnostics). */
+  get size(): number {
+    return this.#entries.size;
+  }
+}
+
+/** The page-wide registry the element's feeds use by default. */
+export const sharedLinks = new LinkRegistry();

@@ -1,0 +1,31 @@
+import { ROUTES } from '../../protocol/routes.js';
+
+/**
+ * `path` under the server's base URL. An empty or relative endpoint is taken against the page,
+ * as the element's default ("the page's origin") implies; a base path is kept (a server behind
+ * a prefix), with or without its trailing slash.
+ */
+function under(endpoint: string, path: string): URL {
+  const page = globalThis.location?.href;
+  const base = page === undefined ? new URL(endpoint) : new URL(endpoint || '/', page);
+  return new URL(base.pathname.replace(/\/+$/, '') + path, base);
+}
+
+export function httpUrl(
+  endpoint: string,
+  path: string,
+  query: Record<string, number | undefined> = {},
+): string {
+  const url = under(endpoint, path);
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined) url.searchParams.set(key, String(value));
+  }
+  return url.href;
+}
+
+/** http → ws, https → wss (a page on https may only open wss). */
+export function wsUrl(endpoint: string): string {
+  const url = under(endpoint, ROUTES.ws);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url.href;
+}
