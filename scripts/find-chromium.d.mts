@@ -1,0 +1,2 @@
+/** Path of the Chromium binary to drive: CHROME_PATH, else Debian's. Throws with an instruction. */
+export function findChromium(): string;
