@@ -1,0 +1,94 @@
+import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { ROUTES, type StatusUpdateInput, type Task } from '../../../protocol/index.js';
+import { loadConfig } from '../../../server/config.js';
+import { startServer, type RunningServer } from '../../../server/serve.js';
+import { MemoryTaskStore } from '../../../server/store/memory-store.js';
+import type { TaskStore } from '../../../server/store/task-store.js';
+
+/**
+ * The real server, in this process, serving the built widget from dist/. The store outlives
+ * restarts (the server is stopped and started again on the same port), as a persistent store
+ * would, so a restart looks to the panel exactly like a real one.
+ */
+export class E2eServer {
+  readonly store: TaskStore;
+  #running: RunningServer | null = null;
+  #port = 0;
+  readonly #env: Record<string, string>;
+
+  constructor(env: Record<string, string> = {}, store: TaskStore = new MemoryTaskStore()) {
+    this.store = store;
+    this.#env = env;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.#port}`;
+  }
+
+  async start(): Promise<void> {
+    const config = loadConfig({
+      STORE: 'memory',
+      HEARTBEAT_MS: '1000',
+      ...this.#env,
+      PORT: String(this.#port),
+    });
+    this.#running = await startServer({ config, store: this.store, log: quietLog });
+    this.#port = this.#running.port;
+  }
+
+  async stop(): Promise<void> {
+    await this.#running?.close();
+    this.#running = null;
+  }
+
+  /** Creates a task as a dispatcher would; returns it and its agent token. */
+  async createTask(agentId = 'e2e-agent', id?: string): Promise<{ task: Task; token: string }> {
+    const body = (await this.#post(ROUTES.tasks, { agentId, ...(id ? { id } : {}) })) as {
+      task: Task;
+      agentToken: string;
+    };
+    return { task: body.task, token: body.agentToken };
+  }
+
+  /** Posts a status update as the task's agent. */
+  async post(taskId: string, token: string, update: StatusUpdateInput): Promise<Task> {
+    return ((await this.#post(ROUTES.taskStatus(taskId), update, token)) as { task: Task }).task;
+  }
+
+  async #post(path: string, body: unknown, token?: string): Promise<unknown> {
+    const response = await fetch(this.url + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    const json = await response.json();
+    if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(json)}`);
+    return json;
+  }
+}
+
+const quietLog = { error: (...args: unknown[]) => console.error(...args), warn: () => {} };
+
+/**
+ * A host page on another origin (another port), as a dashboard embedding the panel would be:
+ * it loads the embeddable file cross-origin with one script tag.
+ */
+export async function startHostPage(
+  html: (apiUrl: string) => string,
+  apiUrl: () => string,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(html(apiUrl()));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    // "localhost" rather than 127.0.0.1: a different origin from the API, allowed by default.
+    url: `http://localhost:${port}/`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
