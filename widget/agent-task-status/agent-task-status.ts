@@ -271,15 +271,13 @@ export class AgentTaskStatus extends LitElement {
       </div>`;
     }
     if (state !== 'polling' && state !== 'offline') return nothing;
+    // While polling, the feed's problem is the headline itself; offline, it is the reason.
     const detail =
       state === 'polling'
         ? `Live updates paused — checking every ${Math.round(this.#pollMs / 1000)} s.`
-        : 'The status server cannot be reached.';
+        : (view.problem ?? 'The status server cannot be reached.');
     return html`<div part="banner" class="banner">
-      <p>
-        Real-time updates unavailable. <span class="muted">${detail}</span>
-        ${view.problem ? html`<span class="muted">${view.problem}</span>` : nothing}
-      </p>
+      <p>Real-time updates unavailable. <span class="muted">${detail}</span></p>
       <button part="refresh-button" @click=${() => this.#feed.refresh()}>Refresh</button>
     </div>`;
   }

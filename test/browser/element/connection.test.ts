@@ -107,11 +107,16 @@ describe('agent-task-status: connection banners (AC7.6)', () => {
     const el = await mount(
       html`<agent-task-status task-id="t-1" mode="polling" poll-interval="3000"></agent-task-status>`,
     );
-    ctx.feeds.last.emit({ task: makeTask(), connectionState: 'polling' });
+    ctx.feeds.last.emit({
+      task: makeTask(),
+      connectionState: 'polling',
+      problem: 'Real-time updates unavailable',
+    });
     await el.updateComplete;
     const banner = text(part(el, 'banner'));
     expect(banner).to.contain('Real-time updates unavailable.');
     expect(banner).to.contain('checking every 3 s');
+    expect(banner.split('Real-time updates unavailable').length - 1, 'said once').to.equal(1);
     part<HTMLButtonElement>(el, 'refresh-button')!.click();
     expect(ctx.feeds.last.refreshes).to.equal(1);
     expect(has(el, 'retry-button')).to.equal(false);
