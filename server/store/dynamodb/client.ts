@@ -4,7 +4,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 export interface DynamoClientConfig {
   /** e.g. `http://127.0.0.1:8000` for DynamoDB Local or dynalite; omitted for AWS itself. */
   endpoint?: string;
-  /** Defaults to AWS_REGION, then `us-east-1` (which a local endpoint ignores). */
+  /** Defaults to AWS_REGION, then `us-east-1` (which a local endpoint ignores). Blank counts as unset. */
   region?: string;
   /** Local endpoints take any credentials; omitted: the SDK's default provider chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
@@ -39,7 +39,9 @@ export function credentialsFor(
 export function createDynamoClient(config: DynamoClientConfig): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
     endpoint: config.endpoint,
-    region: config.region ?? process.env.AWS_REGION ?? 'us-east-1',
+    // Blank counts as unset, as in server/config.ts: `AWS_REGION=` must not leave the SDK without
+    // a region ("Region is missing") when the store is local.
+    region: config.region || process.env.AWS_REGION?.trim() || 'us-east-1',
     credentials: config.credentials,
     maxAttempts: config.maxAttempts ?? 3,
     requestHandler: {
