@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -43,6 +44,13 @@ export async function startEmbeddedDynalite(options: EmbeddedDynaliteOptions): P
   await assertDataDirFree(dataDir);
 
   const server = dynalite({ path: dataDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  // dynalite rethrows a request's stream error ('aborted': the client hung up mid-body), which in
+  // this process is an uncaught exception that takes the whole server down. Such a request has
+  // nobody left to answer: drop it. This listener runs after dynalite's handler added its own.
+  server.on('request', (request: IncomingMessage) => {
+    request.removeAllListeners('error');
+    request.on('error', () => {});
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => {
