@@ -122,6 +122,7 @@ export class DynamoTaskStore implements TaskStore {
         tokenHash,
         agentKey: agentKey(agentId),
         createdKey: createdKey(task.createdAt, id),
+        createId: randomUUID(),
       };
       try {
         await this.#client.send(
@@ -132,8 +133,12 @@ export class DynamoTaskStore implements TaskStore {
           }),
         );
       } catch (error) {
-        if (isConditionalCheckFailed(error)) throw new TaskExistsError(id);
-        throw error;
+        if (!isConditionalCheckFailed(error)) throw error;
+        // Taken, or the SDK resent our put after losing its answer: then it holds our own item.
+        const { Item } = await this.#client.send(
+          new GetCommand({ TableName: this.#table, Key: { pk: item.pk, sk: item.sk }, ConsistentRead: true }),
+        );
+        if ((Item as StatusItem | undefined)?.createId !== item.createId) throw new TaskExistsError(id);
       }
       return task;
     });
@@ -157,6 +162,7 @@ export class DynamoTaskStore implements TaskStore {
   async #append(taskId: string, { update, now, idempotency }: AppendInput): Promise<AppendResult> {
     const pk = taskPk(taskId);
     const ttl = ttlFrom(now, this.#logTtlDays);
+    const writeId = randomUUID();
     let parts: BatchItem['parts'];
     for (let attempt = 1; attempt <= SLOT_ATTEMPTS_MAX; attempt++) {
       const head = await this.#readHead(taskId);
@@ -186,7 +192,9 @@ export class DynamoTaskStore implements TaskStore {
       if (applied.task.seq === head.task.seq) return { ...applied, replayed: false };
 
       const groups = packLines(applied.logs.map(toStoredLine));
-      if (groups.length > 1 && parts === undefined) parts = await this.#stageParts(taskId, groups, ttl);
+      if (groups.length > 1 && parts === undefined) {
+        parts = await this.#stageParts(taskId, writeId, groups, ttl);
+      }
       const item: BatchItem = {
         pk,
         sk: batchSk(applied.fromSeq),
@@ -199,6 +207,7 @@ export class DynamoTaskStore implements TaskStore {
         idem: idempotency && { key: idempotency.key, fingerprint: idempotency.fingerprint },
         ttl,
         writtenAt: this.#clock().getTime(),
+        writeId,
       };
       try {
         await this.#client.send(
@@ -210,9 +219,12 @@ export class DynamoTaskStore implements TaskStore {
         );
       } catch (error) {
         if (!isConditionalCheckFailed(error)) throw error;
-        // Another writer took this slot: read the new tail and try the next one.
-        if (attempt > 2) await sleep(Math.random() * Math.min(50, attempt * 2));
-        continue;
+        // The slot is taken: by another writer (read the new tail and try the next slot), or by
+        // this very item, when the SDK resent the put after losing its answer (then it is ours).
+        if (!(await this.#slotHolds(pk, item.sk, writeId))) {
+          if (attempt > 2) await sleep(Math.random() * Math.min(50, attempt * 2));
+          continue;
+        }
       }
       await this.#afterClaim?.(taskId, applied.fromSeq);
       if (item.idem) await this.#putIdempotency(taskId, item);
@@ -326,6 +338,20 @@ export class DynamoTaskStore implements TaskStore {
     return { status, tail, task: lagging ? lagging.task : taskOfStatusItem(status), lagging };
   }
 
+  /** Whether the batch item at `sk` is the write `writeId`. */
+  async #slotHolds(pk: string, sk: string, writeId: string): Promise<boolean> {
+    const { Item } = await this.#client.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: { pk, sk },
+        ProjectionExpression: '#writeId',
+        ExpressionAttributeNames: { '#writeId': 'writeId' },
+        ConsistentRead: true,
+      }),
+    );
+    return (Item as Pick<BatchItem, 'writeId'> | undefined)?.writeId === writeId;
+  }
+
   async #getIdempotency(taskId: string, key: string, now: Date): Promise<IdempotencyItem | null> {
     const { Item } = await this.#client.send(
       new GetCommand({
@@ -418,10 +444,10 @@ export class DynamoTaskStore implements TaskStore {
    */
   async #stageParts(
     taskId: string,
+    writeId: string,
     groups: BatchItem['lines'][],
     ttl: number,
   ): Promise<NonNullable<BatchItem['parts']>> {
-    const writeId = randomUUID();
     const pk = taskPk(taskId);
     const items: PartItem[] = groups.map((lines, index) => ({
       pk,

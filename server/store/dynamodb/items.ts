@@ -13,6 +13,11 @@ export interface StatusItem extends Task {
   /** GSI `byAgent` keys (sparse: only status items have them). */
   agentKey: string;
   createdKey: string;
+  /**
+   * Unique per create: when the SDK resends a create whose answer was lost, the put fails against
+   * the item it wrote itself, and this tells it from a task created by someone else with that id.
+   */
+  createId?: string;
 }
 
 /** A log line as stored; its seq is its batch's `fromSeq` plus its position. */
@@ -42,6 +47,12 @@ export interface BatchItem {
   ttl: number;
   /** The writer's wall clock (epoch ms): tells a crashed writer's batch from one in progress. */
   writtenAt: number;
+  /**
+   * Unique per write (also names its parts). When the SDK resends a put whose answer was lost (a
+   * reset, a timeout, a 5xx), the put fails against the item it wrote itself: this tells the two
+   * apart from a slot taken by another writer. Items written before it was added lack it.
+   */
+  writeId?: string;
 }
 
 /** `TASK#<id>` / `PART#<writeId>#<n>`: overflow lines of a big write. */
