@@ -47,6 +47,9 @@ export function createDynamoClient(config: DynamoClientConfig): DynamoDBDocument
     requestHandler: {
       connectionTimeout: config.connectionTimeoutMs ?? 2_000,
       requestTimeout: config.requestTimeoutMs ?? 5_000,
+      // Without this the SDK only logs a warning when requestTimeout passes and keeps waiting:
+      // a DynamoDB that accepts connections but never answers would hang requests for good.
+      throwOnRequestTimeout: true,
     },
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });

@@ -1,0 +1,114 @@
+// Issue "Persist in DynamoDB": a DynamoDB that accepts connections but stops answering (a hung
+// process, a network that drops packets) is a 503 within the client's time bounds, not a request
+// that hangs; and the same server answers again once DynamoDB does.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../../../server/config.js';
+import { startServer, type RunningServer } from '../../../server/serve.js';
+import type { DynamoTaskStore } from '../../../server/store/dynamodb/dynamo-task-store.js';
+import { createTask, getStatus, postStatus, tempDir } from './support/agent-http.js';
+import { dynamoStore } from './support/dynamo-store.js';
+import { FreezableEndpoint } from './support/freezable-endpoint.js';
+import { StandaloneDynalite } from './support/standalone-dynalite.js';
+
+/** Short bounds so the test is quick; production's are 5 s and 3 attempts (client.ts). */
+const REQUEST_TIMEOUT_MS = 300;
+const ATTEMPTS = 2;
+/** The 503 must come well within this; a hung request would hit it (fetch gives up). */
+const ANSWER_WITHIN_MS = 5_000;
+
+describe('the server while DynamoDB accepts connections but stops answering', () => {
+  let data: Awaited<ReturnType<typeof tempDir>>;
+  let dynamo: StandaloneDynalite;
+  let relay: FreezableEndpoint;
+  let store: DynamoTaskStore;
+  let server: RunningServer;
+  let taskId: string;
+  let token: string;
+  let seq = 0;
+
+  before(async () => {
+    data = await tempDir('ats-hung-');
+    dynamo = await StandaloneDynalite.start(path.join(data.dir, 'dynalite'));
+    relay = await FreezableEndpoint.start(Number(new URL(dynamo.endpoint).port));
+    ({ store } = await dynamoStore(relay.endpoint, {
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+      maxAttempts: ATTEMPTS,
+    }));
+    server = await startServer({
+      config: loadConfig({
+        STORE: 'dynamodb',
+        PORT: '0',
+        RATE_LIMIT_PER_MINUTE: '0',
+        STATIC_DIR: '/nonexistent/agent-task-status-dist',
+      }),
+      store,
+      realtime: false,
+      log: { error: (...args: unknown[]) => console.error(...args), warn: () => {} },
+    });
+    ({
+      task: { id: taskId },
+      agentToken: token,
+    } = await createTask(server.url, 'agent-hung'));
+    const res = await postStatus(server.url, taskId, token, { logs: [{ message: 'before' }] });
+    assert.equal(res.status, 200);
+    seq = res.body.task.seq;
+  });
+
+  after(async () => {
+    relay?.thaw();
+    await server?.close();
+    await store?.close();
+    await relay?.close();
+    await dynamo?.stop();
+    await data?.remove();
+  });
+
+  async function timed<T>(work: (signal: AbortSignal) => Promise<T>): Promise<{ result: T; ms: number }> {
+    const started = Date.now();
+    const result = await work(AbortSignal.timeout(ANSWER_WITHIN_MS));
+    return { result, ms: Date.now() - started };
+  }
+
+  test('a POST answers 503 with Retry-After once the request timeouts are spent', async () => {
+    relay.freeze();
+    const { result: res, ms } = await timed(async (signal) => {
+      const response = await fetch(`${server.url}/api/agent-tasks/${taskId}/status`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+        body: JSON.stringify({ logs: [{ message: 'while hung' }] }),
+        signal,
+      });
+      return {
+        status: response.status,
+        retryAfter: response.headers.get('retry-after'),
+        body: await response.json(),
+      };
+    });
+    assert.equal(res.status, 503);
+    assert.equal(res.retryAfter, '5');
+    assert.equal((res.body as { error: { code: string } }).error.code, 'store_unavailable');
+    assert.ok(ms >= REQUEST_TIMEOUT_MS, `answered after ${ms} ms: it did wait for DynamoDB`);
+  });
+
+  test('a GET answers 503 the same way', async () => {
+    const { result: status } = await timed(async (signal) => {
+      const response = await fetch(`${server.url}/api/agent-tasks/${taskId}/status`, { signal });
+      return response.status;
+    });
+    assert.equal(status, 503);
+  });
+
+  test('once DynamoDB answers again, the same server answers 200 and nothing from the hang was stored', async () => {
+    relay.thaw();
+    const res = await postStatus(server.url, taskId, token, { logs: [{ message: 'after' }] });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.task.seq, seq + 1);
+    const page = await getStatus(server.url, taskId, '?afterSeq=0');
+    assert.deepEqual(
+      page.body.logs.map((line) => line.message),
+      ['before', 'after'],
+    );
+  });
+});
