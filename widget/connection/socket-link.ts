@@ -176,7 +176,8 @@ export class SocketLink {
   watchAgent(watcher: AgentWatcher): () => void {
     const channel = channelFor(this.#agents, watcher.agentId);
     channel.listeners.add(watcher);
-    if (channel.listeners.size === 1) this.#sendWatch(watcher.agentId, channel);
+    // Like a subscribe: each new watcher is answered (the server answers a repeated watch).
+    this.#sendWatch(watcher.agentId, channel);
     return () => {
       if (!channel.listeners.delete(watcher) || channel.listeners.size > 0) return;
       this.#agents.delete(watcher.agentId);

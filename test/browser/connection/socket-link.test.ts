@@ -145,6 +145,23 @@ describe('SocketLink', () => {
     link.close();
   });
 
+  it('asks again for an agent a second watcher follows, so that watcher is answered too', async () => {
+    env = setup();
+    const link = new SocketLink(env.config);
+    link.open();
+    const peer = await env.connection();
+    peer.hello();
+    const watcher = () => ({ agentId: 'agent-1', onAgentTask: () => {}, onError: () => {} });
+    const offA = link.watchAgent(watcher());
+    expect(await peer.next('watch-agent')).to.deep.equal({ type: 'watch-agent', agentId: 'agent-1' });
+    const offB = link.watchAgent(watcher());
+    expect(await peer.next('watch-agent')).to.deep.equal({ type: 'watch-agent', agentId: 'agent-1' });
+    offA();
+    offB();
+    expect(await peer.next('unwatch-agent')).to.deep.equal({ type: 'unwatch-agent', agentId: 'agent-1' });
+    link.close();
+  });
+
   it('spreads the first retry after a restart close (1012) wider than after other drops', async () => {
     env = setup({ random: () => 0.9 });
     const link = new SocketLink({ ...env.config, stableMs: 0 });
