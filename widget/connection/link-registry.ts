@@ -1,22 +1,22 @@
-import { SocketLink, type SocketLinkConfig } from './socket-link.js';
+import { TabLink, type Link, type TabLinkConfig } from './tab-link.js';
 
 export interface LinkLease {
-  readonly link: SocketLink;
+  readonly link: Link;
   /** Idempotent; the last release closes the link. */
   release(): void;
 }
 
 /**
- * One SocketLink per URL, shared by every panel on the page and closed when the last one lets
+ * One TabLink per URL, shared by every panel on the page and closed when the last one lets
  * go. The first acquirer's config (WebSocket, clock) wins; panels of one page share them anyway.
  */
 export class LinkRegistry {
-  readonly #entries = new Map<string, { link: SocketLink; refs: number }>();
+  readonly #entries = new Map<string, { link: TabLink; refs: number }>();
 
-  acquire(config: SocketLinkConfig): LinkLease {
+  acquire(config: TabLinkConfig): LinkLease {
     let entry = this.#entries.get(config.url);
     if (!entry) {
-      entry = { link: new SocketLink(config), refs: 0 };
+      entry = { link: new TabLink(config), refs: 0 };
       this.#entries.set(config.url, entry);
     }
     entry.refs++;

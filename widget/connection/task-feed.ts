@@ -5,9 +5,10 @@ import { systemClock, type Clock } from './clock.js';
 import { getJson, type FetchLike, type HttpResult } from './http-get.js';
 import { sharedLinks, type LinkLease, type LinkRegistry } from './link-registry.js';
 import { StateHolder, transition, type FallbackReason, type LinkEvent } from './link-state.js';
-import { Poller, POLLING, type PollResult } from './poller.js';
+import { POLLING, type PollResult } from './poller.js';
 import { SeqMerge, type MergeResult } from './seq-merge.js';
 import type { LinkStatus, TaskSubscriber, WebSocketCtor } from './socket-link.js';
+import type { Link, LocksLike, PollHandle } from './tab-link.js';
 import {
   ConnectionState,
   type FeedView,
@@ -45,6 +46,9 @@ export interface TaskFeedDeps {
   document?: (EventTarget & { readonly hidden: boolean }) | null;
   navigator?: { readonly onLine: boolean } | null;
   links?: LinkRegistry;
+  /** Sharing one socket between the tabs needs both; null: this tab keeps its own socket. */
+  BroadcastChannel?: (new (name: string) => BroadcastChannel) | null;
+  locks?: LocksLike | null;
 }
 
 interface ResolvedDeps {
@@ -56,6 +60,8 @@ interface ResolvedDeps {
   document: (EventTarget & { readonly hidden: boolean }) | null;
   navigator: { readonly onLine: boolean } | null;
   links: LinkRegistry;
+  BroadcastChannel: (new (name: string) => BroadcastChannel) | null;
+  locks: LocksLike | null;
 }
 
 /** Which request a task poll answers: the cursor it asked from, for the task followed then. */
@@ -90,13 +96,17 @@ function resolveDeps(deps: TaskFeedDeps): ResolvedDeps {
     document: deps.document === undefined ? (g.document ?? null) : deps.document,
     navigator: deps.navigator === undefined ? (g.navigator ?? null) : deps.navigator,
     links: deps.links ?? sharedLinks,
+    BroadcastChannel:
+      deps.BroadcastChannel === undefined ? (g.BroadcastChannel ?? null) : deps.BroadcastChannel,
+    locks: deps.locks === undefined ? (g.navigator?.locks ?? null) : deps.locks,
   };
 }
 
 /**
- * Composes the parts for one panel: the shared socket link (live), the poller (fallback or
- * mode="polling"), the seq merge (no gap, no duplicate across every path) and the connection
- * state machine. Live work stops once the task is final and all of it is in.
+ * Composes the parts for one panel: the link shared by the page and the browser's tabs (live
+ * stream, and polls for the fallback or mode="polling"), the seq merge (no gap, no duplicate
+ * across every path) and the connection state machine. Live work stops once the task is final
+ * and all of it is in.
  */
 class Feed implements TaskFeed {
   readonly #config: TaskFeedConfig;
@@ -113,8 +123,8 @@ class Feed implements TaskFeed {
   #offStatus: (() => void) | null = null;
   #offTask: (() => void) | null = null;
   #offAgent: (() => void) | null = null;
-  #taskPoller: Poller<PollContext> | null = null;
-  #agentPoller: Poller<number> | null = null;
+  #taskPoll: PollHandle | null = null;
+  #agentPoll: PollHandle | null = null;
   /** Live updates come from polling while the socket is probed in the background. */
   #fellBack = false;
   /** The current socket answered this panel's subscription. */
@@ -151,14 +161,14 @@ class Feed implements TaskFeed {
     this.#dispatch({ type: 'start', socket: this.#useSocket });
     this.#fellBack = !this.#useSocket;
     this.#socketUp = false;
+    // Polls are shared through the link too, so even mode="polling" takes one.
+    const { links, ...deps } = this.#deps;
+    this.#lease = links.acquire({
+      ...deps,
+      url: wsUrl(this.#config.endpoint),
+      endpoint: this.#config.endpoint,
+    });
     if (this.#useSocket) {
-      const { WebSocket, clock, random, links } = this.#deps;
-      this.#lease = links.acquire({
-        url: wsUrl(this.#config.endpoint),
-        WebSocket: WebSocket!,
-        clock,
-        random,
-      });
       this.#offStatus = this.#lease.link.onStatus(this.#onLinkStatus);
       // A link shared with other panels may already be down (or open: our subscribe is answered).
       this.#onLinkStatus(this.#lease.link.status);
@@ -181,8 +191,7 @@ class Feed implements TaskFeed {
       this.#deps.clock.clearTimeout(request.timeout);
     }
     this.#requests.clear();
-    this.#taskPoller?.stop();
-    this.#agentPoller?.stop();
+    this.#stopPolls();
     this.#offTask?.();
     this.#offAgent?.();
     this.#offTask = this.#offAgent = null;
@@ -194,13 +203,13 @@ class Feed implements TaskFeed {
 
   retryNow(): void {
     if (!this.#running) return;
-    this.#lease?.link.retryNow();
+    this.#socket()?.retryNow();
     if (this.#fellBack) this.#pollNow();
   }
 
   refresh(): void {
     if (!this.#running) return;
-    if (this.#taskPoller?.running || this.#agentPoller?.running) return this.#pollNow();
+    if (this.#taskPoll || this.#agentPoll) return this.#pollNow();
     const generation = this.#generation;
     if (this.#taskId !== null) {
       const afterSeq = this.#merge.cursor;
@@ -259,15 +268,19 @@ class Feed implements TaskFeed {
       this.#merge = new SeqMerge();
       this.#notFound = false;
       this.#filling = false;
+      this.#taskPoll?.stop();
+      this.#taskPoll = null;
     }
     this.#offTask?.();
     this.#offTask = null;
     if (this.#merge.complete) return;
-    if (this.#lease) this.#offTask = this.#lease.link.subscribe(this.#subscriber(taskId));
-    if (!this.#fellBack) return;
-    // A switch to another task while polling: ask for it now rather than at the next interval.
-    if (this.#taskPoller?.running) this.#taskPoller.pollNow();
-    else this.#startPolling();
+    this.#offTask = this.#socket()?.subscribe(this.#subscriber(taskId)) ?? null;
+    if (this.#fellBack) this.#startPolling();
+  }
+
+  /** The link, when this panel uses the WebSocket. */
+  #socket(): Link | undefined {
+    return this.#useSocket ? this.#lease?.link : undefined;
   }
 
   #subscriber(taskId: string): TaskSubscriber {
@@ -298,8 +311,9 @@ class Feed implements TaskFeed {
   }
 
   #watchAgent(agentId: string): void {
-    if (this.#lease) {
-      this.#offAgent = this.#lease.link.watchAgent({
+    const socket = this.#socket();
+    if (socket) {
+      this.#offAgent = socket.watchAgent({
         agentId,
         onAgentTask: (message) => {
           this.#socketAnswered();
@@ -327,11 +341,11 @@ class Feed implements TaskFeed {
   #handle(result: MergeResult): void {
     const need = result.need;
     if (need.kind === 'fill') {
-      if (this.#taskPoller?.running) this.#taskPoller.pollNow();
+      if (this.#taskPoll) this.#taskPoll.pollNow();
       else void this.#fill(need.afterSeq);
     } else if (need.kind === 'reload') {
-      if (this.#taskPoller?.running) this.#taskPoller.pollNow();
-      else if (this.#taskId !== null) this.#lease?.link.resync(this.#taskId);
+      if (this.#taskPoll) this.#taskPoll.pollNow();
+      else if (this.#taskId !== null) this.#socket()?.resync(this.#taskId);
     }
     if (this.#merge.complete) this.#endTaskWork();
     this.#render();
@@ -351,12 +365,13 @@ class Feed implements TaskFeed {
       this.#handle(this.#merge.applyPage(result.body, afterSeq));
     } else {
       // A resubscribe from the cursor brings the same events over the socket.
-      this.#lease?.link.resync(taskId);
+      this.#socket()?.resync(taskId);
     }
   }
 
   #endTaskWork(): void {
-    this.#taskPoller?.stop();
+    this.#taskPoll?.stop();
+    this.#taskPoll = null;
     this.#offTask?.();
     this.#offTask = null;
     // Following an agent, keep watching it: it may start another task.
@@ -394,8 +409,7 @@ class Feed implements TaskFeed {
     this.#socketUp = true;
     this.#fellBack = false;
     this.#nextRetryAt = null;
-    this.#taskPoller?.stop();
-    this.#agentPoller?.stop();
+    this.#stopPolls();
     this.#dispatch({ type: 'snapshot-received' });
   }
 
@@ -410,46 +424,44 @@ class Feed implements TaskFeed {
   // ---- polling -------------------------------------------------------------------------------
 
   #startPolling(): void {
-    if (!this.#running || this.#browserOffline) return;
+    const link = this.#lease?.link;
+    if (!this.#running || this.#browserOffline || !link) return;
     const hidden = this.#deps.document?.hidden ?? false;
-    if (this.#taskId !== null && !this.#merge.complete) {
-      this.#taskPoller ??= this.#poller<PollContext>(
-        () => {
-          const afterSeq = this.#merge.cursor;
-          return { url: this.#statusUrl(afterSeq), context: { afterSeq, generation: this.#generation } };
+    const interval = this.#config.pollIntervalMs;
+    const generation = this.#generation;
+    const taskId = this.#taskId;
+    if (taskId !== null && !this.#merge.complete) {
+      this.#taskPoll ??= link.poll(
+        {
+          taskId,
+          cursor: () => this.#merge.cursor,
+          onPoll: (result, afterSeq) => this.#onTaskPoll(result, { afterSeq, generation }),
         },
-        (result, context) => this.#onTaskPoll(result, context),
+        interval,
+        hidden,
       );
-      this.#taskPoller.setHidden(hidden);
-      this.#taskPoller.start();
     }
-    if (this.#config.agentId !== undefined) {
-      this.#agentPoller ??= this.#poller<number>(
-        () => ({ url: this.#activeTaskUrl(), context: this.#generation }),
-        (result, generation) => this.#onAgentPoll(result, generation),
+    const agentId = this.#config.agentId;
+    if (agentId !== undefined) {
+      this.#agentPoll ??= link.poll(
+        { agentId, cursor: () => null, onPoll: (result) => this.#onAgentPoll(result, this.#generation) },
+        interval,
+        hidden,
       );
-      this.#agentPoller.setHidden(hidden);
-      this.#agentPoller.start();
     }
   }
 
-  #poller<C>(request: () => { url: string; context: C }, onResult: (r: PollResult, c: C) => void): Poller<C> {
-    const { clock, fetch, random } = this.#deps;
-    return new Poller<C>({
-      clock,
-      fetch,
-      random,
-      intervalMs: this.#config.pollIntervalMs,
-      request,
-      onResult,
-    });
+  #stopPolls(): void {
+    this.#taskPoll?.stop();
+    this.#agentPoll?.stop();
+    this.#taskPoll = this.#agentPoll = null;
   }
 
   #pollNow(): void {
     if (this.#browserOffline) return;
-    if (this.#taskPoller?.running) this.#taskPoller.pollNow();
+    if (this.#taskPoll) this.#taskPoll.pollNow();
     else if (this.#fellBack) this.#startPolling();
-    this.#agentPoller?.pollNow();
+    this.#agentPoll?.pollNow();
   }
 
   #onTaskPoll(result: PollResult, context: PollContext): void {
@@ -508,8 +520,7 @@ class Feed implements TaskFeed {
   readonly #onOffline = (): void => {
     if (this.#finished()) return;
     this.#browserOffline = true;
-    this.#taskPoller?.stop();
-    this.#agentPoller?.stop();
+    this.#stopPolls();
     this.#dispatch({ type: 'browser-offline' });
   };
 
@@ -517,15 +528,15 @@ class Feed implements TaskFeed {
     if (this.#finished() || !this.#browserOffline) return;
     this.#browserOffline = false;
     this.#dispatch({ type: 'browser-online', socketUp: this.#socketUp, fellBack: this.#fellBack });
-    this.#lease?.link.retryNow();
+    this.#socket()?.retryNow();
     if (this.#fellBack) this.#startPolling();
     this.#render();
   };
 
   readonly #onVisibility = (): void => {
     const hidden = this.#deps.document?.hidden ?? false;
-    this.#taskPoller?.setHidden(hidden);
-    this.#agentPoller?.setHidden(hidden);
+    this.#taskPoll?.setHidden(hidden);
+    this.#agentPoll?.setHidden(hidden);
   };
 
   // ---- view ----------------------------------------------------------------------------------

@@ -106,30 +106,41 @@ export function harness(options: HarnessOptions = {}) {
   const views: FeedView[] = [];
   const viewWaiters: (() => void)[] = [];
 
-  const feed: TaskFeed = createTaskFeed(
-    {
-      endpoint,
-      mode: 'auto',
-      pollIntervalMs: 1_000,
-      ...(options.config?.agentId === undefined ? { taskId: 't-1' } : {}),
-      ...options.config,
-      onChange: (view) => {
-        views.push(view);
-        for (const wake of viewWaiters.splice(0)) wake();
+  const deps: TaskFeedDeps = {
+    WebSocket: CountingWebSocket as unknown as WebSocketCtor,
+    fetch: fetch.fetch,
+    clock,
+    random: mulberry32(11),
+    window,
+    document,
+    navigator,
+    links: registry,
+    // One tab of its own unless a test shares it (tab-link.test.ts).
+    BroadcastChannel: null,
+    locks: null,
+    ...options.deps,
+  };
+  const feeds: TaskFeed[] = [];
+  /** Another panel on the same page: same server, clock, fetch and link registry. */
+  const panel = (config: HarnessOptions['config'] = {}, onChange: (view: FeedView) => void = () => {}) => {
+    const made = createTaskFeed(
+      {
+        endpoint,
+        mode: 'auto',
+        pollIntervalMs: 1_000,
+        ...(config.agentId === undefined ? { taskId: 't-1' } : {}),
+        ...config,
+        onChange: (view) => {
+          onChange(view);
+          for (const wake of viewWaiters.splice(0)) wake();
+        },
       },
-    },
-    {
-      WebSocket: CountingWebSocket as unknown as WebSocketCtor,
-      fetch: fetch.fetch,
-      clock,
-      random: mulberry32(11),
-      window,
-      document,
-      navigator,
-      links: registry,
-      ...options.deps,
-    },
-  );
+      deps,
+    );
+    feeds.push(made);
+    return made;
+  };
+  const feed = panel(options.config, (view) => views.push(view));
 
   let taken = 0;
   return {
@@ -149,10 +160,11 @@ export function harness(options: HarnessOptions = {}) {
       while (peers.length <= taken) await new Promise<void>((resolve) => peerWaiters.push(resolve));
       return peers[taken++]!;
     },
-    /** Resolves with the first view (current or coming) that satisfies `predicate`. */
-    async view(predicate: (view: FeedView) => boolean): Promise<FeedView> {
+    panel,
+    /** Resolves with the first view (current or coming) of `of` that satisfies `predicate`. */
+    async view(predicate: (view: FeedView) => boolean, of: TaskFeed = feed): Promise<FeedView> {
       for (;;) {
-        if (predicate(feed.view)) return feed.view;
+        if (predicate(of.view)) return of.view;
         await new Promise<void>((resolve) => viewWaiters.push(resolve));
       }
     },
@@ -165,7 +177,7 @@ export function harness(options: HarnessOptions = {}) {
       document.dispatchEvent(new Event('visibilitychange'));
     },
     dispose(): void {
-      feed.stop();
+      for (const made of feeds) made.stop();
       server.stop();
     },
   };

@@ -236,9 +236,16 @@ describe('LinkRegistry', () => {
   it('shares one socket per endpoint and closes it when the last holder lets go', async () => {
     env = setup();
     const registry = new LinkRegistry();
-    const first = registry.acquire(env.config);
-    const second = registry.acquire(env.config);
+    const config = {
+      ...env.config,
+      endpoint: 'http://unused.test',
+      fetch: () => Promise.reject(new Error('no')),
+    };
+    const first = registry.acquire(config);
+    const second = registry.acquire(config);
     expect(second.link).to.equal(first.link);
+    first.link.subscribe(subscriber('t-1', null).sub);
+    second.link.subscribe(subscriber('t-2', null).sub);
     expect(env.sockets).to.have.length(1);
     first.release();
     first.release(); // idempotent: must not release the second holder's share

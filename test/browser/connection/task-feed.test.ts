@@ -230,8 +230,9 @@ describe('createTaskFeed over the WebSocket', () => {
     peer.send(update(9, 9)); // a gap: a fill request is now in flight
     await settle();
     expect(h.fetch.inFlight).to.equal(1);
-    expect(h.window.listeners).to.equal(2);
-    expect(h.document.listeners).to.equal(1);
+    // online, offline (the feed) and pagehide, pageshow (its link); visibilitychange, freeze, resume.
+    expect(h.window.listeners).to.equal(4);
+    expect(h.document.listeners).to.equal(3);
 
     h.feed.stop();
     await settle();

@@ -1,0 +1,378 @@
+import { expect } from '@open-wc/testing';
+import { Server, WebSocket as MockWebSocket } from 'mock-socket';
+import type { SnapshotMessage, UpdateMessage } from '../../../protocol/ws-messages.js';
+import type { PollResult } from '../../../widget/connection/poller.js';
+import type { LinkStatus, TaskSubscriber, WebSocketCtor } from '../../../widget/connection/socket-link.js';
+import {
+  tabChannelName,
+  TabLink,
+  type TabLinkConfig,
+  type TabMessage,
+} from '../../../widget/connection/tab-link.js';
+import { FakeClock, settle } from '../../widget/helpers/fake-clock.js';
+import { FakeFetch } from '../../widget/helpers/fake-fetch.js';
+import { lines, page, snapshot, update } from '../../widget/helpers/fixtures.js';
+import { Peer } from './harness.js';
+
+let hosts = 0;
+
+/** Resolves when `check` passes, re-checked on each call of the returned `poke`. */
+class Waiters {
+  readonly #waiters = new Set<() => void>();
+  poke = (): void => {
+    for (const wake of [...this.#waiters]) wake();
+  };
+  async until(check: () => boolean): Promise<void> {
+    while (!check()) await new Promise<void>((resolve) => this.#waiters.add(() => resolve()));
+  }
+}
+
+/**
+ * Two (or more) "tabs" in one page: TabLinks for one endpoint with distinct tab ids, sharing the
+ * page's real BroadcastChannel and navigator.locks, against one mock server. A spy on the same
+ * channel sees what the tabs say to each other.
+ */
+function setup() {
+  const host = `tabs${++hosts}-${Date.now()}.test`;
+  const url = `ws://${host}/api/agent-tasks/ws`;
+  const server = new Server(url, { mock: false });
+  const peers: Peer[] = [];
+  const waiters = new Waiters();
+  server.on('connection', (socket) => {
+    peers.push(new Peer(socket));
+    waiters.poke();
+  });
+  const sockets: MockWebSocket[] = [];
+  class CountingWebSocket extends MockWebSocket {
+    constructor(u: string) {
+      super(u);
+      sockets.push(this);
+    }
+  }
+  const clock = new FakeClock();
+  const fetch = new FakeFetch();
+  const heard: TabMessage[] = [];
+  const spy = new BroadcastChannel(tabChannelName(url));
+  spy.onmessage = (event) => {
+    heard.push(event.data as TabMessage);
+    waiters.poke();
+  };
+  const links: TabLink[] = [];
+  let taken = 0;
+  let read = 0;
+  return {
+    url,
+    clock,
+    fetch,
+    sockets,
+    heard,
+    waiters,
+    /** A tab; `tabId` must differ between tabs of one test. */
+    tab(tabId: string, more: Partial<TabLinkConfig> = {}): TabLink {
+      const link = new TabLink({
+        url,
+        endpoint: `http://${host}`,
+        WebSocket: CountingWebSocket as unknown as WebSocketCtor,
+        fetch: fetch.fetch,
+        clock,
+        random: () => 0.5,
+        BroadcastChannel,
+        locks: navigator.locks,
+        tabId,
+        ...more,
+      });
+      links.push(link);
+      link.onStatus(waiters.poke);
+      link.open();
+      return link;
+    },
+    /** The next connection the server accepts. */
+    async connection(): Promise<Peer> {
+      await waiters.until(() => peers.length > taken);
+      return peers[taken++]!;
+    },
+    /** The next message on the channel (after those already read) that matches. */
+    async message(match: (m: TabMessage) => boolean): Promise<TabMessage> {
+      for (;;) {
+        await waiters.until(() => heard.length > read);
+        const m = heard[read++]!;
+        if (match(m)) return m;
+      }
+    },
+    openSockets(): number {
+      return sockets.filter((s) => s.readyState < MockWebSocket.CLOSING).length;
+    },
+    dispose(): void {
+      for (const link of links) link.close();
+      spy.close();
+      server.stop();
+    },
+  };
+}
+
+type Env = ReturnType<typeof setup>;
+
+/** A panel's subscription: a cursor the test sets, and what it heard. */
+function panel(env: Env, taskId: string, cursor: number | null = null) {
+  const heard: { snapshots: [SnapshotMessage, number | null][]; updates: UpdateMessage[] } = {
+    snapshots: [],
+    updates: [],
+  };
+  const sub: TaskSubscriber & { at: number | null } = {
+    taskId,
+    at: cursor,
+    cursor: () => sub.at,
+    onSnapshot: (message, requested) => {
+      heard.snapshots.push([message, requested]);
+      sub.at = message.nextAfterSeq;
+      env.waiters.poke();
+    },
+    onUpdate: (message) => {
+      heard.updates.push(message);
+      sub.at = message.task.seq;
+      env.waiters.poke();
+    },
+    onError: () => {},
+  };
+  return { sub, heard };
+}
+
+function status(env: Env, link: TabLink, predicate: (s: LinkStatus) => boolean): Promise<void> {
+  return env.waiters.until(() => predicate(link.status));
+}
+
+describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
+  let env: Env;
+  afterEach(() => env.dispose());
+
+  it('one tab leads and holds the only socket; a follower subscribes through it with its cursor and hears every event', async () => {
+    env = setup();
+    const a = env.tab('a');
+    await env.message((m) => m.t === 'lead');
+    const b = env.tab('b');
+    const mine = panel(env, 't-1', 5);
+    b.subscribe(mine.sub);
+
+    const peer = await env.connection();
+    peer.hello();
+    expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 5 });
+    peer.send(snapshot(page(lines(6, 7), 7)));
+    await env.waiters.until(() => mine.heard.snapshots.length === 1);
+    expect(mine.heard.snapshots[0]![1]).to.equal(5, 'the cursor the snapshot answers');
+    peer.send(update(8, 9));
+    await env.waiters.until(() => mine.heard.updates.length === 1);
+    expect(mine.heard.updates[0]!.fromSeq).to.equal(8);
+
+    expect(a.leading).to.equal(true);
+    expect(b.leading).to.equal(false);
+    expect(env.sockets).to.have.length(1);
+    await status(env, b, (s) => s.kind === 'open');
+  });
+
+  it("relays the leader's connection state, so a follower shows reconnecting and polls when the leader does", async () => {
+    env = setup();
+    env.tab('a');
+    await env.message((m) => m.t === 'lead');
+    const b = env.tab('b');
+    b.subscribe(panel(env, 't-1').sub);
+    const peer = await env.connection();
+    peer.hello();
+    await status(env, b, (s) => s.kind === 'open');
+    peer.close(1008); // refused: fall back to polling at once
+    await status(env, b, (s) => s.kind === 'down' && s.fallback === 'upgrade-refused');
+  });
+
+  it('merges the tabs of a task into one stream from the lowest cursor, and unsubscribes when the last tab leaves', async () => {
+    env = setup();
+    const a = env.tab('a');
+    await env.message((m) => m.t === 'lead');
+    const offA = a.subscribe(panel(env, 't-1', 9).sub);
+    const peer = await env.connection();
+    peer.hello();
+    expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 9 });
+    const b = env.tab('b');
+    const offB = b.subscribe(panel(env, 't-1', 4).sub);
+    expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 4 });
+    offA();
+    offB();
+    expect(await peer.next('unsubscribe')).to.deep.equal({ type: 'unsubscribe', taskId: 't-1' });
+    expect(peer.received.filter((m) => m.type === 'unsubscribe')).to.have.length(1);
+  });
+
+  it('forgets a follower that goes away without a word, when the browser releases its lock', async () => {
+    env = setup();
+    const a = env.tab('a');
+    await env.message((m) => m.t === 'lead');
+    a.subscribe(panel(env, 't-1').sub);
+    const peer = await env.connection();
+    peer.hello();
+    await peer.next('subscribe');
+    const b = env.tab('b');
+    b.subscribe(panel(env, 't-2').sub);
+    expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-2' });
+    const said = env.heard.length;
+    b.close(); // as a closing tab: no message, only its locks released
+    expect(await peer.next('unsubscribe')).to.deep.equal({ type: 'unsubscribe', taskId: 't-2' });
+    expect(env.heard.slice(said).filter((m) => m.t === 'l')).to.deep.equal([]);
+  });
+
+  it('a follower takes over when the leader closes: it opens the socket and resubscribes from its cursor', async () => {
+    env = setup();
+    const a = env.tab('a');
+    await env.message((m) => m.t === 'lead');
+    const b = env.tab('b');
+    const mine = panel(env, 't-1');
+    b.subscribe(mine.sub);
+    const first = await env.connection();
+    first.hello();
+    await first.next('subscribe');
+    first.send(snapshot(page(lines(1, 3), 3)));
+    first.send(update(4, 6));
+    await env.waiters.until(() => mine.sub.at === 6);
+
+    a.close();
+    await env.message((m) => m.t === 'lead');
+    expect(b.leading).to.equal(true);
+    await first.closed;
+    const second = await env.connection();
+    second.hello();
+    expect(await second.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 6 });
+    expect(env.openSockets()).to.equal(1);
+  });
+
+  it('the other followers rejoin a new leader with their cursors', async () => {
+    env = setup();
+    const a = env.tab('a');
+    await env.message((m) => m.t === 'lead');
+    const b = env.tab('b');
+    const c = env.tab('c');
+    const atB = panel(env, 't-b', 3);
+    const atC = panel(env, 't-c', 8);
+    b.subscribe(atB.sub);
+    c.subscribe(atC.sub);
+    const first = await env.connection();
+    first.hello();
+    await first.next('subscribe');
+    await first.next('subscribe');
+    a.close();
+    const second = await env.connection();
+    second.hello();
+    const resubscribed = [await second.next('subscribe'), await second.next('subscribe')];
+    expect(resubscribed.sort((x, y) => x.taskId.localeCompare(y.taskId))).to.deep.equal([
+      { type: 'subscribe', taskId: 't-b', afterSeq: 3 },
+      { type: 'subscribe', taskId: 't-c', afterSeq: 8 },
+    ]);
+    expect([b.leading, c.leading].filter(Boolean)).to.have.length(1);
+    expect(env.openSockets()).to.equal(1);
+  });
+
+  it("resubscribes a follower's task after the leader's socket drops, from where the relayed events left it", async () => {
+    env = setup();
+    env.tab('a');
+    await env.message((m) => m.t === 'lead');
+    const b = env.tab('b');
+    const mine = panel(env, 't-1');
+    b.subscribe(mine.sub);
+    const first = await env.connection();
+    first.hello();
+    expect(await first.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1' });
+    first.send(snapshot(page(lines(1, 3), 3)));
+    first.send(update(4, 6));
+    first.send(update(9, 9)); // past a gap: the follower fills it itself; the leader must not assume it
+    await env.waiters.until(() => mine.heard.updates.length === 2);
+    first.close(1011);
+    await status(env, b, (s) => s.kind === 'down');
+    env.clock.runNext();
+    const second = await env.connection();
+    second.hello();
+    expect(await second.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 6 });
+  });
+
+  it('a frozen leader lets go at once; resumed, it follows and rejoins from its cursors', async () => {
+    env = setup();
+    const document = new EventTarget();
+    const a = env.tab('a', { document });
+    await env.message((m) => m.t === 'lead');
+    const ours = panel(env, 't-a');
+    a.subscribe(ours.sub);
+    const b = env.tab('b');
+    b.subscribe(panel(env, 't-b', 2).sub);
+    const first = await env.connection();
+    first.hello();
+    await first.next('subscribe');
+    await first.next('subscribe');
+    first.send(snapshot(page(lines(1, 4), 4, { id: 't-a' })));
+    await env.waiters.until(() => ours.sub.at === 4);
+
+    document.dispatchEvent(new Event('freeze'));
+    expect(a.leading).to.equal(false);
+    expect(await first.closed).to.equal(1000);
+    await env.message((m) => m.t === 'lead');
+    expect(b.leading).to.equal(true);
+    const second = await env.connection();
+    second.hello();
+    expect(await second.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-b', afterSeq: 2 });
+
+    document.dispatchEvent(new Event('resume'));
+    expect(await second.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-a', afterSeq: 4 });
+    second.send(update(5, 5, 'running', 't-a'));
+    await env.waiters.until(() => ours.sub.at === 5);
+    expect(a.leading).to.equal(false);
+    expect(env.sockets).to.have.length(2);
+  });
+
+  it('polls a task once for every tab that polls it, and relays each result with the cursor it asked from', async () => {
+    env = setup();
+    env.fetch.route = (url) => ({
+      status: 200,
+      body: page(lines(1, 2), 2, { id: url.pathname.split('/')[3] ?? '?' }),
+    });
+    const a = env.tab('a');
+    await env.message((m) => m.t === 'lead');
+    const b = env.tab('b');
+    const results: [string, PollResult, number | null][] = [];
+    const watcher = (who: string, cursor: number | null) => ({
+      taskId: 't-1',
+      cursor: () => cursor,
+      onPoll: (result: PollResult, requested: number | null) => {
+        results.push([who, result, requested]);
+        env.waiters.poke();
+      },
+    });
+    a.poll(watcher('a', 7), 1_000, false);
+    await settle();
+    expect(env.fetch.requests).to.have.length(1);
+    b.poll(watcher('b', 3), 1_000, false);
+    await env.waiters.until(() => results.some(([who]) => who === 'b'));
+    const asked = env.fetch.requests.map((r) => r.url.searchParams.get('afterSeq'));
+    expect(asked).to.deep.equal(['7', '3'], 'a newcomer is answered at once, from the lowest cursor');
+    const last = results.filter(([who]) => who === 'b').at(-1)!;
+    expect(last[1].kind).to.equal('ok');
+    expect(last[2]).to.equal(3);
+
+    env.clock.advance(1_000);
+    await env.waiters.until(() => results.filter(([who]) => who === 'b').length === 2);
+    expect(env.fetch.requests).to.have.length(3, 'one poller for both tabs');
+    expect(env.sockets).to.have.length(0, 'polling alone opens no socket');
+  });
+
+  it('falls back to a socket per tab where BroadcastChannel is missing', async () => {
+    env = setup();
+    const a = env.tab('a', { BroadcastChannel: null });
+    const b = env.tab('b', { BroadcastChannel: null });
+    expect(a.leading && b.leading).to.equal(true);
+    a.subscribe(panel(env, 't-1').sub);
+    b.subscribe(panel(env, 't-1').sub);
+    expect(env.sockets).to.have.length(2);
+  });
+
+  it('falls back to a socket per tab where Web Locks are missing', async () => {
+    env = setup();
+    const a = env.tab('a', { locks: null });
+    const b = env.tab('b', { locks: null });
+    expect(a.leading && b.leading).to.equal(true);
+    a.subscribe(panel(env, 't-1').sub);
+    b.subscribe(panel(env, 't-1').sub);
+    expect(env.sockets).to.have.length(2);
+  });
+});

@@ -1,0 +1,499 @@
+import { ROUTES } from '../../protocol/routes.js';
+import type { ServerMessage } from '../../protocol/ws-messages.js';
+import type { Clock } from './clock.js';
+import type { FetchLike } from './http-get.js';
+import { Poller, type PollerConfig, type PollResult } from './poller.js';
+import {
+  SocketLink,
+  type AgentWatcher,
+  type LinkStatus,
+  type TaskSubscriber,
+  type WebSocketCtor,
+} from './socket-link.js';
+import { httpUrl } from './urls.js';
+
+/** A panel polling a task's status route (from its cursor) or an agent's active task. */
+export interface PollWatcher {
+  readonly taskId?: string | undefined;
+  readonly agentId?: string | undefined;
+  cursor(): number | null;
+  /** `requestedAfterSeq`: the cursor the shared poll asked from (the lowest of its watchers). */
+  onPoll(result: PollResult, requestedAfterSeq: number | null): void;
+}
+
+export interface PollHandle {
+  /** Poll now (for every watcher of the task), e.g. after a gap or on Refresh. */
+  pollNow(): void;
+  setHidden(hidden: boolean): void;
+  stop(): void;
+}
+
+/**
+ * What a task feed needs from the connection to one endpoint: the live stream (multiplexed,
+ * resubscribed from each subscriber's cursor) and polls shared by every panel following a task.
+ */
+export interface Link {
+  readonly status: LinkStatus;
+  onStatus(listener: (status: LinkStatus) => void): () => void;
+  subscribe(subscriber: TaskSubscriber): () => void;
+  /** Ask for a fresh snapshot from the subscribers' cursors. */
+  resync(taskId: string): void;
+  watchAgent(watcher: AgentWatcher): () => void;
+  poll(watcher: PollWatcher, intervalMs: number, hidden: boolean): PollHandle;
+  /** Skip the backoff wait. */
+  retryNow(): void;
+}
+
+/** The Web Locks we use (navigator.locks). */
+export interface LocksLike {
+  request(name: string, options: { signal: AbortSignal }, callback: () => unknown): Promise<unknown>;
+}
+
+export interface TabLinkConfig {
+  /** ws:// or wss:// URL of ROUTES.ws; with the origin, it names the channel and the locks. */
+  url: string;
+  /** Base URL of the server, for the polls. */
+  endpoint: string;
+  /** null: no WebSocket in this browser (a subscribe then falls back at once). */
+  WebSocket: WebSocketCtor | null;
+  fetch: FetchLike;
+  clock: Clock;
+  random?: () => number;
+  /** Both are needed to share one socket between the tabs; without, this tab has its own. */
+  BroadcastChannel?: (new (name: string) => BroadcastChannel) | null;
+  locks?: LocksLike | null;
+  /** Where `freeze`/`resume` (page lifecycle) fire. */
+  document?: EventTarget | null;
+  /** Where `pagehide`/`pageshow` fire. */
+  window?: EventTarget | null;
+  /** Unique per tab; random by default. */
+  tabId?: string;
+}
+
+/**
+ * One tab's interest in a key: a listener of this tab, or (on the leader) another tab's, with
+ * that tab's cursor as last reported and moved along with what was relayed to it since.
+ */
+interface Member {
+  l?: TaskSubscriber | AgentWatcher | PollWatcher;
+  c: number | null;
+  /** hidden, poll interval: polls only */
+  h: boolean;
+  i: number;
+}
+
+/** A key's members, and on the leader its upstream: a socket subscription or a poller. */
+interface Entry {
+  m: Map<unknown, Member>;
+  off?: (() => void) | undefined;
+  poller?: Poller<number | null> | undefined;
+  poll?: PollerConfig<number | null>;
+}
+
+/**
+ * The messages on the channel, short because every event crosses it. Keys are a kind and an id:
+ * `s` a task's stream, `w` an agent watch, `p` a task poll, `a` an agent poll.
+ */
+export type TabMessage =
+  /** A follower appeared (or resumed): the leader answers with `st`. */
+  | { t: 'hi' }
+  /** A follower's Retry button. */
+  | { t: 'retry' }
+  /** `lead`: a new leader; followers send their joins again. `st`: the leader's socket status. */
+  | { t: 'lead' | 'st'; s: LinkStatus }
+  /** A follower's interest in a key, or its update; `r`: answer it afresh (snapshot, poll now). */
+  | { t: 'j'; tab: string; k: string; c: number | null; h: boolean; i: number; r: boolean }
+  | { t: 'l'; tab: string; k: string }
+  /** An event for key `k`: a server message, or `poll` with a poll result; `r` its cursor. */
+  | { t: 'ev'; k: string; e: string; m: unknown; r: number | null };
+
+const IDLE: LinkStatus = { kind: 'idle' };
+
+/**
+ * The channel (and lock) name: per endpoint, so different endpoints have different leaders, and
+ * versioned, so tabs still running an older build after a deploy never mix their messages.
+ */
+export function tabChannelName(url: string): string {
+  return `agent-task-status/1 ${url}`;
+}
+
+/**
+ * The connection to one endpoint for this tab, shared with the other tabs of the browser. One
+ * tab, the leader (elected with a Web Lock held for its life), owns the SocketLink and the
+ * pollers; it serves its own panels and the other tabs' interests, relaying every event over a
+ * BroadcastChannel. Followers send their interests with their cursors, hear the leader's socket
+ * status, and re-send everything when a new leader takes over. Each tab also holds a lock of its
+ * own, so the leader learns when a follower is gone (closed, discarded, frozen) and drops it.
+ * Panels never see the difference: they always hold a Link. Without Web Locks or
+ * BroadcastChannel the tab is its own leader.
+ */
+export class TabLink implements Link {
+  readonly #config: TabLinkConfig;
+  readonly #id: string;
+  readonly #name: string;
+  readonly #keys = new Map<string, Entry>();
+  readonly #statusListeners = new Set<(status: LinkStatus) => void>();
+  /** Followers whose tab lock the leader is waiting on. */
+  readonly #tabs = new Set<string>();
+  #status = IDLE;
+  #open = false;
+  #leading = false;
+  /** This tab's own lock is held: it may speak on the channel. */
+  #ready = false;
+  #abort: AbortController | null = null;
+  #channel: BroadcastChannel | null = null;
+  #socket: SocketLink | null = null;
+  #offSocket: (() => void) | null = null;
+
+  constructor(config: TabLinkConfig) {
+    this.#config = config;
+    this.#id = config.tabId ?? Math.random().toString(36).slice(2);
+    this.#name = tabChannelName(config.url);
+  }
+
+  get status(): LinkStatus {
+    return this.#status;
+  }
+
+  /** Whether this tab holds the socket (for tests and diagnostics). */
+  get leading(): boolean {
+    return this.#leading;
+  }
+
+  onStatus(listener: (status: LinkStatus) => void): () => void {
+    this.#statusListeners.add(listener);
+    return () => this.#statusListeners.delete(listener);
+  }
+
+  open(): void {
+    if (this.#open) return;
+    this.#open = true;
+    this.#listen('addEventListener');
+    this.#start();
+  }
+
+  close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#listen('removeEventListener');
+    this.#stop();
+  }
+
+  subscribe(subscriber: TaskSubscriber): () => void {
+    return this.#add('s' + subscriber.taskId, { l: subscriber, c: null, h: false, i: 0 });
+  }
+
+  watchAgent(watcher: AgentWatcher): () => void {
+    return this.#add('w' + watcher.agentId, { l: watcher, c: null, h: false, i: 0 });
+  }
+
+  poll(watcher: PollWatcher, intervalMs: number, hidden: boolean): PollHandle {
+    const key = watcher.taskId === undefined ? 'a' + watcher.agentId : 'p' + watcher.taskId;
+    const member: Member = { l: watcher, c: null, h: hidden, i: intervalMs };
+    return {
+      stop: this.#add(key, member),
+      pollNow: () => this.#changed(key, true),
+      setHidden: (h) => {
+        member.h = h;
+        this.#changed(key, false);
+      },
+    };
+  }
+
+  resync(taskId: string): void {
+    this.#changed('s' + taskId, true);
+  }
+
+  retryNow(): void {
+    if (this.#leading) this.#socket?.retryNow();
+    else this.#post({ t: 'retry' });
+  }
+
+  // ---- election ------------------------------------------------------------------------------
+
+  #listen(method: 'addEventListener' | 'removeEventListener'): void {
+    const { document, window } = this.#config;
+    // A frozen or bfcached tab must not keep the socket (or a lock) that other tabs wait on.
+    document?.[method]('freeze', this.#pause);
+    document?.[method]('resume', this.#resume);
+    window?.[method]('pagehide', this.#pause);
+    window?.[method]('pageshow', this.#resume);
+  }
+
+  readonly #pause = (): void => this.#stop();
+
+  readonly #resume = (): void => {
+    if (this.#open) this.#start();
+  };
+
+  #start(): void {
+    if (this.#abort) return;
+    const abort = (this.#abort = new AbortController());
+    const { BroadcastChannel: Channel, locks } = this.#config;
+    if (!Channel || !locks) return this.#lead();
+    const signal = abort.signal;
+    const channel = (this.#channel = new Channel(this.#name));
+    channel.onmessage = (event) => this.#receive(event.data as TabMessage);
+    // Both locks are held until stop(); exclusive is the default mode.
+    const held = new Promise((resolve) => signal.addEventListener('abort', resolve));
+    const ignore = (): void => {};
+    // A grant can be on its way when stop() aborts: such a callback lets go at once.
+    locks
+      .request(`${this.#name} #${this.#id}`, { signal }, () => {
+        if (signal.aborted) return;
+        this.#ready = true;
+        this.#post({ t: 'hi' });
+        for (const key of this.#keys.keys()) this.#join(key, true);
+        locks.request(this.#name, { signal }, () => signal.aborted || (this.#lead(), held)).catch(ignore);
+        return held;
+      })
+      .catch(ignore);
+  }
+
+  #stop(): void {
+    const abort = this.#abort;
+    if (!abort) return;
+    this.#abort = null;
+    // Pending lock requests fail; held locks are released (the next tab in line takes over).
+    abort.abort();
+    this.#channel?.close();
+    this.#channel = null;
+    this.#ready = false;
+    this.#tabs.clear();
+    if (this.#leading) {
+      this.#leading = false;
+      for (const [key, entry] of this.#keys) {
+        for (const [who, member] of entry.m) if (!member.l) entry.m.delete(who);
+        this.#close(entry);
+        if (entry.m.size === 0) this.#keys.delete(key);
+      }
+      this.#offSocket?.();
+      this.#socket?.close();
+      this.#socket = this.#offSocket = null;
+    }
+    this.#setStatus(IDLE);
+  }
+
+  #lead(): void {
+    this.#leading = true;
+    for (const key of this.#keys.keys()) this.#up(key, true);
+    this.#post({ t: 'lead', s: this.#status });
+  }
+
+  // ---- interests -----------------------------------------------------------------------------
+
+  #add(key: string, member: Member): () => void {
+    let entry = this.#keys.get(key);
+    if (!entry) this.#keys.set(key, (entry = { m: new Map() }));
+    const held = entry;
+    held.m.set(member, member);
+    this.#changed(key, true);
+    return () => {
+      if (!held.m.delete(member)) return;
+      if (held.m.size > 0) return this.#changed(key, false);
+      this.#keys.delete(key);
+      this.#close(held);
+      if (!this.#leading) this.#post({ t: 'l', tab: this.#id, k: key });
+    };
+  }
+
+  /** This tab's interest in `key` changed: serve it (leader) or tell the leader. */
+  #changed(key: string, refresh: boolean): void {
+    if (!this.#keys.has(key)) return;
+    if (this.#leading) this.#up(key, refresh);
+    else this.#join(key, refresh);
+  }
+
+  #join(key: string, refresh: boolean): void {
+    const { c, h, i } = this.#sum(this.#keys.get(key)!);
+    this.#post({ t: 'j', tab: this.#id, k: key, c, h, i, r: refresh });
+  }
+
+  /** The lowest cursor (null if anyone has none), whether all are hidden, the shortest interval. */
+  #sum(entry: Entry): { c: number | null; h: boolean; i: number } {
+    let c: number | null = Infinity;
+    let h = true;
+    let i = Infinity;
+    for (const m of entry.m.values()) {
+      const mine = m.l ? ('cursor' in m.l ? m.l.cursor() : null) : m.c;
+      c = c === null || mine === null ? null : Math.min(c, mine);
+      h &&= m.h;
+      i = Math.min(i, m.i);
+    }
+    return { c: c === Infinity ? null : c, h, i };
+  }
+
+  // ---- leader --------------------------------------------------------------------------------
+
+  /** Opens the key's upstream, or (refresh) asks it again for a newcomer or a resync. */
+  #up(key: string, refresh: boolean): void {
+    const entry = this.#keys.get(key)!;
+    const kind = key[0];
+    const id = key.slice(1);
+    if (kind === 's' || kind === 'w') {
+      if (entry.off && !refresh) return;
+      const socket = this.#socket ?? this.#openSocket();
+      const emit = (m: ServerMessage, r: number | null = null): void => this.#emit(key, m.type, m, r);
+      const old = entry.off;
+      // Added before the old one goes, so the socket link sends a new request and no unsubscribe.
+      entry.off =
+        kind === 's'
+          ? socket.subscribe({
+              taskId: id,
+              cursor: () => this.#sum(entry).c,
+              onSnapshot: emit,
+              onUpdate: emit,
+              onError: emit,
+            })
+          : socket.watchAgent({ agentId: id, onAgentTask: emit, onError: emit });
+      old?.();
+      return;
+    }
+    const { clock, fetch, random, endpoint } = this.#config;
+    const config: PollerConfig<number | null> = (entry.poll ??= {
+      clock,
+      fetch,
+      random,
+      intervalMs: 0,
+      request: () => {
+        const afterSeq = kind === 'p' ? this.#sum(entry).c : null;
+        const path = kind === 'p' ? ROUTES.taskStatus(id) : ROUTES.activeTask(id);
+        return { url: httpUrl(endpoint, path, { afterSeq: afterSeq ?? undefined }), context: afterSeq };
+      },
+      onResult: (result, afterSeq) => this.#emit(key, 'poll', result, afterSeq),
+    });
+    const poller = (entry.poller ??= new Poller(config));
+    const { h, i } = this.#sum(entry);
+    config.intervalMs = i;
+    poller.setHidden(h);
+    if (!poller.running) poller.start();
+    else if (refresh) poller.pollNow();
+  }
+
+  #close(entry: Entry): void {
+    entry.off?.();
+    entry.poller?.stop();
+    entry.off = entry.poller = undefined;
+  }
+
+  #openSocket(): SocketLink {
+    const socket = new SocketLink({ ...this.#config, WebSocket: this.#config.WebSocket! });
+    this.#socket = socket;
+    this.#offSocket = socket.onStatus((s) => {
+      this.#setStatus(s);
+      this.#post({ t: 'st', s });
+    });
+    socket.open();
+    return socket;
+  }
+
+  /** Relays an event to the other tabs (first, so every tab sees events in one order) and here. */
+  #emit(key: string, e: string, m: unknown, r: number | null): void {
+    const entry = this.#keys.get(key);
+    if (!entry) return;
+    let remote = false;
+    for (const member of entry.m.values()) {
+      if (member.l) continue;
+      remote = true;
+      member.c = advance(member.c, e, m, r);
+    }
+    if (remote) this.#post({ t: 'ev', k: key, e, m, r });
+    this.#deliver(key, e, m, r);
+  }
+
+  /** Waits on a follower's own lock: granted when that tab is gone, so its interests go too. */
+  #watch(tab: string): void {
+    if (this.#tabs.has(tab) || !this.#abort) return;
+    this.#tabs.add(tab);
+    this.#config
+      .locks!.request(`${this.#name} #${tab}`, { signal: this.#abort.signal }, () => {
+        this.#tabs.delete(tab);
+        for (const [key, entry] of this.#keys) if (entry.m.delete(tab)) this.#left(key, entry);
+      })
+      .catch(() => {});
+  }
+
+  #left(key: string, entry: Entry): void {
+    if (entry.m.size > 0) return this.#up(key, false);
+    this.#keys.delete(key);
+    this.#close(entry);
+  }
+
+  // ---- channel -------------------------------------------------------------------------------
+
+  #post(message: TabMessage): void {
+    if (this.#ready) this.#channel?.postMessage(message);
+  }
+
+  #receive(message: TabMessage): void {
+    if (this.#leading) {
+      switch (message.t) {
+        case 'hi':
+          return this.#post({ t: 'st', s: this.#status });
+        case 'retry':
+          return this.#socket?.retryNow();
+        case 'j': {
+          let entry = this.#keys.get(message.k);
+          if (!entry) this.#keys.set(message.k, (entry = { m: new Map() }));
+          entry.m.set(message.tab, { c: message.c, h: message.h, i: message.i });
+          this.#watch(message.tab);
+          return this.#up(message.k, message.r);
+        }
+        case 'l': {
+          const entry = this.#keys.get(message.k);
+          if (entry?.m.delete(message.tab)) this.#left(message.k, entry);
+          return;
+        }
+      }
+    } else if (this.#ready) {
+      switch (message.t) {
+        case 'lead':
+          for (const key of this.#keys.keys()) this.#join(key, true);
+        // falls through: a new leader's status is the status
+        case 'st':
+          return this.#setStatus(message.s);
+        case 'ev':
+          return this.#deliver(message.k, message.e, message.m, message.r);
+      }
+    }
+  }
+
+  #deliver(key: string, e: string, m: unknown, r: number | null): void {
+    for (const { l } of [...(this.#keys.get(key)?.m.values() ?? [])]) {
+      const listener = l as Partial<TaskSubscriber & AgentWatcher & PollWatcher> | undefined;
+      if (e === 'poll') listener?.onPoll?.(m as PollResult, r);
+      else if (e === 'snapshot') listener?.onSnapshot?.(m as never, r);
+      else if (e === 'update') listener?.onUpdate?.(m as never);
+      else if (e === 'agent-task') listener?.onAgentTask?.(m as never);
+      else if (e === 'error') listener?.onError?.(m as never);
+    }
+  }
+
+  #setStatus(next: LinkStatus): void {
+    if (JSON.stringify(next) === JSON.stringify(this.#status)) return;
+    this.#status = next;
+    for (const listener of [...this.#statusListeners]) listener(next);
+  }
+}
+
+/**
+ * Where another tab's cursor stands after it receives an event, as its seq merge would move it.
+ * A guess, but a safe one either way: too low only repeats events on a resubscribe, too high
+ * makes that tab's merge see a gap and fill it from the logs route.
+ */
+function advance(c: number | null, e: string, m: unknown, r: number | null): number | null {
+  const page = (
+    e === 'snapshot'
+      ? m
+      : e === 'poll' && (m as PollResult).kind === 'ok'
+        ? (m as { body: unknown }).body
+        : null
+  ) as {
+    nextAfterSeq?: unknown;
+  } | null;
+  if (typeof page?.nextAfterSeq === 'number') {
+    return c === null || (r !== null && r <= c) ? Math.max(c ?? 0, page.nextAfterSeq) : c;
+  }
+  const update = m as { fromSeq: number; task: { seq: number } };
+  return e === 'update' && c !== null && update.fromSeq <= c + 1 ? Math.max(c, update.task.seq) : c;
+}
