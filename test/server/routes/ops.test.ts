@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { test } from 'node:test';
-import { ROUTES } from '../../../protocol/index.js';
+import { WebSocket } from 'ws';
+import { ROUTES, type CreateTaskResponse } from '../../../protocol/index.js';
 import type { Realtime } from '../../../server/realtime/realtime.js';
-import { harness } from './harness.js';
+import { startServer } from '../../../server/serve.js';
+import { harness, testConfig } from './harness.js';
 
 test('/healthz answers ok', async () => {
   const res = await harness().request('/healthz');
@@ -56,4 +59,74 @@ test('/metrics includes the realtime figures when realtime is mounted', async ()
 test('the WebSocket route answers 404 when realtime is not mounted', async () => {
   const res = await harness().request(ROUTES.ws);
   assert.equal(res.status, 404);
+});
+
+/** A WebSocket client that queues what it hears, so a test can await the next message of a type. */
+async function client(url: string) {
+  const ws = new WebSocket(url);
+  const heard: { type: string }[] = [];
+  let wake = (): void => {};
+  ws.on('message', (data) => {
+    heard.push(JSON.parse(String(data)) as { type: string });
+    wake();
+  });
+  await once(ws, 'open');
+  return {
+    ws,
+    send: (message: object) => ws.send(JSON.stringify(message)),
+    async next(type: string): Promise<void> {
+      for (;;) {
+        const at = heard.findIndex((m) => m.type === type);
+        if (at >= 0) return void heard.splice(0, at + 1);
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+  };
+}
+
+test('/metrics reports the real sockets, their subscriptions and the events delivered to them', async () => {
+  const server = await startServer({ config: testConfig({ PORT: '0' }) });
+  const metrics = async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const read = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+    return {
+      connections: read('agent_task_status_ws_connections'),
+      subscriptions: read('agent_task_status_ws_subscriptions'),
+      delivered: read('agent_task_status_ws_delivered_total'),
+    };
+  };
+  const clients: Awaited<ReturnType<typeof client>>[] = [];
+  try {
+    const created = await fetch(`${server.url}${ROUTES.tasks}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ agentId: 'agent-m' }),
+    });
+    const { task, agentToken } = (await created.json()) as CreateTaskResponse;
+    assert.deepEqual(await metrics(), { connections: 0, subscriptions: 0, delivered: 0 });
+
+    for (let i = 0; i < 2; i++) {
+      const c = await client(server.url.replace(/^http/, 'ws') + ROUTES.ws);
+      c.send({ type: 'subscribe', taskId: task.id });
+      await c.next('snapshot');
+      clients.push(c);
+    }
+    assert.deepEqual(await metrics(), { connections: 2, subscriptions: 2, delivered: 0 });
+
+    await fetch(`${server.url}${ROUTES.taskStatus(task.id)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${agentToken}` },
+      body: JSON.stringify({ logs: [{ message: 'one' }] }),
+    });
+    for (const c of clients) await c.next('update');
+    assert.deepEqual(await metrics(), { connections: 2, subscriptions: 2, delivered: 2 });
+
+    clients[1]!.send({ type: 'unsubscribe', taskId: task.id });
+    clients[1]!.send({ type: 'ping' });
+    await clients[1]!.next('pong'); // answered in order: the unsubscribe is done
+    assert.deepEqual(await metrics(), { connections: 2, subscriptions: 1, delivered: 2 });
+  } finally {
+    for (const c of clients) c.ws.terminate();
+    await server.close();
+  }
 });
