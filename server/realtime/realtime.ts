@@ -27,7 +27,7 @@ export interface Realtime {
   /** Handed to @hono/node-server's `serve({ websocket: { server } })`. */
   readonly wss: WebSocketServer;
   /** Open connections, subscriptions and deliveries, for /metrics. */
-  stats(): { connections: number; subscriptions: number; delivered: number };
+  stats(): RealtimeStats;
   /**
    * While refusing, upgrades get 503 and clients fall back to polling: a switch for maintenance
    * (and for the demo and chaos tests).
@@ -37,6 +37,14 @@ export interface Realtime {
   dropConnections(code?: number): void;
   /** Closes every socket with `code` (1001 going away, 1012 restart) and stops the heartbeat. */
   close(code?: number): Promise<void>;
+}
+
+export interface RealtimeStats {
+  connections: number;
+  subscriptions: number;
+  delivered: number;
+  /** Bytes queued for clients and not yet taken by the kernel, over every socket. */
+  bufferedBytes: number;
 }
 
 export interface RealtimeDeps {
@@ -86,14 +94,18 @@ export function createRealtime({ store, bus, config }: RealtimeDeps): Realtime {
   });
 
   let refusing = false;
+  /** Set by close(): a socket accepted after it would never be told to come back. */
+  let closing = false;
   const upgrade: MiddlewareHandler = async function realtimeUpgrade(c, next) {
-    if (refusing) {
+    if (refusing || closing) {
       c.header('Retry-After', '5');
       return c.json(
         {
           error: {
             code: 'realtime_unavailable',
-            message: 'real-time updates are switched off for now; poll the status route',
+            message: closing
+              ? 'the server is shutting down; connect again shortly'
+              : 'real-time updates are switched off for now; poll the status route',
           },
         },
         503,
@@ -107,7 +119,12 @@ export function createRealtime({ store, bus, config }: RealtimeDeps): Realtime {
   return {
     upgrade,
     wss,
-    stats: () => ({ connections: sessions.size, subscriptions: hub.subscriptions, delivered: hub.delivered }),
+    stats: () => ({
+      connections: sessions.size,
+      subscriptions: hub.subscriptions,
+      delivered: hub.delivered,
+      bufferedBytes: [...wss.clients].reduce((sum, ws) => sum + ws.bufferedAmount, 0),
+    }),
     refuseUpgrades(refuse) {
       refusing = refuse;
     },
@@ -115,9 +132,10 @@ export function createRealtime({ store, bus, config }: RealtimeDeps): Realtime {
       for (const ws of wss.clients) ws.close(code, 'dropped by the operator');
     },
     async close(code = CLOSE_CODES.goingAway) {
+      closing = true;
       heartbeat.stop();
       unsubscribeBus();
-      const closing = [...wss.clients].map(
+      const goodbyes = [...wss.clients].map(
         (ws) =>
           new Promise<void>((resolve) => {
             if (ws.readyState === ws.CLOSED) return resolve();
@@ -132,7 +150,7 @@ export function createRealtime({ store, bus, config }: RealtimeDeps): Realtime {
             );
           }),
       );
-      await Promise.all(closing);
+      await Promise.all(goodbyes);
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };

@@ -11,6 +11,7 @@ import {
 import type { BusEvent } from '../bus/task-bus.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { Hub, HubMember } from './hub.js';
+import { fitSnapshot } from './snapshot-budget.js';
 
 export interface SessionLimits {
   heartbeatMs: number;
@@ -181,7 +182,9 @@ export class Session implements HubMember {
       this.#sendError('not_found', `no task with id "${taskId}"`, { taskId });
       return;
     }
-    this.#send({ type: 'snapshot', taskId, ...page });
+    // Half the buffer bound: the snapshot must fit with room to spare for live events.
+    const fitted = fitSnapshot(page, afterSeq !== undefined, this.limits.maxBufferedBytes / 2);
+    this.#send({ type: 'snapshot', taskId, ...fitted });
     sub.sentSeq = page.task.seq;
     const pending = sub.pending ?? [];
     sub.pending = null;
