@@ -1,4 +1,5 @@
 // The server's entry point: `node --import tsx server/main.ts` (npm run serve / npm start).
+import { CLOSE_CODES } from '../protocol/index.js';
 import { ConfigError, ENV_VARS, loadConfig } from './config.js';
 import { startServer } from './serve.js';
 
@@ -45,15 +46,18 @@ async function main(argv: readonly string[]): Promise<number> {
     console.warn('warning: ADMIN_TOKEN is not set, so anyone who can reach this server can create tasks');
   }
 
+  // SIGTERM is how orchestrators (Kubernetes, systemd, docker stop) restart a service: tell the
+  // WebSocket clients to come back (1012, so they spread their reconnects) and let writes in
+  // flight finish. Ctrl-C stops it for good (1001).
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (signal: 'SIGINT' | 'SIGTERM') => {
     if (stopping) {
       // A second Ctrl-C: the user does not want to wait for connections to drain.
       process.exit(1);
     }
     stopping = true;
     console.log(`${signal}: closing connections...`);
-    server.close().then(
+    server.close(signal === 'SIGTERM' ? CLOSE_CODES.serviceRestart : CLOSE_CODES.goingAway).then(
       () => process.exit(0),
       (error: unknown) => {
         console.error('error while closing', error);

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { CLOSE_CODES } from '../protocol/index.js';
@@ -9,12 +9,17 @@ import { realtimeConfig, type Config } from './config.js';
 import type { ErrorLog } from './http/error-handler.js';
 import { demoRoutes } from './demo/demo-routes.js';
 import { SimulatedAgent } from './demo/simulated-agent.js';
-import { createRealtime, type Realtime } from './realtime/realtime.js';
+import { createRealtime, type Realtime, type RealtimeStats } from './realtime/realtime.js';
 import { openStore, type OpenedStore } from './store/open-store.js';
 import type { TaskStore } from './store/task-store.js';
 
 /** In-flight requests get this long to finish on close before their connections are cut. */
 const CLOSE_GRACE_MS = 5_000;
+/**
+ * A handler still running when its connection was cut (a slow store) gets this much longer
+ * before the store is closed under it: its write may complete, though nobody hears the answer.
+ */
+const HANDLER_GRACE_MS = 10_000;
 
 export interface StartOptions {
   config: Config;
@@ -33,8 +38,14 @@ export interface RunningServer {
   port: number;
   /** Which store serves, for the startup line. */
   storeDescription: string;
-  /** Stops accepting, closes WebSockets (1001), drains requests, then closes what it built. */
-  close(): Promise<void>;
+  /**
+   * Graceful stop: stops accepting connections, closes WebSockets with `code` (default 1001 going
+   * away; 1012 for a restart, so clients spread their reconnects), lets requests in flight finish
+   * (an acknowledged write is stored before the store closes), then closes what it built.
+   */
+  close(code?: number): Promise<void>;
+  /** The WebSocket hub's figures; null without one. */
+  realtimeStats(): RealtimeStats | null;
 }
 
 /** Builds everything from the config and listens; resolves once the port is bound. */
@@ -52,8 +63,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const demo = config.demo && realtime ? demoRoutes(realtime, demoAgents) : undefined;
   const app = createApp({ store, bus, config, realtime, log, demo });
 
+  const inFlight = new InFlight();
   const server = serve({
-    fetch: app.fetch,
+    fetch: (request, env) => inFlight.track(app.fetch(request, env)),
     port: config.port,
     hostname: config.host,
     ...(realtime ? { websocket: { server: realtime.wss } } : {}),
@@ -89,15 +101,31 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     }
   }
 
+  // While closing, a keep-alive connection is closed as soon as its response is out: otherwise
+  // server.close() would wait for the client's keep-alive timeout.
   let closing: Promise<void> | null = null;
-  async function close(): Promise<void> {
+  const responses = new Set<ServerResponse>();
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (closing) res.shouldKeepAlive = false;
+    responses.add(res);
+    res.once('close', () => responses.delete(res));
+    res.once('finish', () => {
+      if (closing) setImmediate(() => server.closeIdleConnections());
+    });
+  });
+
+  async function close(code: number): Promise<void> {
     for (const agent of demoAgents) agent.stop();
+    // Stop accepting first: a client told to come back must not land on this process again.
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
+    for (const res of responses) if (!res.headersSent) res.shouldKeepAlive = false;
     const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
-    await realtime?.close(CLOSE_CODES.goingAway);
+    await realtime?.close(code);
     await stopped;
     clearTimeout(cut);
+    // Writes whose connection was cut may still be running: the store stays open until they end.
+    await inFlight.drained(HANDLER_GRACE_MS);
     await releaseOwned();
   }
 
@@ -110,8 +138,37 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     url,
     port,
     storeDescription: opened.description,
-    close: () => (closing ??= close()),
+    close: (code = CLOSE_CODES.goingAway) => (closing ??= close(code)),
+    realtimeStats: () => realtime?.stats() ?? null,
   };
+}
+
+/** Counts the app's handlers still running, so the store is not closed under a write. */
+class InFlight {
+  #count = 0;
+  #idle: (() => void)[] = [];
+
+  track<T>(result: T | Promise<T>): T | Promise<T> {
+    if (!(result instanceof Promise)) return result;
+    this.#count += 1;
+    return result.finally(() => {
+      this.#count -= 1;
+      if (this.#count === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    });
+  }
+
+  /** Resolves when no handler runs, or after `timeoutMs` (a hung handler must not block exit). */
+  drained(timeoutMs: number): Promise<void> {
+    if (this.#count === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      this.#idle.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
 }
 
 /** The store named by the config; its close() also stops what it started (embedded dynalite). */
