@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler, Next } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ApiError } from './api-error.js';
 
@@ -16,17 +16,16 @@ export interface JsonBodyOptions {
  * parse. The parsed body is cached on the request, so `validate('json', ...)` reads it for free.
  */
 export function jsonBody({ maxBytes }: JsonBodyOptions): MiddlewareHandler {
-  const limit = bodyLimit({
-    maxSize: maxBytes,
-    onError: () => {
-      throw new ApiError(
-        413,
-        'payload_too_large',
-        `the request body is larger than ${maxBytes} bytes; send fewer or shorter log lines per request`,
-        { details: { maxBytes } },
-      );
-    },
-  });
+  const tooLarge = (): never => {
+    throw new ApiError(
+      413,
+      'payload_too_large',
+      `the request body is larger than ${maxBytes} bytes; send fewer or shorter log lines per request`,
+      { details: { maxBytes } },
+    );
+  };
+  // Bodies without a Content-Length (chunked): hono's bodyLimit counts them as they stream in.
+  const limit = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
   return async function jsonBody(c, next) {
     const contentType = c.req.header('content-type');
     const mediaType = contentType?.split(';')[0]?.trim() ?? '';
@@ -37,13 +36,27 @@ export function jsonBody({ maxBytes }: JsonBodyOptions): MiddlewareHandler {
         `send the body as JSON with "Content-Type: application/json" (got ${contentType ? `"${contentType}"` : 'no Content-Type'})`,
       );
     }
-    await limit(c, async () => {
-      try {
-        await c.req.json();
-      } catch {
-        throw new ApiError(400, 'invalid_json', 'the request body is not valid JSON');
-      }
-      await next();
-    });
+    // With a Content-Length (and no Transfer-Encoding) Node's parser reads exactly that many
+    // bytes, so the header alone decides, as it does inside hono's bodyLimit. Deciding here keeps
+    // us off `c.req.raw.body`, which makes @hono/node-server build a full web Request (stream,
+    // AbortController, Headers): about half the CPU of a status POST (bench/, BENCHMARKS.md).
+    const length = c.req.header('content-length');
+    if (length !== undefined && DIGITS.test(length) && c.req.header('transfer-encoding') === undefined) {
+      if (Number(length) > maxBytes) return tooLarge();
+      return parseThen(c, next);
+    }
+    await limit(c, () => parseThen(c, next));
   };
+}
+
+const DIGITS = /^\d+$/;
+
+/** Parses (and so caches) the JSON body, then goes on; module-level so no request allocates it. */
+async function parseThen(c: Context, next: Next): Promise<void> {
+  try {
+    await c.req.json();
+  } catch {
+    throw new ApiError(400, 'invalid_json', 'the request body is not valid JSON');
+  }
+  await next();
 }
