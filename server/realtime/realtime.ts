@@ -56,6 +56,39 @@ export interface RealtimeDeps {
 /** How long close() waits for clients to answer the close frame before cutting them off. */
 const CLOSE_GRACE_MS = 2_000;
 
+/** `ws` emits 'error' before closing on protocol errors; the close that follows does the work. */
+function ignoreSocketError(): void {}
+
+/**
+ * Moves an open socket's events from @hono/node-server's listeners to `ours`. Its listeners close
+ * over the whole upgrade request (Hono context, headers, URL, the IncomingMessage), which would
+ * otherwise stay alive as long as the socket: about 6 KB of heap per idle connection, twice what
+ * `ws` itself holds (bench/, BENCHMARKS.md). They are attached synchronously right after
+ * `onOpen` returns, so a microtask later every listener that was not there at `onOpen` is
+ * theirs; the ones already there (ws's own client tracking, the heartbeat) are kept. Should a
+ * later version attach differently, its listeners stay and stay harmless: the events they
+ * forward are ignored once `direct` is set.
+ */
+function takeOverListeners(
+  ws: WebSocket,
+  ours: {
+    message: (this: WebSocket, data: Buffer, isBinary: boolean) => void;
+    close: (this: WebSocket) => void;
+    error: () => void;
+  },
+): void {
+  const events = ['message', 'close', 'error'] as const;
+  const before = events.map((name) => ws.listeners(name));
+  queueMicrotask(() => {
+    events.forEach((name, i) => {
+      for (const listener of ws.listeners(name)) {
+        if (!before[i]!.includes(listener)) ws.off(name, listener as (...args: unknown[]) => void);
+      }
+      ws.on(name, ours[name] as (...args: unknown[]) => void);
+    });
+  });
+}
+
 /** The WebSocket side of the server: upgrade (with the Origin check), sessions, hub, heartbeat. */
 export function createRealtime({ store, bus, config }: RealtimeDeps): Realtime {
   const wss = new WebSocketServer({
@@ -66,29 +99,44 @@ export function createRealtime({ store, bus, config }: RealtimeDeps): Realtime {
   });
   const hub = new Hub();
   const heartbeat = new Heartbeat(config.heartbeatMs);
-  const sessions = new Set<Session>();
+  const sessions = new Map<WebSocket, Session>();
+  // Shared by every socket (`this` is the socket), so a connection costs no listener closures.
+  function onSocketMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+    sessions.get(this)?.receive(data, isBinary);
+  }
+  function onSocketClose(this: WebSocket): void {
+    sessions.get(this)?.dispose();
+    sessions.delete(this);
+  }
   const unsubscribeBus = bus.subscribe((event) => hub.publish(event));
 
+  const limits = {
+    heartbeatMs: config.heartbeatMs,
+    maxBufferedBytes: config.maxBufferedBytes,
+    maxSubscriptions: config.maxSubscriptionsPerSocket,
+  };
   const accept = upgradeWebSocket(() => {
     let session: Session | undefined;
+    // Until takeOverListeners runs, @hono/node-server's own listeners deliver (its replay of
+    // messages that arrived while the socket was opening); after it, ours do, straight from `ws`.
+    let direct = false;
     return {
       onOpen(_event, ctx) {
         const ws = ctx.raw as WebSocket;
         heartbeat.watch(ws);
-        session = new Session(ws, hub, store, {
-          heartbeatMs: config.heartbeatMs,
-          maxBufferedBytes: config.maxBufferedBytes,
-          maxSubscriptions: config.maxSubscriptionsPerSocket,
-        });
-        sessions.add(session);
+        const opened = new Session(ws, hub, store, limits);
+        session = opened;
+        sessions.set(ws, opened);
+        takeOverListeners(ws, { message: onSocketMessage, close: onSocketClose, error: ignoreSocketError });
+        queueMicrotask(() => (direct = true));
       },
       onMessage(event) {
-        session?.receive(event.data, typeof event.data !== 'string');
+        if (!direct) session?.receive(event.data, typeof event.data !== 'string');
       },
       onClose() {
-        if (!session) return;
+        if (direct || !session) return;
         session.dispose();
-        sessions.delete(session);
+        sessions.delete(session.ws);
       },
     };
   });

@@ -11,6 +11,7 @@ import {
 import type { BusEvent } from '../bus/task-bus.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { Hub, HubMember } from './hub.js';
+import { SmallMap } from './small-map.js';
 import { fitSnapshot } from './snapshot-budget.js';
 
 export interface SessionLimits {
@@ -45,8 +46,8 @@ interface TaskSubscription {
  * that reads too slowly (bounded outbound buffer) or sends too much.
  */
 export class Session implements HubMember {
-  readonly #tasks = new Map<string, TaskSubscription>();
-  readonly #agents = new Set<string>();
+  readonly #tasks = new SmallMap<string, TaskSubscription>();
+  readonly #agents = new SmallMap<string, true>();
   #attempts = 0;
   #invalid = 0;
   #windowStart = 0;
@@ -115,7 +116,7 @@ export class Session implements HubMember {
   dispose(): void {
     this.#closed = true;
     for (const taskId of this.#tasks.keys()) this.hub.removeTask(taskId, this);
-    for (const agentId of this.#agents) this.hub.removeAgent(agentId, this);
+    for (const agentId of this.#agents.keys()) this.hub.removeAgent(agentId, this);
     this.#tasks.clear();
     this.#agents.clear();
   }
@@ -200,7 +201,7 @@ export class Session implements HubMember {
       );
       return;
     }
-    this.#agents.add(agentId);
+    this.#agents.set(agentId, true);
     this.hub.addAgent(agentId, this);
     try {
       const task = await this.store.getActiveTask(agentId);
