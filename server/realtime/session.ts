@@ -11,8 +11,9 @@ import {
 import type { BusEvent } from '../bus/task-bus.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { Hub, HubMember } from './hub.js';
-import { SmallMap } from './small-map.js';
 import { fitSnapshot } from './snapshot-budget.js';
+import { SmallMap } from './small-map.js';
+import { frameOnce, writeFrame } from './ws-frame.js';
 
 export interface SessionLimits {
   heartbeatMs: number;
@@ -94,7 +95,7 @@ export class Session implements HubMember {
   /** Called by the hub for every event of a task or agent this session follows. */
   deliver(event: BusEvent, frame: Buffer): void {
     if (event.type === 'agent-task') {
-      this.#sendFrame(frame);
+      this.#sendBroadcast(frame);
       return;
     }
     const sub = this.#tasks.get(event.taskId);
@@ -109,7 +110,7 @@ export class Session implements HubMember {
     // what it has surely seen.
     if (event.task.seq <= sub.sentSeq) return;
     sub.sentSeq = event.task.seq;
-    this.#sendFrame(frame);
+    this.#sendBroadcast(frame);
   }
 
   /** The socket is gone: leave the hub. */
@@ -240,19 +241,31 @@ export class Session implements HubMember {
     this.#sendFrame(Buffer.from(JSON.stringify(message)));
   }
 
-  /**
-   * The one way out. A client that does not read lets `bufferedAmount` grow; past the bound it is
-   * closed (it will reconnect and resync from its cursor) instead of holding server memory.
-   */
+  /** This session's own messages (hello, snapshot, errors), through `ws`. */
   #sendFrame(frame: Buffer): void {
-    if (this.#closed || this.ws.readyState !== this.ws.OPEN) return;
-    if (this.ws.bufferedAmount + frame.length > this.limits.maxBufferedBytes) {
-      this.#close(CLOSE_CODES.policyViolation, 'consumer too slow: outbound buffer full');
-      // A close frame cannot pass a full buffer either; don't wait on a peer that isn't reading.
-      setTimeout(() => this.ws.terminate(), 1_000).unref();
-      return;
-    }
+    if (!this.#roomFor(frame.length)) return;
     this.ws.send(frame, { binary: false });
+  }
+
+  /** A hub broadcast: framed once for all its subscribers (ws-frame.ts), written as is. */
+  #sendBroadcast(payload: Buffer): void {
+    const frame = frameOnce(payload);
+    if (!this.#roomFor(frame.length)) return;
+    writeFrame(this.ws, frame);
+  }
+
+  /**
+   * The gate of both ways out. A client that does not read lets `bufferedAmount` grow; past the
+   * bound it is closed (it will reconnect and resync from its cursor) instead of holding server
+   * memory.
+   */
+  #roomFor(bytes: number): boolean {
+    if (this.#closed || this.ws.readyState !== this.ws.OPEN) return false;
+    if (this.ws.bufferedAmount + bytes <= this.limits.maxBufferedBytes) return true;
+    this.#close(CLOSE_CODES.policyViolation, 'consumer too slow: outbound buffer full');
+    // A close frame cannot pass a full buffer either; don't wait on a peer that isn't reading.
+    setTimeout(() => this.ws.terminate(), 1_000).unref();
+    return false;
   }
 
   #withinRate(): boolean {
