@@ -1,13 +1,39 @@
 // Builds the one embeddable file: dist/agent-task-status.js, an ES module with Lit included, so a
 // host page needs a single <script type="module">. The demo is built by vite.demo.config.ts.
-import { defineConfig } from 'vite';
+import { transform } from 'esbuild';
+import { defineConfig, type Plugin } from 'vite';
+
+/**
+ * Minifies the bundle with esbuild instead of Vite's own minifier: for this code esbuild's output
+ * is about 1.4 KB smaller gzipped (issue 7). Vite's `minify: 'esbuild'` keeps whitespace in a
+ * library's ES output, so the chunk is minified here, with its source map carried through.
+ */
+function esbuildMinify(): Plugin {
+  return {
+    name: 'esbuild-minify',
+    enforce: 'post',
+    async renderChunk(code) {
+      const result = await transform(code, {
+        minify: true,
+        format: 'esm',
+        target: 'es2022',
+        sourcemap: true,
+        legalComments: 'eof',
+      });
+      return { code: result.code, map: result.map };
+    },
+  };
+}
 
 export default defineConfig({
+  plugins: [esbuildMinify()],
   build: {
     outDir: 'dist',
     emptyOutDir: false,
-    target: 'es2022',
-    minify: true,
+    // Lowered and minified by esbuild above.
+    target: 'esnext',
+    minify: false,
+    rolldownOptions: { output: { minify: false } },
     sourcemap: true,
     lib: {
       entry: 'widget/index.ts',
