@@ -1,0 +1,136 @@
+// Profiles behind BENCHMARKS.md, by hand (not part of npm run bench):
+//   node --import tsx bench/profile.ts ingest            CPU µs per status POST by package: bare Hono vs ours
+//   node --import tsx bench/profile.ts fanout [tasks]    CPU profile of our server delivering flat out
+//   node --import tsx bench/profile.ts heap [kind]       heap added per idle subscribed connection, by constructor
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { heapDiff } from './heap-summary.js';
+import { STATUS_BODY } from './ingest.js';
+import { startChild } from './lib/ipc.js';
+import { startBenchServer, type AnyServerKind } from './lib/servers.js';
+import { BenchAgent } from './load/agent.js';
+import { summarise } from './profile-summary.js';
+
+const [mode = 'ingest', arg] = process.argv.slice(2);
+
+function profileDir(name: string): string {
+  const dir = `/tmp/ats-profile-${name}`;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir);
+  return dir;
+}
+
+function mainProfile(dir: string): string {
+  // --cpu-prof writes one file per thread; tsx's loader thread sorts after the main one.
+  return `${dir}/${
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .sort()[0]
+  }`;
+}
+
+/** Self time per request, grouped by package (or our file), idle left out. */
+function perRequest(path: string, requests: number): Map<string, number> {
+  const profile = JSON.parse(readFileSync(path, 'utf8'));
+  const byId = new Map<number, { callFrame: { url: string; functionName: string } }>(
+    profile.nodes.map((n: any) => [n.id, n]),
+  );
+  const out = new Map<string, number>();
+  profile.samples.forEach((id: number, i: number) => {
+    const { url, functionName } = byId.get(id)!.callFrame;
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
+    const key =
+      pkg ??
+      (url.startsWith('file:')
+        ? url.replace(/^.*\/work\/main\//, '').replace(/^file:\/\//, '')
+        : url || functionName);
+    if (key !== '(idle)') out.set(key, (out.get(key) ?? 0) + profile.timeDeltas[i] / requests);
+  });
+  return out;
+}
+
+async function ingestProfile(kind: AnyServerKind) {
+  const dir = profileDir(kind);
+  const server = await startBenchServer(kind, {
+    env: { STORE: 'memory' },
+    execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+  });
+  const agent = new BenchAgent(server.port, 4);
+  const tasks = [];
+  for (let i = 0; i < 64; i += 1) tasks.push(await agent.createTask(`p-${i}`));
+  for (const t of tasks) await agent.post(t, { phase: 'running' });
+  writeFileSync(
+    `${dir}/post.lua`,
+    `local tasks = { ${tasks.map((t) => `{"/api/agent-tasks/${t.id}/status","Bearer ${t.token}"}`).join(',')} }
+local i = 0
+request = function() i = i + 1; local t = tasks[(i % #tasks) + 1]; return wrk.format("POST", t[1], { ["Content-Type"] = "application/json", ["Authorization"] = t[2] }, ${JSON.stringify(JSON.stringify(STATUS_BODY))}) end`,
+  );
+  const out = spawnSync('wrk', [
+    '-t1',
+    '-c16',
+    '-d8s',
+    '-s',
+    `${dir}/post.lua`,
+    `http://127.0.0.1:${server.port}`,
+  ]).stdout.toString();
+  agent.close();
+  await server.stop();
+  return perRequest(mainProfile(dir), Number(/(\d+) requests in/.exec(out)![1]));
+}
+
+if (mode === 'ingest') {
+  const floor = await ingestProfile('bare-hono');
+  const ours = await ingestProfile('ours');
+  const keys = [...new Set([...floor.keys(), ...ours.keys()])];
+  const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+  console.log(
+    `CPU µs per status POST (self time, not idle; includes start-up code loading spread over the run)`,
+  );
+  console.log(`${'bare Hono'.padStart(9)} ${'ours'.padStart(7)} ${'extra'.padStart(7)}  where`);
+  console.log(
+    `${sum(floor).toFixed(1).padStart(9)} ${sum(ours).toFixed(1).padStart(7)} ${(sum(ours) - sum(floor)).toFixed(1).padStart(7)}  total`,
+  );
+  for (const key of keys
+    .sort((a, b) => (ours.get(b) ?? 0) - (floor.get(b) ?? 0) - ((ours.get(a) ?? 0) - (floor.get(a) ?? 0)))
+    .slice(0, 25)) {
+    const f = floor.get(key) ?? 0;
+    const o = ours.get(key) ?? 0;
+    console.log(
+      `${f.toFixed(1).padStart(9)} ${o.toFixed(1).padStart(7)} ${(o - f).toFixed(1).padStart(7)}  ${key}`,
+    );
+  }
+} else if (mode === 'fanout') {
+  const tasks = Number(arg ?? 1);
+  const dir = profileDir('fanout');
+  const server = await startBenchServer('ours', { execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  const load = startChild('load/fanout-load.ts');
+  await load.request('setup', { kind: 'ours', port: server.port, taskCount: tasks });
+  await load.request('connect', { subscribers: 2_000 });
+  console.log(
+    await load.request('run', { mode: 'saturate', durationMs: 5_000, concurrency: tasks === 1 ? 2 : 48 }),
+  );
+  await load.request('closeAll');
+  await load.stop();
+  await server.stop();
+  console.log(summarise(mainProfile(dir), 30));
+} else if (mode === 'heap') {
+  const kind = (arg ?? 'ours') as AnyServerKind;
+  const server = await startBenchServer(kind);
+  const load = startChild('load/fanout-load.ts');
+  await load.request('setup', { kind, port: server.port, taskCount: 200 });
+  await load.request('connect', { subscribers: 1_000 });
+  await server.child.request('mem');
+  const a = (await server.child.request('heapSnapshot', { path: `/tmp/ats-${kind}-a.heapsnapshot` })).path;
+  await load.request('connect', { subscribers: 2_000 });
+  await server.child.request('mem');
+  const b = (await server.child.request('heapSnapshot', { path: `/tmp/ats-${kind}-b.heapsnapshot` })).path;
+  await load.request('closeAll');
+  await load.stop();
+  await server.stop();
+  console.log(heapDiff(a, b, 2_000, 25));
+  rmSync(a);
+  rmSync(b);
+} else {
+  console.error('usage: bench/profile.ts ingest | fanout [tasks] | heap [ours|bare-ws|socketio|hono-ws]');
+  process.exit(1);
+}

@@ -1,0 +1,50 @@
+// Our server, the real one: startServer from server/serve.ts with the bench's settings (no rate
+// limit, many subscriptions per socket, a deep outbound buffer so saturation measures throughput
+// rather than our slow-consumer cut-off).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLOSE_CODES } from '../../protocol/index.js';
+import { loadConfig } from '../../server/config.js';
+import { startServer, type RunningServer } from '../../server/serve.js';
+import { MemoryTaskStore } from '../../server/store/memory-store.js';
+import { serveRequests } from '../lib/ipc.js';
+import { processStats } from './process-stats.js';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'ats-bench-'));
+process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+
+const store = process.env.STORE ?? 'memory';
+const config = loadConfig({
+  PORT: '0',
+  HOST: '127.0.0.1',
+  STORE: store,
+  DATA_DIR: dataDir,
+  RATE_LIMIT_PER_MINUTE: '0',
+  WS_MAX_SUBSCRIPTIONS: '100000',
+  WS_MAX_BUFFERED_BYTES: String(256 * 1024 * 1024),
+  STATIC_DIR: join(dataDir, 'static'),
+});
+// The memory store is handed in, so a restart keeps the tasks (like a real restart with DynamoDB).
+const memory = store === 'memory' ? new MemoryTaskStore() : undefined;
+let running: RunningServer;
+
+async function start(port: number): Promise<number> {
+  running = await startServer({
+    config: { ...config, port },
+    ...(memory ? { store: memory } : {}),
+  });
+  return running.port;
+}
+
+serveRequests({
+  ...processStats,
+  async listen() {
+    return { port: await start(0) };
+  },
+  async restart() {
+    const { port } = running;
+    await running.close(CLOSE_CODES.serviceRestart);
+    return { port: await start(port) };
+  },
+});

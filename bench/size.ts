@@ -1,0 +1,84 @@
+// 4. Widget size: the embeddable file as `npm run build` makes it, minified + gzip -9, Lit
+// included, against the browser bundles of socket.io-client and centrifuge measured the same way.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export interface SizeResult {
+  name: string;
+  /** Where the bytes came from. */
+  source: string;
+  minBytes: number;
+  gzipBytes: number;
+}
+
+export const gzip9 = (bytes: Uint8Array) => gzipSync(bytes, { level: 9 }).length;
+
+function measureFile(name: string, path: string): SizeResult {
+  const bytes = readFileSync(path);
+  return { name, source: path.replace(ROOT, ''), minBytes: bytes.length, gzipBytes: gzip9(bytes) };
+}
+
+/** esbuild, bundled and minified for browsers: one minifier for every contender. */
+export async function esbuildSize(name: string, entry: string): Promise<SizeResult> {
+  const result = await build({
+    entryPoints: [entry],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+    absWorkingDir: ROOT,
+  });
+  const bytes = result.outputFiles[0]!.contents;
+  return {
+    name,
+    source: `esbuild ${entry.replace(ROOT, '')}`,
+    minBytes: bytes.length,
+    gzipBytes: gzip9(bytes),
+  };
+}
+
+/** A file inside an installed package (some packages' `exports` hide package.json). */
+function packageFile(pkg: string, file: string): string {
+  return join(ROOT, 'node_modules', pkg, file);
+}
+
+/** `npm run build`, then the sizes. The widget is "not built" when the build fails. */
+export async function sizes(): Promise<{
+  widget: SizeResult | null;
+  buildError: string | null;
+  all: SizeResult[];
+}> {
+  const built = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, encoding: 'utf8' });
+  const dist = join(ROOT, 'dist/agent-task-status.js');
+  const ok = built.status === 0 && existsSync(dist);
+  const widget = ok ? measureFile('widget (dist, vite build)', dist) : null;
+  const all: SizeResult[] = [];
+  if (widget) all.push(widget);
+  all.push(
+    measureFile(
+      'socket.io-client (dist esm.min)',
+      packageFile('socket.io-client', 'dist/socket.io.esm.min.js'),
+    ),
+    measureFile('centrifuge (dist)', packageFile('centrifuge', 'dist/centrifuge.js')),
+  );
+  if (existsSync(join(ROOT, 'widget/index.ts')))
+    all.push(await esbuildSize('widget (esbuild)', 'widget/index.ts'));
+  all.push(
+    await esbuildSize('socket.io-client (esbuild)', 'socket.io-client'),
+    await esbuildSize('centrifuge (esbuild)', 'centrifuge'),
+  );
+  return {
+    widget,
+    buildError: ok ? null : (built.stderr || built.stdout).trim().split('\n').slice(-3).join(' '),
+    all,
+  };
+}
