@@ -101,7 +101,8 @@ export const ENV_VARS = {
   heartbeatMs: envVar({
     name: 'HEARTBEAT_MS',
     default: '25000',
-    meaning: 'WebSocket ping interval in ms; a peer silent for a whole interval is dropped',
+    meaning:
+      'WebSocket heartbeat in ms: the server pings every interval and drops a peer that missed the previous ping; the widget pings a server silent for an interval and reconnects if it stays silent for another. Keep it under the idle timeout of proxies on the way (often 60 s)',
     schema: integer(100, 600_000),
   }),
   wsMaxPayloadBytes: envVar({
