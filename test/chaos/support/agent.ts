@@ -26,6 +26,8 @@ export class Agent {
   #posts = 0;
   /** Posts answered 200, in order. */
   readonly acknowledged: Task[] = [];
+  /** The highest line number acknowledged so far (lines are acknowledged in order). */
+  acknowledgedLines = 0;
   /** Attempts that got no answer or a 5xx (the server was down or going down). */
   failedAttempts = 0;
   #queue: Promise<void> = Promise.resolve();
@@ -66,7 +68,13 @@ export class Agent {
     });
     const key = `${this.taskId}-post-${++this.#posts}`;
     const update: StatusUpdateInput = { ...extra, ...(logs.length > 0 ? { logs } : {}) };
-    const sent = this.#queue.then(() => this.#postUntilAcknowledged(update, key));
+    const last = this.#next - 1;
+    const sent = this.#queue
+      .then(() => this.#postUntilAcknowledged(update, key))
+      .then((task) => {
+        this.acknowledgedLines = Math.max(this.acknowledgedLines, last);
+        return task;
+      });
     this.#queue = sent.then(
       () => {},
       () => {},
