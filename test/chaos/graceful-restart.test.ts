@@ -113,13 +113,13 @@ describe('graceful restart on SIGTERM', () => {
 
     // Back on the same port and DATA_DIR: the acknowledged write is there.
     await server.start();
-    const stored = await fetch(`${server.url}${ROUTES.taskLogs(slowTask.task.id)}?afterSeq=0`);
-    const page = (await stored.json()) as { logs: { message: string }[] };
+    const stored = await fetch(`${server.url}${ROUTES.taskStatus(slowTask.task.id)}?afterSeq=0`);
+    const page = (await stored.json()) as { task: Task; logs: { message: string }[] };
     assert.deepEqual(
       page.logs.map((line) => line.message),
       ['written during shutdown'],
     );
-    assert.ok(acknowledged.seq >= 2);
+    assert.equal(page.task.seq, acknowledged.seq, 'the status the answer acknowledged is stored');
 
     await agent.stop();
     await agent.post(1, { phase: 'completed' });
