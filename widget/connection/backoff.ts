@@ -24,11 +24,8 @@ export interface BackoffConfig {
  * keeps clients that failed together from retrying together.
  */
 export function backoffDelay(attempt: number, config: BackoffConfig = {}): number {
-  const baseMs = config.baseMs ?? BACKOFF.baseMs;
-  const capMs = config.capMs ?? BACKOFF.capMs;
-  const random = config.random ?? Math.random;
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt));
-  return Math.round(random() * ceiling);
+  const { baseMs = BACKOFF.baseMs, capMs = BACKOFF.capMs, random = Math.random } = config;
+  return Math.round(random() * Math.min(capMs, baseMs * 2 ** Math.max(0, attempt)));
 }
 
 /**

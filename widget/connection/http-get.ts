@@ -1,5 +1,8 @@
 import type { Clock } from './clock.js';
 
+/** A request that has not answered by then is aborted and counts as a failure. */
+export const REQUEST_TIMEOUT_MS = 15_000;
+
 /** The part of `fetch` we use; injected so tests answer requests themselves. */
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
@@ -7,37 +10,48 @@ export type HttpResult =
   | { kind: 'ok'; body: unknown; etag: string | null }
   | { kind: 'not-modified' }
   | { kind: 'not-found' }
-  /** `status` null: no response (network, abort, unreadable body). */
+  /** `status` null: no response (network, abort, timeout). */
   | { kind: 'failed'; status: number | null; retryAfterMs: number | null };
 
 export interface GetOptions {
-  signal: AbortSignal;
+  /** Aborting it cancels the request (and its timeout), e.g. on stop. */
+  abort: AbortController;
   /** Sent as If-None-Match. */
   etag?: string | null;
-  clock: Pick<Clock, 'now'>;
+  clock: Clock;
 }
 
-/** GET a JSON read route; never throws, so callers handle one result type. */
+/**
+ * GET a JSON read route, given up after REQUEST_TIMEOUT_MS; never throws, so callers handle one
+ * result type.
+ */
 export async function getJson(fetch: FetchLike, url: string, options: GetOptions): Promise<HttpResult> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (options.etag) headers['if-none-match'] = options.etag;
-  let response: Response;
+  const { abort, etag, clock } = options;
+  const { signal } = abort;
+  const timer = clock.setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
+  // Cleared at once on abort, so a stopped caller leaves no timer behind.
+  const done = () => clock.clearTimeout(timer);
+  signal.addEventListener('abort', done);
+  let status: number | null = null;
   try {
-    // no-store: revalidation is ours (ETag per cursor URL); the HTTP cache would only add a copy.
-    response = await fetch(url, { headers, signal: options.signal, cache: 'no-store', credentials: 'omit' });
+    const response = await fetch(url, {
+      headers: etag ? { accept: 'application/json', 'if-none-match': etag } : { accept: 'application/json' },
+      signal,
+      // no-store: revalidation is ours (ETag per cursor URL); the HTTP cache would only add a copy.
+      cache: 'no-store',
+      credentials: 'omit',
+    });
+    const { headers } = response;
+    status = response.status;
+    if (status === 304) return { kind: 'not-modified' };
+    if (status === 404) return { kind: 'not-found' };
+    if (response.ok) return { kind: 'ok', body: await response.json(), etag: headers.get('etag') };
+    return { kind: 'failed', status, retryAfterMs: parseRetryAfter(headers.get('retry-after'), clock.now()) };
   } catch {
-    return { kind: 'failed', status: null, retryAfterMs: null };
-  }
-  if (response.status === 304) return { kind: 'not-modified' };
-  if (response.status === 404) return { kind: 'not-found' };
-  if (!response.ok) {
-    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), options.clock.now());
-    return { kind: 'failed', status: response.status, retryAfterMs };
-  }
-  try {
-    return { kind: 'ok', body: await response.json(), etag: response.headers.get('etag') };
-  } catch {
-    return { kind: 'failed', status: response.status, retryAfterMs: null };
+    // No response (network, abort, timeout), or a body that is not JSON.
+    return { kind: 'failed', status, retryAfterMs: null };
+  } finally {
+    done();
   }
 }
 

@@ -1,10 +1,10 @@
 import { backoffDelay } from './backoff.js';
 import type { Clock } from './clock.js';
-import { getJson, type FetchLike, type HttpResult } from './http-get.js';
+import { getJson, REQUEST_TIMEOUT_MS, type FetchLike, type HttpResult } from './http-get.js';
 
 export const POLLING = {
   /** A request that has not answered by then is aborted and counts as a failure. */
-  requestTimeoutMs: 15_000,
+  requestTimeoutMs: REQUEST_TIMEOUT_MS,
   /** Errors back off from the interval up to this (Retry-After can ask for more). */
   maxErrorDelayMs: 60_000,
   /** Hidden tabs poll this many times less often, and at most every `hiddenMinMs`. */
@@ -18,10 +18,8 @@ export interface PollerConfig<C> {
   clock: Clock;
   fetch: FetchLike;
   random?: () => number;
+  /** Between polls while all is well; while the tab is hidden, max(interval × 6, 30 s). */
   intervalMs: number;
-  /** Interval while the tab is hidden; default max(interval × 6, 30 s). */
-  hiddenIntervalMs?: number;
-  requestTimeoutMs?: number;
   /**
    * The next request. Asked at each attempt because the URL follows the caller's cursor; the
    * context travels with the result (e.g. which cursor the answer belongs to).
@@ -41,8 +39,7 @@ export class Poller<C> {
   #hidden = false;
   #attempt = 0;
   #failures = 0;
-  #timer: unknown = null;
-  #timeout: unknown = null;
+  #timer: unknown;
   #abort: AbortController | null = null;
   #etag: { url: string; value: string } | null = null;
 
@@ -89,57 +86,38 @@ export class Poller<C> {
     this.#attempt++;
     this.#abort?.abort();
     this.#abort = null;
-    this.#clear();
-  }
-
-  #clear(): void {
-    const { clock } = this.#config;
-    if (this.#timer !== null) clock.clearTimeout(this.#timer);
-    if (this.#timeout !== null) clock.clearTimeout(this.#timeout);
-    this.#timer = null;
-    this.#timeout = null;
+    this.#config.clock.clearTimeout(this.#timer);
   }
 
   async #poll(): Promise<void> {
     const config = this.#config;
     const id = ++this.#attempt;
     const { url, context } = config.request();
-    const abort = new AbortController();
-    this.#abort = abort;
-    this.#timeout = config.clock.setTimeout(() => {
-      this.#timeout = null;
-      abort.abort();
-    }, config.requestTimeoutMs ?? POLLING.requestTimeoutMs);
+    const abort = (this.#abort = new AbortController());
     const etag = this.#etag?.url === url ? this.#etag.value : null;
-    const result = await getJson(config.fetch, url, { signal: abort.signal, etag, clock: config.clock });
+    const result = await getJson(config.fetch, url, { abort, etag, clock: config.clock });
     if (id !== this.#attempt) return;
     this.#abort = null;
-    this.#clear();
-
-    if (result.kind === 'failed') this.#failures++;
-    else this.#failures = 0;
+    this.#failures = result.kind === 'failed' ? this.#failures + 1 : 0;
     if (result.kind === 'ok') this.#etag = result.etag === null ? null : { url, value: result.etag };
     const delay = this.#nextDelay(result);
     config.onResult({ ...result, consecutiveFailures: this.#failures }, context);
     // onResult may have stopped us or asked for the next page already.
-    if (id !== this.#attempt || !this.#running) return;
-    this.#timer = config.clock.setTimeout(() => {
-      this.#timer = null;
-      void this.#poll();
-    }, delay);
+    if (id === this.#attempt && this.#running)
+      this.#timer = config.clock.setTimeout(() => this.#poll(), delay);
   }
 
   #nextDelay(result: HttpResult): number {
-    const config = this.#config;
+    const { intervalMs, random } = this.#config;
     const interval = this.#hidden
-      ? (config.hiddenIntervalMs ?? Math.max(config.intervalMs * POLLING.hiddenSlowdown, POLLING.hiddenMinMs))
-      : config.intervalMs;
+      ? Math.max(intervalMs * POLLING.hiddenSlowdown, POLLING.hiddenMinMs)
+      : intervalMs;
     if (result.kind !== 'failed') return interval;
     // Never sooner than the interval: jitter only spreads the extra wait.
     const extra = backoffDelay(this.#failures - 1, {
-      baseMs: config.intervalMs,
+      baseMs: intervalMs,
       capMs: POLLING.maxErrorDelayMs,
-      ...(config.random ? { random: config.random } : {}),
+      random,
     });
     return Math.max(interval + extra, result.retryAfterMs ?? 0);
   }

@@ -9,7 +9,10 @@ import type {
 import { BACKOFF, backoffDelay, RetryTracker } from './backoff.js';
 import type { Clock } from './clock.js';
 import type { FallbackReason } from './link-state.js';
+import { IDLE, StatusSource } from './link-status.js';
 import { parseServerMessage } from './wire-guards.js';
+
+export type { LinkStatus } from './link-status.js';
 
 export const LINK = {
   /** From `new WebSocket` to the server's hello; a socket stuck connecting counts as failed. */
@@ -21,9 +24,9 @@ export const LINK = {
 } as const;
 
 /** Closes that retrying will not fix: the feed polls at once (the link keeps probing). */
-const REFUSED_CLOSE_CODES: readonly number[] = [1003, 1008, 1009];
+const REFUSED_CLOSE_CODES = [1003, 1008, 1009];
 /** The server restarts or sheds load: everyone retries at once, so spread wider. */
-const RESTART_CLOSE_CODES: readonly number[] = [1012, 1013];
+const RESTART_CLOSE_CODES = [1012, 1013];
 /** Our own close codes (RFC 6455 leaves 4000–4999 to applications). */
 const CLOSE = { normal: 1000, silent: 4000, unanswered: 4001, protocol: 4002, timeout: 4003 } as const;
 const OPEN = 1;
@@ -45,18 +48,6 @@ export interface SocketLike {
   removeEventListener(type: string, listener: (event: Event) => void): void;
 }
 export type WebSocketCtor = new (url: string) => SocketLike;
-
-export type LinkStatus =
-  | { kind: 'idle' }
-  /** An attempt is under way. */
-  | { kind: 'connecting' }
-  /** The server said hello; subscriptions were sent. */
-  | { kind: 'open' }
-  /**
-   * Waiting to retry at `nextRetryAt`. `fallback` says live updates should come from polling
-   * meanwhile (it stays set until the link proves stable again).
-   */
-  | { kind: 'down'; nextRetryAt: number; fallback: FallbackReason | null };
 
 export interface TaskSubscriber {
   readonly taskId: string;
@@ -80,34 +71,30 @@ export interface SocketLinkConfig {
   WebSocket: WebSocketCtor;
   clock: Clock;
   random?: () => number;
-  connectTimeoutMs?: number;
-  answerTimeoutMs?: number;
-  failuresBeforeFallback?: number;
-  baseMs?: number;
-  capMs?: number;
-  restartSpreadMs?: number;
+  /** How long the link must stay up before its retry count resets; default BACKOFF.stableMs. */
   stableMs?: number;
 }
 
-interface Channel<L> {
-  listeners: Set<L>;
-  /** The cursor of each subscribe sent and not yet answered, oldest first. */
-  requested: (number | null)[];
+/**
+ * A task's stream (key `s` + task id) or an agent's watch (`w` + agent id): its one listener, and
+ * the cursor of each request sent for it and not yet answered, oldest first.
+ */
+interface Stream {
+  l: TaskSubscriber | AgentWatcher;
+  q: (number | null)[];
 }
 
 /**
- * The WebSocket for one endpoint, shared by every panel on the page (see LinkRegistry): task
- * subscriptions and agent watches multiplexed by id, resubscribed with each one's cursor after a
- * reconnect, jittered backoff, and a client-side watchdog because a socket can look open after
- * sleep and be dead.
+ * The WebSocket for one endpoint: task subscriptions and agent watches multiplexed by id (one
+ * listener each: the TabLink that shares them between panels and tabs), resubscribed with each
+ * one's cursor after a reconnect, jittered backoff, and a client-side watchdog because a socket
+ * can look open after sleep and be dead.
  */
-export class SocketLink {
+export class SocketLink extends StatusSource {
   readonly #config: SocketLinkConfig;
   readonly #tracker: RetryTracker;
-  readonly #tasks = new Map<string, Channel<TaskSubscriber>>();
-  readonly #agents = new Map<string, Channel<AgentWatcher>>();
-  readonly #statusListeners = new Set<(status: LinkStatus) => void>();
-  #status: LinkStatus = { kind: 'idle' };
+  readonly #streams = new Map<string, Stream>();
+  readonly #timers = new Map<TimerName, unknown>();
   #active = false;
   #ws: SocketLike | null = null;
   #helloSeen = false;
@@ -115,20 +102,11 @@ export class SocketLink {
   #lastMessageAt = 0;
   #lastTickAt = 0;
   #pingSentAt: number | null = null;
-  readonly #timers = new Map<TimerName, unknown>();
 
   constructor(config: SocketLinkConfig) {
+    super();
     this.#config = config;
-    this.#tracker = new RetryTracker(config.stableMs ?? BACKOFF.stableMs);
-  }
-
-  get status(): LinkStatus {
-    return this.#status;
-  }
-
-  onStatus(listener: (status: LinkStatus) => void): () => void {
-    this.#statusListeners.add(listener);
-    return () => this.#statusListeners.delete(listener);
+    this.#tracker = new RetryTracker(config.stableMs);
   }
 
   open(): void {
@@ -144,44 +122,45 @@ export class SocketLink {
     this.#detach(CLOSE.normal);
     this.#clearTimer('retry');
     this.#tracker.reset();
-    this.#setStatus({ kind: 'idle' });
+    this.setStatus(IDLE);
   }
 
   /** Skip the backoff wait. */
   retryNow(): void {
-    if (!this.#active || !this.#timers.has('retry')) return;
-    this.#clearTimer('retry');
-    this.#connect();
+    if (this.#active && this.#timers.has('retry')) this.#connect();
   }
 
+  /**
+   * Follows a task. A later subscriber of the same task takes its place and is answered afresh
+   * (from its cursor); the earlier one's unsubscribe then does nothing.
+   */
   subscribe(subscriber: TaskSubscriber): () => void {
-    const channel = channelFor(this.#tasks, subscriber.taskId);
-    channel.listeners.add(subscriber);
-    // Restarting the stream answers every subscriber of the task; their merges drop what they hold.
-    this.#sendSubscribe(subscriber.taskId, channel);
-    return () => {
-      if (!channel.listeners.delete(subscriber) || channel.listeners.size > 0) return;
-      this.#tasks.delete(subscriber.taskId);
-      this.#send({ type: 'unsubscribe', taskId: subscriber.taskId });
-      this.#rearmAnswerTimer();
-    };
+    return this.#add('s' + subscriber.taskId, subscriber);
   }
 
-  /** Ask for a fresh snapshot from the subscribers' cursors (after a reload or failed gap fill). */
+  /** Ask for a fresh snapshot from the subscriber's cursor (after a reload or failed gap fill). */
   resync(taskId: string): void {
-    const channel = this.#tasks.get(taskId);
-    if (channel) this.#sendSubscribe(taskId, channel);
+    this.#request('s' + taskId);
   }
 
+  /** Follows an agent's active task; like subscribe, a later watcher takes the place. */
   watchAgent(watcher: AgentWatcher): () => void {
-    const channel = channelFor(this.#agents, watcher.agentId);
-    channel.listeners.add(watcher);
-    // Like a subscribe: each new watcher is answered (the server answers a repeated watch).
-    this.#sendWatch(watcher.agentId, channel);
+    return this.#add('w' + watcher.agentId, watcher);
+  }
+
+  #add(key: string, listener: Stream['l']): () => void {
+    const stream = this.#streams.get(key);
+    // A replaced listener's requests stay queued: their answers come first, with their cursors.
+    if (stream) stream.l = listener;
+    else this.#streams.set(key, { l: listener, q: [] });
+    this.#request(key);
     return () => {
-      if (!channel.listeners.delete(watcher) || channel.listeners.size > 0) return;
-      this.#agents.delete(watcher.agentId);
-      this.#send({ type: 'unwatch-agent', agentId: watcher.agentId });
+      if (this.#streams.get(key)?.l !== listener) return;
+      this.#streams.delete(key);
+      const id = key.slice(1);
+      this.#send(
+        key[0] === 's' ? { type: 'unsubscribe', taskId: id } : { type: 'unwatch-agent', agentId: id },
+      );
       this.#rearmAnswerTimer();
     };
   }
@@ -189,82 +168,67 @@ export class SocketLink {
   // ---- connection ----------------------------------------------------------------------------
 
   #connect(): void {
-    this.#timers.delete('retry');
+    this.#clearTimer('retry');
     let ws: SocketLike;
     try {
       ws = new this.#config.WebSocket(this.#config.url);
     } catch {
       // A CSP or a bad URL: the constructor throws synchronously, and will again.
-      this.#down(null, 'no-websocket', true);
-      return;
+      return this.#down(null, 'no-websocket', true);
     }
     this.#ws = ws;
-    this.#helloSeen = false;
     ws.addEventListener('message', this.#onMessage);
     ws.addEventListener('close', this.#onClose);
-    this.#setTimer('connect', this.#config.connectTimeoutMs ?? LINK.connectTimeoutMs, () =>
-      this.#abandon(CLOSE.timeout, null, true),
-    );
-    this.#setStatus({ kind: 'connecting' });
+    this.#setTimer('connect', LINK.connectTimeoutMs, () => this.#abandon(CLOSE.timeout, null, true));
+    this.setStatus({ kind: 'connecting' });
   }
 
   // Bound once, so each add has an exact remove; a detached socket's late events never arrive.
   readonly #onMessage = (event: Event): void => {
-    const clock = this.#config.clock;
-    this.#lastMessageAt = clock.now();
+    this.#lastMessageAt = this.#config.clock.now();
     const message = parseServerMessage((event as MessageEvent).data);
     if (message) this.#dispatch(message);
   };
 
   readonly #onClose = (event: Event): void => {
-    const code = (event as CloseEvent).code;
     this.#detach();
-    this.#down(code, null, true);
+    this.#down((event as CloseEvent).code, null, true);
   };
 
   #dispatch(message: ServerMessage): void {
+    const streams = this.#streams;
     switch (message.type) {
       case 'hello':
-        this.#onHello(message.protocol, message.heartbeatMs);
-        return;
+        return this.#onHello(message.protocol, message.heartbeatMs);
       case 'snapshot': {
-        const channel = this.#tasks.get(message.taskId);
-        if (!channel) return;
-        const requested = this.#answered(channel);
-        for (const subscriber of [...channel.listeners]) subscriber.onSnapshot(message, requested);
+        const stream = streams.get('s' + message.taskId);
+        if (stream) (stream.l as TaskSubscriber).onSnapshot(message, this.#answered(stream));
         return;
       }
       case 'update':
-        for (const subscriber of [...(this.#tasks.get(message.taskId)?.listeners ?? [])])
-          subscriber.onUpdate(message);
-        return;
+        return (streams.get('s' + message.taskId)?.l as TaskSubscriber | undefined)?.onUpdate(message);
       case 'agent-task': {
-        const channel = this.#agents.get(message.agentId);
-        if (!channel) return;
-        this.#answered(channel);
-        for (const watcher of [...channel.listeners]) watcher.onAgentTask(message);
-        return;
+        const stream = streams.get('w' + message.agentId);
+        if (!stream) return;
+        this.#answered(stream);
+        return (stream.l as AgentWatcher).onAgentTask(message);
       }
-      case 'error': {
-        const tasks = message.taskId === undefined ? undefined : this.#tasks.get(message.taskId);
-        const agents = message.agentId === undefined ? undefined : this.#agents.get(message.agentId);
-        // An error answers the subscribe as much as a snapshot does.
-        if (tasks) this.#answered(tasks);
-        if (agents) this.#answered(agents);
-        for (const listener of [...(tasks?.listeners ?? []), ...(agents?.listeners ?? [])])
-          listener.onError(message);
-        return;
-      }
-      case 'pong':
-        return;
+      case 'error':
+        // An error answers the subscribe (or watch) as much as a snapshot does.
+        for (const key of [
+          message.taskId && 's' + message.taskId,
+          message.agentId && 'w' + message.agentId,
+        ]) {
+          const stream = key ? streams.get(key) : undefined;
+          if (!stream) continue;
+          this.#answered(stream);
+          stream.l.onError(message);
+        }
     }
   }
 
   #onHello(protocol: number, heartbeatMs: number): void {
-    if (protocol !== PROTOCOL_VERSION) {
-      this.#abandon(CLOSE.protocol, 'upgrade-refused', false);
-      return;
-    }
+    if (protocol !== PROTOCOL_VERSION) return this.#abandon(CLOSE.protocol, 'upgrade-refused', false);
     const now = this.#config.clock.now();
     this.#clearTimer('connect');
     this.#helloSeen = true;
@@ -273,9 +237,8 @@ export class SocketLink {
     this.#tracker.up(now);
     this.#lastTickAt = now;
     this.#scheduleWatchdog();
-    this.#setStatus({ kind: 'open' });
-    for (const [taskId, channel] of this.#tasks) this.#sendSubscribe(taskId, channel);
-    for (const [agentId, channel] of this.#agents) this.#sendWatch(agentId, channel);
+    this.setStatus({ kind: 'open' });
+    for (const key of this.#streams.keys()) this.#request(key);
   }
 
   /**
@@ -284,24 +247,18 @@ export class SocketLink {
    */
   #down(code: number | null, fallback: FallbackReason | null, healthy: boolean): void {
     if (!this.#active) return;
-    const { clock } = this.#config;
+    const { clock, random } = this.#config;
     const now = clock.now();
     const attempt = this.#tracker.down(now, healthy);
-    const threshold = this.#config.failuresBeforeFallback ?? LINK.failuresBeforeFallback;
     const reason =
       fallback ??
       (code !== null && REFUSED_CLOSE_CODES.includes(code) ? 'upgrade-refused' : null) ??
-      (this.#tracker.failures >= threshold ? 'attempts-exhausted' : null);
-    const restart = code !== null && RESTART_CLOSE_CODES.includes(code);
-    const delay = backoffDelay(attempt, {
-      baseMs: restart
-        ? (this.#config.restartSpreadMs ?? BACKOFF.restartSpreadMs)
-        : (this.#config.baseMs ?? BACKOFF.baseMs),
-      capMs: this.#config.capMs ?? BACKOFF.capMs,
-      ...(this.#config.random ? { random: this.#config.random } : {}),
-    });
+      (this.#tracker.failures >= LINK.failuresBeforeFallback ? 'attempts-exhausted' : null);
+    const baseMs =
+      code !== null && RESTART_CLOSE_CODES.includes(code) ? BACKOFF.restartSpreadMs : BACKOFF.baseMs;
+    const delay = backoffDelay(attempt, { baseMs, ...(random ? { random } : {}) });
     this.#setTimer('retry', delay, () => this.#connect());
-    this.#setStatus({ kind: 'down', nextRetryAt: now + delay, fallback: reason });
+    this.setStatus({ kind: 'down', nextRetryAt: now + delay, fallback: reason });
   }
 
   /** Give up on the current socket ourselves (dead, unanswered, wrong protocol). */
@@ -318,7 +275,7 @@ export class SocketLink {
     this.#clearTimer('connect');
     this.#clearTimer('watchdog');
     this.#clearTimer('answer');
-    for (const channel of [...this.#tasks.values(), ...this.#agents.values()]) channel.requested = [];
+    for (const stream of this.#streams.values()) stream.q = [];
     if (!ws) return;
     ws.removeEventListener('message', this.#onMessage);
     ws.removeEventListener('close', this.#onClose);
@@ -351,11 +308,9 @@ export class SocketLink {
     const late = now - this.#lastTickAt > this.#tickMs() * 2;
     this.#lastTickAt = now;
     const hb = this.#heartbeatMs;
-    const pingPending = this.#pingSentAt !== null && this.#lastMessageAt < this.#pingSentAt;
-    if (!late && pingPending && now - this.#pingSentAt! >= hb) {
-      this.#abandon(CLOSE.silent, null, true);
-      return;
-    }
+    const sentAt = this.#pingSentAt;
+    const pingPending = sentAt !== null && this.#lastMessageAt < sentAt;
+    if (!late && pingPending && now - sentAt >= hb) return this.#abandon(CLOSE.silent, null, true);
     if (late || (!pingPending && now - this.#lastMessageAt >= hb)) {
       this.#send({ type: 'ping' });
       this.#pingSentAt = now;
@@ -365,36 +320,34 @@ export class SocketLink {
 
   // ---- requests ------------------------------------------------------------------------------
 
-  #sendSubscribe(taskId: string, channel: Channel<TaskSubscriber>): void {
-    if (!this.#helloSeen) return;
-    const cursors = [...channel.listeners].map((s) => s.cursor());
-    // One stream per task and socket: from the lowest cursor, or the tail if anyone has none.
-    const afterSeq = cursors.some((c) => c === null) ? null : Math.min(...(cursors as number[]));
-    this.#send(afterSeq === null ? { type: 'subscribe', taskId } : { type: 'subscribe', taskId, afterSeq });
-    this.#awaitAnswer(channel, afterSeq);
-  }
-
-  #sendWatch(agentId: string, channel: Channel<AgentWatcher>): void {
-    if (!this.#helloSeen) return;
-    this.#send({ type: 'watch-agent', agentId });
-    this.#awaitAnswer(channel, null);
-  }
-
-  #awaitAnswer(channel: Channel<unknown>, afterSeq: number | null): void {
-    channel.requested.push(afterSeq);
+  /** Sends the stream's subscribe (from its listener's cursor) or watch, once the socket is up. */
+  #request(key: string): void {
+    const stream = this.#streams.get(key);
+    if (!stream || !this.#helloSeen) return;
+    const id = key.slice(1);
+    let afterSeq: number | null = null;
+    if (key[0] === 'w') {
+      this.#send({ type: 'watch-agent', agentId: id });
+    } else {
+      afterSeq = (stream.l as TaskSubscriber).cursor();
+      this.#send(
+        afterSeq === null ? { type: 'subscribe', taskId: id } : { type: 'subscribe', taskId: id, afterSeq },
+      );
+    }
+    stream.q.push(afterSeq);
     if (!this.#timers.has('answer')) this.#armAnswerTimer();
   }
 
   #armAnswerTimer(): void {
     // The socket is up but the server does not serve it: treat it as broken, not as stable.
-    this.#setTimer('answer', this.#config.answerTimeoutMs ?? LINK.answerTimeoutMs, () =>
+    this.#setTimer('answer', LINK.answerTimeoutMs, () =>
       this.#abandon(CLOSE.unanswered, 'snapshot-timeout', false),
     );
   }
 
   /** Returns the cursor the answered request was sent with. */
-  #answered(channel: Channel<unknown>): number | null {
-    const requested = channel.requested.length > 0 ? channel.requested.shift()! : null;
+  #answered(stream: Stream): number | null {
+    const requested = stream.q.shift() ?? null;
     this.#rearmAnswerTimer();
     return requested;
   }
@@ -402,8 +355,9 @@ export class SocketLink {
   /** One timer for all unanswered requests: restarted on each answer, cleared when none wait. */
   #rearmAnswerTimer(): void {
     this.#clearTimer('answer');
-    const waiting = [...this.#tasks.values(), ...this.#agents.values()].some((c) => c.requested.length > 0);
-    if (waiting && this.#helloSeen) this.#armAnswerTimer();
+    if (this.#helloSeen && [...this.#streams.values()].some((stream) => stream.q.length > 0)) {
+      this.#armAnswerTimer();
+    }
   }
 
   #send(message: ClientMessage): void {
@@ -421,29 +375,7 @@ export class SocketLink {
   }
 
   #clearTimer(name: TimerName): void {
-    if (!this.#timers.has(name)) return;
     this.#config.clock.clearTimeout(this.#timers.get(name));
     this.#timers.delete(name);
   }
-
-  #setStatus(next: LinkStatus): void {
-    const prev = this.#status;
-    if (
-      prev.kind === next.kind &&
-      (prev.kind !== 'down' ||
-        (next.kind === 'down' && prev.nextRetryAt === next.nextRetryAt && prev.fallback === next.fallback))
-    )
-      return;
-    this.#status = next;
-    for (const listener of [...this.#statusListeners]) listener(next);
-  }
-}
-
-function channelFor<L>(map: Map<string, Channel<L>>, key: string): Channel<L> {
-  let channel = map.get(key);
-  if (!channel) {
-    channel = { listeners: new Set(), requested: [] };
-    map.set(key, channel);
-  }
-  return channel;
 }

@@ -2,14 +2,9 @@ import { ROUTES } from '../../protocol/routes.js';
 import type { ServerMessage } from '../../protocol/ws-messages.js';
 import type { Clock } from './clock.js';
 import type { FetchLike } from './http-get.js';
+import { IDLE, StatusSource, type LinkStatus } from './link-status.js';
 import { Poller, type PollerConfig, type PollResult } from './poller.js';
-import {
-  SocketLink,
-  type AgentWatcher,
-  type LinkStatus,
-  type TaskSubscriber,
-  type WebSocketCtor,
-} from './socket-link.js';
+import { SocketLink, type AgentWatcher, type TaskSubscriber, type WebSocketCtor } from './socket-link.js';
 import { httpUrl } from './urls.js';
 
 /** A panel polling a task's status route (from its cursor) or an agent's active task. */
@@ -24,7 +19,6 @@ export interface PollWatcher {
 export interface PollHandle {
   /** Poll now (for every watcher of the task), e.g. after a gap or on Refresh. */
   pollNow(): void;
-  setHidden(hidden: boolean): void;
   stop(): void;
 }
 
@@ -39,7 +33,8 @@ export interface Link {
   /** Ask for a fresh snapshot from the subscribers' cursors. */
   resync(taskId: string): void;
   watchAgent(watcher: AgentWatcher): () => void;
-  poll(watcher: PollWatcher, intervalMs: number, hidden: boolean): PollHandle;
+  /** Polls slow down while the tab is hidden (in every tab that polls), and catch up when shown. */
+  poll(watcher: PollWatcher, intervalMs: number): PollHandle;
   /** Skip the backoff wait. */
   retryNow(): void;
 }
@@ -62,8 +57,8 @@ export interface TabLinkConfig {
   /** Both are needed to share one socket between the tabs; without, this tab has its own. */
   BroadcastChannel?: (new (name: string) => BroadcastChannel) | null;
   locks?: LocksLike | null;
-  /** Where `freeze`/`resume` (page lifecycle) fire. */
-  document?: EventTarget | null;
+  /** Where `visibilitychange` and `freeze`/`resume` (page lifecycle) fire; whether the tab is hidden. */
+  document?: (EventTarget & { readonly hidden?: boolean }) | null;
   /** Where `pagehide`/`pageshow` fire. */
   window?: EventTarget | null;
   /** Unique per tab; random by default. */
@@ -77,8 +72,9 @@ export interface TabLinkConfig {
 interface Member {
   l?: TaskSubscriber | AgentWatcher | PollWatcher;
   c: number | null;
-  /** hidden, poll interval: polls only */
-  h: boolean;
+  /** Another tab's: hidden. Polls only (a panel of this tab is hidden when the tab is). */
+  h?: boolean;
+  /** Poll interval: polls only. */
   i: number;
 }
 
@@ -107,7 +103,14 @@ export type TabMessage =
   /** An event for key `k`: a server message, or `poll` with a poll result; `r` its cursor. */
   | { t: 'ev'; k: string; e: string; m: unknown; r: number | null };
 
-const IDLE: LinkStatus = { kind: 'idle' };
+/** Which listener method each relayed event goes to. */
+const HANDLERS: Record<string, string> = {
+  poll: 'onPoll',
+  snapshot: 'onSnapshot',
+  update: 'onUpdate',
+  'agent-task': 'onAgentTask',
+  error: 'onError',
+};
 
 /**
  * The channel (and lock) name: per endpoint, so different endpoints have different leaders, and
@@ -127,15 +130,13 @@ export function tabChannelName(url: string): string {
  * Panels never see the difference: they always hold a Link. Without Web Locks or
  * BroadcastChannel the tab is its own leader.
  */
-export class TabLink implements Link {
+export class TabLink extends StatusSource implements Link {
   readonly #config: TabLinkConfig;
   readonly #id: string;
   readonly #name: string;
   readonly #keys = new Map<string, Entry>();
-  readonly #statusListeners = new Set<(status: LinkStatus) => void>();
   /** Followers whose tab lock the leader is waiting on. */
   readonly #tabs = new Set<string>();
-  #status = IDLE;
   #open = false;
   #leading = false;
   /** This tab's own lock is held: it may speak on the channel. */
@@ -143,26 +144,17 @@ export class TabLink implements Link {
   #abort: AbortController | null = null;
   #channel: BroadcastChannel | null = null;
   #socket: SocketLink | null = null;
-  #offSocket: (() => void) | null = null;
 
   constructor(config: TabLinkConfig) {
+    super();
     this.#config = config;
     this.#id = config.tabId ?? Math.random().toString(36).slice(2);
     this.#name = tabChannelName(config.url);
   }
 
-  get status(): LinkStatus {
-    return this.#status;
-  }
-
   /** Whether this tab holds the socket (for tests and diagnostics). */
   get leading(): boolean {
     return this.#leading;
-  }
-
-  onStatus(listener: (status: LinkStatus) => void): () => void {
-    this.#statusListeners.add(listener);
-    return () => this.#statusListeners.delete(listener);
   }
 
   open(): void {
@@ -180,24 +172,16 @@ export class TabLink implements Link {
   }
 
   subscribe(subscriber: TaskSubscriber): () => void {
-    return this.#add('s' + subscriber.taskId, { l: subscriber, c: null, h: false, i: 0 });
+    return this.#add('s' + subscriber.taskId, subscriber, 0);
   }
 
   watchAgent(watcher: AgentWatcher): () => void {
-    return this.#add('w' + watcher.agentId, { l: watcher, c: null, h: false, i: 0 });
+    return this.#add('w' + watcher.agentId, watcher, 0);
   }
 
-  poll(watcher: PollWatcher, intervalMs: number, hidden: boolean): PollHandle {
+  poll(watcher: PollWatcher, intervalMs: number): PollHandle {
     const key = watcher.taskId === undefined ? 'a' + watcher.agentId : 'p' + watcher.taskId;
-    const member: Member = { l: watcher, c: null, h: hidden, i: intervalMs };
-    return {
-      stop: this.#add(key, member),
-      pollNow: () => this.#changed(key, true),
-      setHidden: (h) => {
-        member.h = h;
-        this.#changed(key, false);
-      },
-    };
+    return { stop: this.#add(key, watcher, intervalMs), pollNow: () => this.#changed(key, true) };
   }
 
   resync(taskId: string): void {
@@ -213,12 +197,18 @@ export class TabLink implements Link {
 
   #listen(method: 'addEventListener' | 'removeEventListener'): void {
     const { document, window } = this.#config;
+    document?.[method]('visibilitychange', this.#onVisibility);
     // A frozen or bfcached tab must not keep the socket (or a lock) that other tabs wait on.
     document?.[method]('freeze', this.#pause);
     document?.[method]('resume', this.#resume);
     window?.[method]('pagehide', this.#pause);
     window?.[method]('pageshow', this.#resume);
   }
+
+  /** Polls go slower while hidden: the leader retunes them, a follower tells the leader. */
+  readonly #onVisibility = (): void => {
+    for (const key of this.#keys.keys()) if (key[0] === 'p' || key[0] === 'a') this.#changed(key, false);
+  };
 
   readonly #pause = (): void => this.#stop();
 
@@ -267,25 +257,25 @@ export class TabLink implements Link {
         this.#close(entry);
         if (entry.m.size === 0) this.#keys.delete(key);
       }
-      this.#offSocket?.();
       this.#socket?.close();
-      this.#socket = this.#offSocket = null;
+      this.#socket = null;
     }
-    this.#setStatus(IDLE);
+    this.setStatus(IDLE);
   }
 
   #lead(): void {
     this.#leading = true;
     for (const key of this.#keys.keys()) this.#up(key, true);
-    this.#post({ t: 'lead', s: this.#status });
+    this.#post({ t: 'lead', s: this.status });
   }
 
   // ---- interests -----------------------------------------------------------------------------
 
-  #add(key: string, member: Member): () => void {
+  #add(key: string, listener: NonNullable<Member['l']>, interval: number): () => void {
     let entry = this.#keys.get(key);
     if (!entry) this.#keys.set(key, (entry = { m: new Map() }));
     const held = entry;
+    const member: Member = { l: listener, c: null, i: interval };
     held.m.set(member, member);
     this.#changed(key, true);
     return () => {
@@ -311,13 +301,14 @@ export class TabLink implements Link {
 
   /** The lowest cursor (null if anyone has none), whether all are hidden, the shortest interval. */
   #sum(entry: Entry): { c: number | null; h: boolean; i: number } {
+    const hidden = !!this.#config.document?.hidden;
     let c: number | null = Infinity;
     let h = true;
     let i = Infinity;
     for (const m of entry.m.values()) {
       const mine = m.l ? ('cursor' in m.l ? m.l.cursor() : null) : m.c;
       c = c === null || mine === null ? null : Math.min(c, mine);
-      h &&= m.h;
+      h &&= m.l ? hidden : !!m.h;
       i = Math.min(i, m.i);
     }
     return { c: c === Infinity ? null : c, h, i };
@@ -358,7 +349,7 @@ export class TabLink implements Link {
       request: () => {
         const afterSeq = kind === 'p' ? this.#sum(entry).c : null;
         const path = kind === 'p' ? ROUTES.taskStatus(id) : ROUTES.activeTask(id);
-        return { url: httpUrl(endpoint, path, { afterSeq: afterSeq ?? undefined }), context: afterSeq };
+        return { url: httpUrl(endpoint, path, { afterSeq }), context: afterSeq };
       },
       onResult: (result, afterSeq) => this.#emit(key, 'poll', result, afterSeq),
     });
@@ -377,10 +368,10 @@ export class TabLink implements Link {
   }
 
   #openSocket(): SocketLink {
-    const socket = new SocketLink({ ...this.#config, WebSocket: this.#config.WebSocket! });
-    this.#socket = socket;
-    this.#offSocket = socket.onStatus((s) => {
-      this.#setStatus(s);
+    const socket = (this.#socket = new SocketLink({ ...this.#config, WebSocket: this.#config.WebSocket! }));
+    // The socket is closed before it is dropped, and says nothing after: no need to unlisten.
+    socket.onStatus((s) => {
+      this.setStatus(s);
       this.#post({ t: 'st', s });
     });
     socket.open();
@@ -429,7 +420,7 @@ export class TabLink implements Link {
     if (this.#leading) {
       switch (message.t) {
         case 'hi':
-          return this.#post({ t: 'st', s: this.#status });
+          return this.#post({ t: 'st', s: this.status });
         case 'retry':
           return this.#socket?.retryNow();
         case 'j': {
@@ -451,7 +442,7 @@ export class TabLink implements Link {
           for (const key of this.#keys.keys()) this.#join(key, true);
         // falls through: a new leader's status is the status
         case 'st':
-          return this.#setStatus(message.s);
+          return this.setStatus(message.s);
         case 'ev':
           return this.#deliver(message.k, message.e, message.m, message.r);
       }
@@ -460,19 +451,10 @@ export class TabLink implements Link {
 
   #deliver(key: string, e: string, m: unknown, r: number | null): void {
     for (const { l } of [...(this.#keys.get(key)?.m.values() ?? [])]) {
-      const listener = l as Partial<TaskSubscriber & AgentWatcher & PollWatcher> | undefined;
-      if (e === 'poll') listener?.onPoll?.(m as PollResult, r);
-      else if (e === 'snapshot') listener?.onSnapshot?.(m as never, r);
-      else if (e === 'update') listener?.onUpdate?.(m as never);
-      else if (e === 'agent-task') listener?.onAgentTask?.(m as never);
-      else if (e === 'error') listener?.onError?.(m as never);
+      (l as Record<string, ((m: unknown, r: number | null) => void) | undefined> | undefined)?.[
+        HANDLERS[e]!
+      ]?.(m, r);
     }
-  }
-
-  #setStatus(next: LinkStatus): void {
-    if (JSON.stringify(next) === JSON.stringify(this.#status)) return;
-    this.#status = next;
-    for (const listener of [...this.#statusListeners]) listener(next);
   }
 }
 

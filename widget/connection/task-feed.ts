@@ -1,20 +1,20 @@
 import { ROUTES } from '../../protocol/routes.js';
 import type { LIMITS, Task } from '../../protocol/task.js';
-import type { ErrorMessage, SnapshotMessage, UpdateMessage } from '../../protocol/ws-messages.js';
 import { systemClock, type Clock } from './clock.js';
 import { getJson, type FetchLike, type HttpResult } from './http-get.js';
 import { sharedLinks, type LinkLease, type LinkRegistry } from './link-registry.js';
-import { StateHolder, transition, type FallbackReason, type LinkEvent } from './link-state.js';
-import { POLLING, type PollResult } from './poller.js';
+import { transition, type FallbackReason, type LinkEvent } from './link-state.js';
+import type { LinkStatus } from './link-status.js';
+import type { PollResult } from './poller.js';
 import { SeqMerge, type MergeResult } from './seq-merge.js';
-import type { LinkStatus, TaskSubscriber, WebSocketCtor } from './socket-link.js';
-import type { Link, LocksLike, PollHandle } from './tab-link.js';
-import {
+import type { TaskSubscriber, WebSocketCtor } from './socket-link.js';
+import type { LocksLike, PollHandle } from './tab-link.js';
+import type {
   ConnectionState,
-  type FeedView,
-  type TaskFeed,
-  type TaskFeedConfig,
-  type TaskFeedFactory,
+  FeedView,
+  TaskFeed,
+  TaskFeedConfig,
+  TaskFeedFactory,
 } from './task-feed-types.js';
 import { httpUrl, wsUrl } from './urls.js';
 import { isActiveTaskResponse, isLogsPage, isTaskStatusPage } from './wire-guards.js';
@@ -40,9 +40,9 @@ export interface TaskFeedDeps {
   fetch?: FetchLike;
   clock?: Clock;
   random?: () => number;
-  /** Where `online`/`offline` fire. */
+  /** Where `online`/`offline` and `pagehide`/`pageshow` fire. */
   window?: EventTarget | null;
-  /** Where `visibilitychange` fires, and whether the tab is hidden. */
+  /** Where `visibilitychange` and `freeze`/`resume` fire, and whether the tab is hidden. */
   document?: (EventTarget & { readonly hidden: boolean }) | null;
   navigator?: { readonly onLine: boolean } | null;
   links?: LinkRegistry;
@@ -51,533 +51,422 @@ export interface TaskFeedDeps {
   locks?: LocksLike | null;
 }
 
-interface ResolvedDeps {
-  WebSocket: WebSocketCtor | null;
-  fetch: FetchLike;
-  clock: Clock;
-  random: () => number;
-  window: EventTarget | null;
-  document: (EventTarget & { readonly hidden: boolean }) | null;
-  navigator: { readonly onLine: boolean } | null;
-  links: LinkRegistry;
-  BroadcastChannel: (new (name: string) => BroadcastChannel) | null;
-  locks: LocksLike | null;
-}
+type ResolvedDeps = { [K in keyof TaskFeedDeps]-?: Exclude<TaskFeedDeps[K], undefined> };
 
-/** Which request a task poll answers: the cursor it asked from, for the task followed then. */
-interface PollContext {
-  afterSeq: number | null;
-  generation: number;
+function resolveDeps(deps: TaskFeedDeps): ResolvedDeps {
+  const g = globalThis as Partial<typeof globalThis>;
+  const resolved: ResolvedDeps = {
+    WebSocket: (g.WebSocket as WebSocketCtor | undefined) ?? null,
+    fetch: (url, init) => fetch(url, init),
+    clock: systemClock,
+    random: Math.random,
+    window: g.addEventListener ? globalThis : null,
+    document: g.document ?? null,
+    navigator: g.navigator ?? null,
+    links: sharedLinks,
+    BroadcastChannel: g.BroadcastChannel ?? null,
+    locks: g.navigator?.locks ?? null,
+  };
+  // An undefined dependency takes the default; null means "there is none".
+  for (const [key, value] of Object.entries(deps)) {
+    if (value !== undefined) (resolved as Record<string, unknown>)[key] = value;
+  }
+  return resolved;
 }
 
 /**
  * One panel's data: `createTaskFeed(config)` returns a stopped feed; `start()` when the element
  * connects, `stop()` when it disconnects; `config.onChange` gets a new FeedView on each change.
- */
-export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}): TaskFeed {
-  return new Feed(config, resolveDeps(deps));
-}
-createTaskFeed satisfies TaskFeedFactory;
-
-function resolveDeps(deps: TaskFeedDeps): ResolvedDeps {
-  const g = globalThis as Partial<typeof globalThis>;
-  return {
-    WebSocket:
-      deps.WebSocket === undefined ? ((g.WebSocket as WebSocketCtor | undefined) ?? null) : deps.WebSocket,
-    fetch: deps.fetch ?? ((url, init) => globalThis.fetch(url, init)),
-    clock: deps.clock ?? systemClock,
-    random: deps.random ?? Math.random,
-    window:
-      deps.window === undefined
-        ? typeof g.addEventListener === 'function'
-          ? globalThis
-          : null
-        : deps.window,
-    document: deps.document === undefined ? (g.document ?? null) : deps.document,
-    navigator: deps.navigator === undefined ? (g.navigator ?? null) : deps.navigator,
-    links: deps.links ?? sharedLinks,
-    BroadcastChannel:
-      deps.BroadcastChannel === undefined ? (g.BroadcastChannel ?? null) : deps.BroadcastChannel,
-    locks: deps.locks === undefined ? (g.navigator?.locks ?? null) : deps.locks,
-  };
-}
-
-/**
- * Composes the parts for one panel: the link shared by the page and the browser's tabs (live
+ *
+ * It composes the parts for the panel: the link shared by the page and the browser's tabs (live
  * stream, and polls for the fallback or mode="polling"), the seq merge (no gap, no duplicate
  * across every path) and the connection state machine. Live work stops once the task is final
- * and all of it is in.
+ * and all of it is in. Written as a closure, not a class: its state is local variables, which
+ * minify to one letter where `this.#field` would not (issue 7, the size budget).
  */
-class Feed implements TaskFeed {
-  readonly #config: TaskFeedConfig;
-  readonly #deps: ResolvedDeps;
-  readonly #useSocket: boolean;
-  readonly #state: StateHolder<ConnectionState>;
-  #view: FeedView;
-  #merge = new SeqMerge();
-  #taskId: string | null;
-  #running = false;
+export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}): TaskFeed {
+  const { endpoint, agentId, pollIntervalMs, onChange } = config;
+  const { links, ...linkDeps } = resolveDeps(deps);
+  const { clock, window, navigator } = linkDeps;
+  const useSocket = config.mode === 'auto' && linkDeps.WebSocket !== null;
+  let state: ConnectionState = useSocket ? 'connecting' : 'polling';
+  let merge = new SeqMerge();
+  let taskId = config.taskId ?? null;
+  let running = false;
   /** Bumped when the followed task changes or the feed stops: older async results are dropped. */
-  #generation = 0;
-  #lease: LinkLease | null = null;
-  #offStatus: (() => void) | null = null;
-  #offTask: (() => void) | null = null;
-  #offAgent: (() => void) | null = null;
-  #taskPoll: PollHandle | null = null;
-  #agentPoll: PollHandle | null = null;
+  let generation = 0;
+  let lease: LinkLease | null = null;
+  let offStatus: (() => void) | undefined;
+  let offTask: (() => void) | undefined;
+  let offAgent: (() => void) | undefined;
+  let taskPoll: PollHandle | null = null;
+  let agentPoll: PollHandle | null = null;
   /** Live updates come from polling while the socket is probed in the background. */
-  #fellBack = false;
+  let fellBack = false;
   /** The current socket answered this panel's subscription. */
-  #socketUp = false;
-  #browserOffline = false;
-  #notFound = false;
-  #nextRetryAt: number | null = null;
-  #filling = false;
-  #older: Promise<void> | null = null;
-  readonly #requests = new Set<{ abort: AbortController; timeout: unknown }>();
+  let socketUp = false;
+  let browserOffline = false;
+  let notFound = false;
+  let nextRetryAt: number | null = null;
+  let filling = false;
+  let older: Promise<void> | null = null;
+  /** One-off GETs in flight (gap fill, older lines, Refresh), aborted by stop(). */
+  const requests = new Set<AbortController>();
+  let view = buildView();
 
-  constructor(config: TaskFeedConfig, deps: ResolvedDeps) {
-    this.#config = config;
-    this.#deps = deps;
-    this.#useSocket = config.mode === 'auto' && deps.WebSocket !== null;
-    this.#taskId = config.taskId ?? null;
-    const state = this.#useSocket ? ConnectionState.connecting : ConnectionState.polling;
-    this.#state = new StateHolder<ConnectionState>(state, () => this.#render());
-    this.#view = this.#buildView();
-  }
+  /** The link, when this panel uses the WebSocket. */
+  const socket = () => (useSocket ? lease?.link : undefined);
 
-  get view(): FeedView {
-    return this.#view;
-  }
-
-  start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    this.#deps.window?.addEventListener('online', this.#onOnline);
-    this.#deps.window?.addEventListener('offline', this.#onOffline);
-    this.#deps.document?.addEventListener('visibilitychange', this.#onVisibility);
-    if (this.#finished()) return this.#render();
-
-    this.#dispatch({ type: 'start', socket: this.#useSocket });
-    this.#fellBack = !this.#useSocket;
-    this.#socketUp = false;
-    // Polls are shared through the link too, so even mode="polling" takes one.
-    const { links, ...deps } = this.#deps;
-    this.#lease = links.acquire({
-      ...deps,
-      url: wsUrl(this.#config.endpoint),
-      endpoint: this.#config.endpoint,
-    });
-    if (this.#useSocket) {
-      this.#offStatus = this.#lease.link.onStatus(this.#onLinkStatus);
-      // A link shared with other panels may already be down (or open: our subscribe is answered).
-      this.#onLinkStatus(this.#lease.link.status);
-    }
-    if (this.#taskId !== null) this.#follow(this.#taskId);
-    if (this.#config.agentId !== undefined) this.#watchAgent(this.#config.agentId);
-    if (this.#deps.navigator?.onLine === false) this.#onOffline();
-    this.#render();
-  }
-
-  stop(): void {
-    if (!this.#running) return;
-    this.#running = false;
-    this.#generation++;
-    this.#deps.window?.removeEventListener('online', this.#onOnline);
-    this.#deps.window?.removeEventListener('offline', this.#onOffline);
-    this.#deps.document?.removeEventListener('visibilitychange', this.#onVisibility);
-    for (const request of this.#requests) {
-      request.abort.abort();
-      this.#deps.clock.clearTimeout(request.timeout);
-    }
-    this.#requests.clear();
-    this.#stopPolls();
-    this.#offTask?.();
-    this.#offAgent?.();
-    this.#offTask = this.#offAgent = null;
-    this.#releaseLink();
-    this.#socketUp = false;
-    this.#filling = false;
-    this.#nextRetryAt = null;
-  }
-
-  retryNow(): void {
-    if (!this.#running) return;
-    this.#socket()?.retryNow();
-    if (this.#fellBack) this.#pollNow();
-  }
-
-  refresh(): void {
-    if (!this.#running) return;
-    if (this.#taskPoll || this.#agentPoll) return this.#pollNow();
-    const generation = this.#generation;
-    if (this.#taskId !== null) {
-      const afterSeq = this.#merge.cursor;
-      void this.#get(this.#statusUrl(afterSeq)).then((result) =>
-        this.#onTaskPoll(
-          { ...result, consecutiveFailures: result.kind === 'failed' ? 1 : 0 },
-          {
-            afterSeq,
-            generation,
-          },
-        ),
-      );
-    } else if (this.#config.agentId !== undefined) {
-      void this.#get(this.#activeTaskUrl()).then((result) =>
-        this.#onAgentPoll({ ...result, consecutiveFailures: result.kind === 'failed' ? 1 : 0 }, generation),
-      );
-    }
-  }
-
-  loadOlder(): Promise<void> {
-    if (this.#older) return this.#older;
-    const merge = this.#merge;
-    const taskId = this.#taskId;
-    const beforeSeq = merge.oldestSeq ?? (merge.cursor === null ? null : merge.cursor + 1);
-    if (!this.#running || !merge.hasOlder || taskId === null || beforeSeq === null || beforeSeq < 1) {
-      return Promise.resolve();
-    }
-    const generation = this.#generation;
-    const url = httpUrl(this.#config.endpoint, ROUTES.taskLogs(taskId), {
-      beforeSeq,
-      limit: OLDER_PAGE_LINES,
-    });
-    // A failed page leaves hasOlder set, so the reader can simply ask again.
-    this.#older = this.#get(url)
-      .then((result) => {
-        if (generation !== this.#generation || result.kind !== 'ok' || !isLogsPage(result.body)) return;
-        if (merge.prependOlder(result.body, beforeSeq)) this.#render();
-      })
-      .finally(() => {
-        this.#older = null;
-      });
-    return this.#older;
-  }
+  /** Task mode and the task is complete: nothing live is left to do. */
+  const finished = () => agentId === undefined && merge.complete;
 
   // ---- following a task ----------------------------------------------------------------------
 
-  /** Task mode and the task is complete: nothing live is left to do. */
-  #finished(): boolean {
-    return this.#config.agentId === undefined && this.#merge.complete;
-  }
-
-  #follow(taskId: string): void {
-    if (taskId !== this.#taskId) {
-      this.#generation++;
-      this.#taskId = taskId;
-      this.#merge = new SeqMerge();
-      this.#notFound = false;
-      this.#filling = false;
-      this.#taskPoll?.stop();
-      this.#taskPoll = null;
+  function follow(id: string): void {
+    if (id !== taskId) {
+      generation++;
+      taskId = id;
+      merge = new SeqMerge();
+      notFound = filling = false;
+      taskPoll?.stop();
+      taskPoll = null;
     }
-    this.#offTask?.();
-    this.#offTask = null;
-    if (this.#merge.complete) return;
-    this.#offTask = this.#socket()?.subscribe(this.#subscriber(taskId)) ?? null;
-    if (this.#fellBack) this.#startPolling();
+    offTask?.();
+    offTask = undefined;
+    if (merge.complete) return;
+    offTask = socket()?.subscribe(subscriber(id));
+    if (fellBack) startPolling();
   }
 
-  /** The link, when this panel uses the WebSocket. */
-  #socket(): Link | undefined {
-    return this.#useSocket ? this.#lease?.link : undefined;
-  }
-
-  #subscriber(taskId: string): TaskSubscriber {
+  function subscriber(id: string): TaskSubscriber {
     return {
-      taskId,
-      cursor: () => this.#merge.cursor,
-      onSnapshot: (message: SnapshotMessage, requestedAfterSeq: number | null) => {
-        if (message.taskId !== this.#taskId) return;
-        this.#socketAnswered();
-        this.#handle(this.#merge.applyPage(message, requestedAfterSeq));
+      taskId: id,
+      cursor: () => merge.cursor,
+      onSnapshot(message, requestedAfterSeq) {
+        if (id !== taskId) return;
+        socketAnswered();
+        handle(merge.applyPage(message, requestedAfterSeq));
       },
-      onUpdate: (message: UpdateMessage) => {
-        if (message.taskId !== this.#taskId) return;
-        this.#handle(this.#merge.applyUpdate(message));
+      onUpdate(message) {
+        if (id === taskId) handle(merge.applyUpdate(message));
       },
-      onError: (message: ErrorMessage) => {
-        if (message.taskId !== this.#taskId) return;
-        if (message.code === 'not_found') {
-          this.#socketAnswered();
-          this.#notFound = true;
-          this.#render();
-        } else {
-          // The socket works but will not serve this task (store down, too many subscriptions).
-          this.#fallBack('snapshot-timeout');
-        }
+      onError(message) {
+        if (id !== taskId) return;
+        // Anything but not_found: the socket works but will not serve this task (store down,
+        // too many subscriptions).
+        if (message.code !== 'not_found') return fallBack('snapshot-timeout');
+        socketAnswered();
+        notFound = true;
+        render();
       },
     };
   }
 
-  #watchAgent(agentId: string): void {
-    const socket = this.#socket();
-    if (socket) {
-      this.#offAgent = socket.watchAgent({
-        agentId,
-        onAgentTask: (message) => {
-          this.#socketAnswered();
-          this.#onAgentTask(message.task);
-        },
-        onError: () => this.#fallBack('snapshot-timeout'),
-      });
-    }
-    if (this.#fellBack) this.#startPolling();
+  function watchAgent(id: string): void {
+    offAgent = socket()?.watchAgent({
+      agentId: id,
+      onAgentTask(message) {
+        socketAnswered();
+        onAgentTask(message.task);
+      },
+      onError: () => fallBack('snapshot-timeout'),
+    });
+    if (fellBack) startPolling();
   }
 
   /** The agent's active task now; a different one than followed means it started a new one. */
-  #onAgentTask(task: Task | null): void {
+  function onAgentTask(task: Task | null): void {
     if (task === null) {
-      this.#notFound = this.#merge.task === null;
+      notFound = merge.task === null;
     } else {
-      this.#notFound = false;
-      if (task.id !== this.#taskId) this.#follow(task.id);
-      this.#merge.adoptTask(task);
+      notFound = false;
+      if (task.id !== taskId) follow(task.id);
+      merge.adoptTask(task);
     }
-    this.#render();
+    render();
   }
 
   /** Acts on what the merge needs next, and ends live work once the task is complete. */
-  #handle(result: MergeResult): void {
-    const need = result.need;
-    if (need.kind === 'fill') {
-      if (this.#taskPoll) this.#taskPoll.pollNow();
-      else void this.#fill(need.afterSeq);
-    } else if (need.kind === 'reload') {
-      if (this.#taskPoll) this.#taskPoll.pollNow();
-      else if (this.#taskId !== null) this.#socket()?.resync(this.#taskId);
+  function handle({ need }: MergeResult): void {
+    if (need.kind !== 'none') {
+      if (taskPoll) taskPoll.pollNow();
+      else if (need.kind === 'fill') void fill(need.afterSeq);
+      else if (taskId !== null) socket()?.resync(taskId);
     }
-    if (this.#merge.complete) this.#endTaskWork();
-    this.#render();
+    if (merge.complete) {
+      taskPoll?.stop();
+      taskPoll = null;
+      offTask?.();
+      offTask = undefined;
+      // Following an agent, keep watching it: it may start another task.
+      if (agentId === undefined) releaseLink();
+    }
+    render();
   }
 
   /** A gap in the live stream: fetch the missing events from the logs route. */
-  async #fill(afterSeq: number): Promise<void> {
-    const taskId = this.#taskId;
-    if (this.#filling || taskId === null) return;
-    this.#filling = true;
-    const generation = this.#generation;
-    const url = httpUrl(this.#config.endpoint, ROUTES.taskLogs(taskId), { afterSeq, limit: FILL_PAGE_LINES });
-    const result = await this.#get(url);
-    if (generation !== this.#generation) return;
-    this.#filling = false;
-    if (result.kind === 'ok' && isLogsPage(result.body)) {
-      this.#handle(this.#merge.applyPage(result.body, afterSeq));
-    } else {
-      // A resubscribe from the cursor brings the same events over the socket.
-      this.#socket()?.resync(taskId);
-    }
+  async function fill(afterSeq: number): Promise<void> {
+    const id = taskId;
+    if (filling || id === null) return;
+    filling = true;
+    const g = generation;
+    const result = await get(httpUrl(endpoint, ROUTES.taskLogs(id), { afterSeq, limit: FILL_PAGE_LINES }));
+    if (g !== generation) return;
+    filling = false;
+    if (result.kind === 'ok' && isLogsPage(result.body)) handle(merge.applyPage(result.body, afterSeq));
+    // A resubscribe from the cursor brings the same events over the socket.
+    else socket()?.resync(id);
   }
 
-  #endTaskWork(): void {
-    this.#taskPoll?.stop();
-    this.#taskPoll = null;
-    this.#offTask?.();
-    this.#offTask = null;
-    // Following an agent, keep watching it: it may start another task.
-    if (this.#config.agentId === undefined) this.#releaseLink();
-  }
-
-  #releaseLink(): void {
-    this.#offStatus?.();
-    this.#lease?.release();
-    this.#offStatus = null;
-    this.#lease = null;
+  function releaseLink(): void {
+    offStatus?.();
+    lease?.release();
+    offStatus = undefined;
+    lease = null;
   }
 
   // ---- socket --------------------------------------------------------------------------------
 
-  readonly #onLinkStatus = (status: LinkStatus): void => {
-    switch (status.kind) {
-      case 'connecting':
-        this.#nextRetryAt = null;
-        break;
-      case 'down':
-        this.#socketUp = false;
-        this.#nextRetryAt = status.nextRetryAt;
-        if (status.fallback !== null && !this.#fellBack) this.#fallBack(status.fallback);
-        else this.#dispatch({ type: 'socket-lost' });
-        break;
-      case 'open':
-      case 'idle':
-        break;
+  function onLinkStatus(status: LinkStatus): void {
+    if (status.kind === 'connecting') {
+      nextRetryAt = null;
+    } else if (status.kind === 'down') {
+      socketUp = false;
+      nextRetryAt = status.nextRetryAt;
+      if (status.fallback !== null && !fellBack) fallBack(status.fallback);
+      else dispatch({ type: 'socket-lost' });
     }
-    this.#render();
-  };
+    render();
+  }
 
-  #socketAnswered(): void {
-    this.#socketUp = true;
-    this.#fellBack = false;
-    this.#nextRetryAt = null;
-    this.#stopPolls();
-    this.#dispatch({ type: 'snapshot-received' });
+  function socketAnswered(): void {
+    socketUp = true;
+    fellBack = false;
+    nextRetryAt = null;
+    stopPolls();
+    dispatch({ type: 'snapshot-received' });
   }
 
   /** Poll over HTTP; the link keeps probing the socket and the first snapshot climbs back. */
-  #fallBack(reason: FallbackReason): void {
-    this.#fellBack = true;
-    this.#socketUp = false;
-    this.#dispatch({ type: 'fallback', reason });
-    this.#startPolling();
+  function fallBack(reason: FallbackReason): void {
+    fellBack = true;
+    socketUp = false;
+    dispatch({ type: 'fallback', reason });
+    startPolling();
   }
 
   // ---- polling -------------------------------------------------------------------------------
 
-  #startPolling(): void {
-    const link = this.#lease?.link;
-    if (!this.#running || this.#browserOffline || !link) return;
-    const hidden = this.#deps.document?.hidden ?? false;
-    const interval = this.#config.pollIntervalMs;
-    const generation = this.#generation;
-    const taskId = this.#taskId;
-    if (taskId !== null && !this.#merge.complete) {
-      this.#taskPoll ??= link.poll(
-        {
-          taskId,
-          cursor: () => this.#merge.cursor,
-          onPoll: (result, afterSeq) => this.#onTaskPoll(result, { afterSeq, generation }),
-        },
-        interval,
-        hidden,
+  function startPolling(): void {
+    const link = lease?.link;
+    if (!running || browserOffline || !link) return;
+    const g = generation;
+    if (taskId !== null && !merge.complete) {
+      taskPoll ??= link.poll(
+        { taskId, cursor: () => merge.cursor, onPoll: (result, afterSeq) => onTaskPoll(result, afterSeq, g) },
+        pollIntervalMs,
       );
     }
-    const agentId = this.#config.agentId;
     if (agentId !== undefined) {
-      this.#agentPoll ??= link.poll(
-        { agentId, cursor: () => null, onPoll: (result) => this.#onAgentPoll(result, this.#generation) },
-        interval,
-        hidden,
+      agentPoll ??= link.poll(
+        { agentId, cursor: () => null, onPoll: (result) => onAgentPoll(result, generation) },
+        pollIntervalMs,
       );
     }
   }
 
-  #stopPolls(): void {
-    this.#taskPoll?.stop();
-    this.#agentPoll?.stop();
-    this.#taskPoll = this.#agentPoll = null;
+  function stopPolls(): void {
+    taskPoll?.stop();
+    agentPoll?.stop();
+    taskPoll = agentPoll = null;
   }
 
-  #pollNow(): void {
-    if (this.#browserOffline) return;
-    if (this.#taskPoll) this.#taskPoll.pollNow();
-    else if (this.#fellBack) this.#startPolling();
-    this.#agentPoll?.pollNow();
+  function pollNow(): void {
+    if (browserOffline) return;
+    if (taskPoll) taskPoll.pollNow();
+    else if (fellBack) startPolling();
+    agentPoll?.pollNow();
   }
 
-  #onTaskPoll(result: PollResult, context: PollContext): void {
-    if (context.generation !== this.#generation) return;
-    this.#onPollOutcome(result);
+  /** `afterSeq`: the cursor the poll asked from; `g`: the generation it was made in. */
+  function onTaskPoll(result: PollResult, afterSeq: number | null, g: number): void {
+    if (g !== generation) return;
+    onPollOutcome(result);
     if (result.kind === 'ok' && isTaskStatusPage(result.body)) {
-      this.#notFound = false;
-      this.#handle(this.#merge.applyPage(result.body, context.afterSeq));
+      notFound = false;
+      handle(merge.applyPage(result.body, afterSeq));
     } else if (result.kind === 'not-found') {
-      this.#notFound = true;
+      notFound = true;
     }
-    this.#render();
+    render();
   }
 
-  #onAgentPoll(result: PollResult, generation: number): void {
-    if (generation !== this.#generation) return;
-    this.#onPollOutcome(result);
-    if (result.kind === 'ok' && isActiveTaskResponse(result.body)) this.#onAgentTask(result.body.task);
-    else if (result.kind === 'not-found') this.#onAgentTask(null);
-    this.#render();
+  function onAgentPoll(result: PollResult, g: number): void {
+    if (g !== generation) return;
+    onPollOutcome(result);
+    if (result.kind === 'ok' && isActiveTaskResponse(result.body)) onAgentTask(result.body.task);
+    else if (result.kind === 'not-found') onAgentTask(null);
+    render();
   }
 
-  #onPollOutcome(result: PollResult): void {
-    if (result.kind === 'failed') {
-      this.#dispatch({ type: 'poll-failed', consecutiveFailures: result.consecutiveFailures });
-    } else {
-      this.#dispatch({ type: 'poll-ok' });
-    }
-  }
-
-  #statusUrl(afterSeq: number | null): string {
-    return httpUrl(this.#config.endpoint, ROUTES.taskStatus(this.#taskId!), {
-      afterSeq: afterSeq ?? undefined,
-    });
-  }
-
-  #activeTaskUrl(): string {
-    return httpUrl(this.#config.endpoint, ROUTES.activeTask(this.#config.agentId!));
+  function onPollOutcome(result: PollResult): void {
+    dispatch(
+      result.kind === 'failed'
+        ? { type: 'poll-failed', consecutiveFailures: result.consecutiveFailures }
+        : { type: 'poll-ok' },
+    );
   }
 
   /** A one-off GET, aborted by stop(). */
-  async #get(url: string): Promise<HttpResult> {
-    const { clock, fetch } = this.#deps;
+  async function get(url: string): Promise<HttpResult> {
     const abort = new AbortController();
-    const request = { abort, timeout: clock.setTimeout(() => abort.abort(), POLLING.requestTimeoutMs) };
-    this.#requests.add(request);
+    requests.add(abort);
     try {
-      return await getJson(fetch, url, { signal: abort.signal, clock });
+      return await getJson(linkDeps.fetch, url, { abort, clock });
     } finally {
-      if (this.#requests.delete(request)) clock.clearTimeout(request.timeout);
+      requests.delete(abort);
     }
+  }
+
+  /** A one-off GET that answers as a poll would (Refresh while no poll runs). */
+  function getOnce(url: string, then: (result: PollResult) => void): void {
+    void get(url).then((result) =>
+      then({ ...result, consecutiveFailures: result.kind === 'failed' ? 1 : 0 }),
+    );
   }
 
   // ---- browser -------------------------------------------------------------------------------
 
-  readonly #onOffline = (): void => {
-    if (this.#finished()) return;
-    this.#browserOffline = true;
-    this.#stopPolls();
-    this.#dispatch({ type: 'browser-offline' });
-  };
+  function onOffline(): void {
+    if (finished()) return;
+    browserOffline = true;
+    stopPolls();
+    dispatch({ type: 'browser-offline' });
+  }
 
-  readonly #onOnline = (): void => {
-    if (this.#finished() || !this.#browserOffline) return;
-    this.#browserOffline = false;
-    this.#dispatch({ type: 'browser-online', socketUp: this.#socketUp, fellBack: this.#fellBack });
-    this.#socket()?.retryNow();
-    if (this.#fellBack) this.#startPolling();
-    this.#render();
-  };
-
-  readonly #onVisibility = (): void => {
-    const hidden = this.#deps.document?.hidden ?? false;
-    this.#taskPoll?.setHidden(hidden);
-    this.#agentPoll?.setHidden(hidden);
-  };
+  function onOnline(): void {
+    if (finished() || !browserOffline) return;
+    browserOffline = false;
+    dispatch({ type: 'browser-online', socketUp, fellBack });
+    socket()?.retryNow();
+    if (fellBack) startPolling();
+    render();
+  }
 
   // ---- view ----------------------------------------------------------------------------------
 
-  #dispatch(event: LinkEvent): void {
-    this.#state.set(transition(this.#state.value, event));
+  function dispatch(event: LinkEvent): void {
+    state = transition(state, event);
+    render();
   }
 
-  #buildView(): FeedView {
-    const state = this.#state.value;
+  function buildView(): FeedView {
+    const problems: Partial<Record<string, string>> = PROBLEMS;
     return {
-      task: this.#merge.task,
-      logs: this.#merge.logs,
-      hasOlder: this.#merge.hasOlder,
+      task: merge.task,
+      logs: merge.logs,
+      hasOlder: merge.hasOlder,
       connectionState: state,
-      nextRetryAt: state === ConnectionState.reconnecting ? this.#nextRetryAt : null,
-      problem: this.#merge.complete ? null : this.#problem(state),
-      notFound: this.#notFound,
+      nextRetryAt: state === 'reconnecting' ? nextRetryAt : null,
+      problem: merge.complete
+        ? null
+        : ((state === 'offline' && browserOffline ? PROBLEMS.browserOffline : problems[state]) ?? null),
+      notFound,
     };
   }
 
-  #problem(state: ConnectionState): string | null {
-    switch (state) {
-      case ConnectionState.reconnecting:
-        return PROBLEMS.reconnecting;
-      case ConnectionState.polling:
-        return PROBLEMS.polling;
-      case ConnectionState.offline:
-        return this.#browserOffline ? PROBLEMS.browserOffline : PROBLEMS.offline;
-      default:
-        return null;
-    }
+  /** Calls onChange with a new view, only when something in it changed. */
+  function render(): void {
+    const next = buildView();
+    if ((Object.keys(next) as (keyof FeedView)[]).every((key) => Object.is(next[key], view[key]))) return;
+    view = next;
+    onChange(next);
   }
 
-  /** Calls onChange with a new view, only when something in it changed. */
-  #render(): void {
-    const next = this.#buildView();
-    const prev = this.#view;
-    const same = (Object.keys(next) as (keyof FeedView)[]).every((key) => Object.is(next[key], prev[key]));
-    if (same) return;
-    this.#view = next;
-    this.#config.onChange(next);
-  }
+  return {
+    get view() {
+      return view;
+    },
+
+    start() {
+      if (running) return;
+      running = true;
+      window?.addEventListener('online', onOnline);
+      window?.addEventListener('offline', onOffline);
+      if (finished()) return render();
+
+      dispatch({ type: 'start', socket: useSocket });
+      fellBack = !useSocket;
+      socketUp = false;
+      // Polls are shared through the link too, so even mode="polling" takes one.
+      const link = (lease = links.acquire({ ...linkDeps, url: wsUrl(endpoint), endpoint })).link;
+      if (useSocket) {
+        offStatus = link.onStatus(onLinkStatus);
+        // A link shared with other panels may already be down (or open: our subscribe is answered).
+        onLinkStatus(link.status);
+      }
+      if (taskId !== null) follow(taskId);
+      if (agentId !== undefined) watchAgent(agentId);
+      if (navigator?.onLine === false) onOffline();
+      render();
+    },
+
+    stop() {
+      if (!running) return;
+      running = false;
+      generation++;
+      window?.removeEventListener('online', onOnline);
+      window?.removeEventListener('offline', onOffline);
+      for (const abort of requests) abort.abort();
+      stopPolls();
+      offTask?.();
+      offAgent?.();
+      offTask = offAgent = undefined;
+      releaseLink();
+      socketUp = filling = false;
+      nextRetryAt = null;
+    },
+
+    retryNow() {
+      if (!running) return;
+      socket()?.retryNow();
+      if (fellBack) pollNow();
+    },
+
+    refresh() {
+      if (!running) return;
+      if (taskPoll || agentPoll) return pollNow();
+      const g = generation;
+      if (taskId !== null) {
+        const afterSeq = merge.cursor;
+        getOnce(httpUrl(endpoint, ROUTES.taskStatus(taskId), { afterSeq }), (result) =>
+          onTaskPoll(result, afterSeq, g),
+        );
+      } else if (agentId !== undefined) {
+        getOnce(httpUrl(endpoint, ROUTES.activeTask(agentId)), (result) => onAgentPoll(result, g));
+      }
+    },
+
+    loadOlder() {
+      if (older) return older;
+      const held = merge;
+      const id = taskId;
+      const g = generation;
+      // Before the oldest line held; with none held, before the first event after the cursor.
+      const beforeSeq = held.oldestSeq ?? (held.cursor ?? -1) + 1;
+      if (!running || !held.hasOlder || id === null || beforeSeq < 1) return Promise.resolve();
+      const url = httpUrl(endpoint, ROUTES.taskLogs(id), { beforeSeq, limit: OLDER_PAGE_LINES });
+      // A failed page leaves hasOlder set, so the reader can simply ask again.
+      return (older = get(url)
+        .then((result) => {
+          if (g === generation && result.kind === 'ok' && isLogsPage(result.body)) {
+            if (held.prependOlder(result.body, beforeSeq)) render();
+          }
+        })
+        .finally(() => {
+          older = null;
+        }));
+    },
+  };
 }
+createTaskFeed satisfies TaskFeedFactory;

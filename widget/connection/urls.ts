@@ -11,15 +11,15 @@ function under(endpoint: string, path: string): URL {
   return new URL(base.pathname.replace(/\/+$/, '') + path, base);
 }
 
+/** `query` values that are null or undefined are left out. */
 export function httpUrl(
   endpoint: string,
   path: string,
-  query: Record<string, number | undefined> = {},
+  query: Record<string, number | null | undefined> = {},
 ): string {
   const url = under(endpoint, path);
-  for (const [key, value] of Object.entries(query)) {
-    if (value !== undefined) url.searchParams.set(key, String(value));
-  }
+  for (const [key, value] of Object.entries(query))
+    if (value != null) url.searchParams.set(key, String(value));
   return url.href;
 }
 

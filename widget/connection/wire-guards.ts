@@ -5,85 +5,64 @@ import type { ServerMessage } from '../../protocol/ws-messages.js';
 // The widget cannot afford zod; these checks are just enough that a malformed message is
 // dropped instead of corrupting the merge (seq arithmetic on undefined, say).
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
-}
+type Fields = Record<string, unknown>;
 
-function isSeq(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
-}
+const isRecord = (value: unknown): value is Fields => typeof value === 'object' && value !== null;
 
-export function isTask(value: unknown): value is Task {
-  return (
-    isRecord(value) &&
-    typeof value.id === 'string' &&
-    typeof value.agentId === 'string' &&
-    typeof value.phase === 'string' &&
-    isSeq(value.seq)
-  );
-}
+/** Number.isInteger is false for anything that is not a number. */
+const isSeq = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 0;
 
-function isLogs(value: unknown): value is LogEntry[] {
-  return (
-    Array.isArray(value) &&
-    value.every((line) => isRecord(line) && isSeq(line.seq) && typeof line.message === 'string')
-  );
-}
+const isString = (value: unknown): value is string => typeof value === 'string';
 
-export function isLogsPage(value: unknown): value is LogsPage {
-  return (
-    isRecord(value) &&
-    isLogs(value.logs) &&
-    isSeq(value.nextAfterSeq) &&
-    typeof value.hasMore === 'boolean' &&
-    typeof value.hasOlder === 'boolean'
-  );
-}
+export const isTask = (value: unknown): value is Task =>
+  isRecord(value) &&
+  isString(value.id) &&
+  isString(value.agentId) &&
+  isString(value.phase) &&
+  isSeq(value.seq);
 
-export function isTaskStatusPage(value: unknown): value is TaskStatusPage {
-  return isLogsPage(value) && isTask((value as Record<string, unknown>).task);
-}
+const isLogs = (value: unknown): value is LogEntry[] =>
+  Array.isArray(value) && value.every((line) => isRecord(line) && isSeq(line.seq) && isString(line.message));
+
+export const isLogsPage = (value: unknown): value is LogsPage =>
+  isRecord(value) &&
+  isLogs(value.logs) &&
+  isSeq(value.nextAfterSeq) &&
+  typeof value.hasMore === 'boolean' &&
+  typeof value.hasOlder === 'boolean';
+
+export const isTaskStatusPage = (value: unknown): value is TaskStatusPage =>
+  isLogsPage(value) && isTask((value as Fields).task);
 
 /** `GET /api/agents/:agentId/active-task` (the protocol exports only its schema). */
-export function isActiveTaskResponse(value: unknown): value is { task: Task } {
-  return isRecord(value) && isTask(value.task);
+export const isActiveTaskResponse = (value: unknown): value is { task: Task } =>
+  isRecord(value) && isTask(value.task);
+
+/** Whether a parsed frame is a well-formed message of its type. */
+function isWellFormed(m: Fields): boolean {
+  switch (m.type) {
+    case 'hello':
+      return typeof m.protocol === 'number' && isSeq(m.heartbeatMs);
+    case 'snapshot':
+      return isString(m.taskId) && isTaskStatusPage(m);
+    case 'update':
+      return isString(m.taskId) && isSeq(m.fromSeq) && isTask(m.task) && isLogs(m.logs);
+    case 'agent-task':
+      return isString(m.agentId) && (m.task === null || isTask(m.task));
+    case 'error':
+      return isString(m.code);
+    default:
+      return m.type === 'pong';
+  }
 }
 
 /** Parses a frame; null for anything that is not a well-formed server message we know. */
 export function parseServerMessage(data: unknown): ServerMessage | null {
-  if (typeof data !== 'string') return null;
-  let message: unknown;
   try {
-    message = JSON.parse(data);
+    // A binary frame (Blob, ArrayBuffer) stringifies to "[object …]", which does not parse.
+    const message: unknown = JSON.parse(data as string);
+    return isRecord(message) && isWellFormed(message) ? (message as ServerMessage) : null;
   } catch {
     return null;
-  }
-  if (!isRecord(message)) return null;
-  switch (message.type) {
-    case 'hello':
-      return typeof message.protocol === 'number' && isSeq(message.heartbeatMs)
-        ? (message as ServerMessage)
-        : null;
-    case 'snapshot':
-      return typeof message.taskId === 'string' && isTaskStatusPage(message)
-        ? (message as ServerMessage)
-        : null;
-    case 'update':
-      return typeof message.taskId === 'string' &&
-        isSeq(message.fromSeq) &&
-        isTask(message.task) &&
-        isLogs(message.logs)
-        ? (message as ServerMessage)
-        : null;
-    case 'agent-task':
-      return typeof message.agentId === 'string' && (message.task === null || isTask(message.task))
-        ? (message as ServerMessage)
-        : null;
-    case 'error':
-      return typeof message.code === 'string' ? (message as ServerMessage) : null;
-    case 'pong':
-      return message as ServerMessage;
-    default:
-      return null;
   }
 }

@@ -3,6 +3,7 @@ import { Server, WebSocket as MockWebSocket } from 'mock-socket';
 import type { SnapshotMessage } from '../../../protocol/ws-messages.js';
 import { BACKOFF } from '../../../widget/connection/backoff.js';
 import { LinkRegistry } from '../../../widget/connection/link-registry.js';
+import { TabLink } from '../../../widget/connection/tab-link.js';
 import {
   LINK,
   SocketLink,
@@ -123,7 +124,7 @@ describe('SocketLink', () => {
     link.close();
   });
 
-  it('serves a task two panels follow as one stream, from the lower cursor or the tail', async () => {
+  it('gives a task to its latest subscriber, answered from its cursor; the earlier one is then out', async () => {
     env = setup();
     const link = new SocketLink(env.config);
     link.open();
@@ -135,30 +136,17 @@ describe('SocketLink', () => {
     const b = subscriber('t-1', null);
     const offB = link.subscribe(b.sub);
     expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1' });
+    offA(); // replaced already: sends nothing
     peer.send(snapshot(page(lines(1, 12), 12)));
-    expect(a.snapshots).to.have.length(1);
-    expect(b.snapshots).to.have.length(1);
-    offA();
+    peer.send(snapshot(page(lines(1, 12), 12)));
+    expect(a.snapshots).to.have.length(0);
+    expect(b.snapshots.map(([, requested]) => requested)).to.deep.equal(
+      [12, null],
+      'each answer with its cursor',
+    );
     offB();
     expect(await peer.next('unsubscribe')).to.deep.equal({ type: 'unsubscribe', taskId: 't-1' });
     expect(peer.received.filter((m) => m.type === 'unsubscribe')).to.have.length(1);
-    link.close();
-  });
-
-  it('asks again for an agent a second watcher follows, so that watcher is answered too', async () => {
-    env = setup();
-    const link = new SocketLink(env.config);
-    link.open();
-    const peer = await env.connection();
-    peer.hello();
-    const watcher = () => ({ agentId: 'agent-1', onAgentTask: () => {}, onError: () => {} });
-    const offA = link.watchAgent(watcher());
-    expect(await peer.next('watch-agent')).to.deep.equal({ type: 'watch-agent', agentId: 'agent-1' });
-    const offB = link.watchAgent(watcher());
-    expect(await peer.next('watch-agent')).to.deep.equal({ type: 'watch-agent', agentId: 'agent-1' });
-    offA();
-    offB();
-    expect(await peer.next('unwatch-agent')).to.deep.equal({ type: 'unwatch-agent', agentId: 'agent-1' });
     link.close();
   });
 
@@ -225,6 +213,65 @@ describe('SocketLink', () => {
     env.clock.advance(LINK.connectTimeoutMs);
     expect(link.status.kind).to.equal('down');
     expect(await peer.closed).to.equal(4003);
+    link.close();
+  });
+});
+
+describe('TabLink in one tab', () => {
+  let env: ReturnType<typeof setup>;
+  afterEach(() => env.server.stop());
+
+  const tab = () =>
+    new TabLink({
+      ...env.config,
+      endpoint: 'http://unused.test',
+      fetch: () => Promise.reject(new Error('no')),
+    });
+
+  it('serves a task two panels follow as one stream, from the lower cursor or the tail', async () => {
+    env = setup();
+    const link = tab();
+    link.open();
+    const a = subscriber('t-1', 12);
+    const offA = link.subscribe(a.sub);
+    const peer = await env.connection();
+    peer.hello();
+    expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 12 });
+    const b = subscriber('t-1', null);
+    const offB = link.subscribe(b.sub);
+    expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1' });
+    peer.send(snapshot(page(lines(1, 12), 12)));
+    expect(a.snapshots).to.have.length(1);
+    expect(b.snapshots).to.have.length(1);
+    offA();
+    offB();
+    expect(await peer.next('unsubscribe')).to.deep.equal({ type: 'unsubscribe', taskId: 't-1' });
+    expect(peer.received.filter((m) => m.type === 'unsubscribe')).to.have.length(1);
+    link.close();
+  });
+
+  it('asks again for an agent a second watcher follows, so that watcher is answered too', async () => {
+    env = setup();
+    const link = tab();
+    link.open();
+    const heard: string[] = [];
+    const watcher = (who: string) => ({
+      agentId: 'agent-1',
+      onAgentTask: () => void heard.push(who),
+      onError: () => {},
+    });
+    const offA = link.watchAgent(watcher('a'));
+    const peer = await env.connection();
+    peer.hello();
+    expect(await peer.next('watch-agent')).to.deep.equal({ type: 'watch-agent', agentId: 'agent-1' });
+    peer.send({ type: 'agent-task', agentId: 'agent-1', task: null });
+    const offB = link.watchAgent(watcher('b'));
+    expect(await peer.next('watch-agent')).to.deep.equal({ type: 'watch-agent', agentId: 'agent-1' });
+    peer.send({ type: 'agent-task', agentId: 'agent-1', task: null });
+    expect(heard).to.deep.equal(['a', 'a', 'b']);
+    offA();
+    offB();
+    expect(await peer.next('unwatch-agent')).to.deep.equal({ type: 'unwatch-agent', agentId: 'agent-1' });
     link.close();
   });
 });

@@ -339,10 +339,10 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
         env.waiters.poke();
       },
     });
-    a.poll(watcher('a', 7), 1_000, false);
+    a.poll(watcher('a', 7), 1_000);
     await settle();
     expect(env.fetch.requests).to.have.length(1);
-    b.poll(watcher('b', 3), 1_000, false);
+    b.poll(watcher('b', 3), 1_000);
     await env.waiters.until(() => results.some(([who]) => who === 'b'));
     const asked = env.fetch.requests.map((r) => r.url.searchParams.get('afterSeq'));
     expect(asked).to.deep.equal(['7', '3'], 'a newcomer is answered at once, from the lowest cursor');
