@@ -12,11 +12,12 @@ const WS_URL = 'ws://status.invalid/api/agent-tasks/ws';
 /** setTimeout/setInterval ids that are neither fired nor cleared. */
 function trackTimers() {
   const real = {
-    st: setTimeout.bind(window),
-    ct: clearTimeout.bind(window),
-    si: setInterval.bind(window),
-    ci: clearInterval.bind(window),
+    st: window.setTimeout.bind(window),
+    ct: window.clearTimeout.bind(window),
+    si: window.setInterval.bind(window),
+    ci: window.clearInterval.bind(window),
   };
+  const { setTimeout, clearTimeout, setInterval, clearInterval } = window;
   const saved = { setTimeout, clearTimeout, setInterval, clearInterval };
   const live = new Set<number>();
   // mock-socket passes extra arguments through setTimeout: forward them.
