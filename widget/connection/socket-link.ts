@@ -9,7 +9,7 @@ import type {
 import { BACKOFF, backoffDelay, RetryTracker } from './backoff.js';
 import type { Clock } from './clock.js';
 import type { FallbackReason } from './link-state.js';
-import { IDLE, StatusSource } from './link-status.js';
+import { HANDLERS, IDLE, StatusSource, type Handlers } from './link-status.js';
 import { parseServerMessage } from './wire-guards.js';
 
 export type { LinkStatus } from './link-status.js';
@@ -196,34 +196,14 @@ export class SocketLink extends StatusSource {
   };
 
   #dispatch(message: ServerMessage): void {
-    const streams = this.#streams;
-    switch (message.type) {
-      case 'hello':
-        return this.#onHello(message.protocol, message.heartbeatMs);
-      case 'snapshot': {
-        const stream = streams.get('s' + message.taskId);
-        if (stream) (stream.l as TaskSubscriber).onSnapshot(message, this.#answered(stream));
-        return;
-      }
-      case 'update':
-        return (streams.get('s' + message.taskId)?.l as TaskSubscriber | undefined)?.onUpdate(message);
-      case 'agent-task': {
-        const stream = streams.get('w' + message.agentId);
-        if (!stream) return;
-        this.#answered(stream);
-        return (stream.l as AgentWatcher).onAgentTask(message);
-      }
-      case 'error':
-        // An error answers the subscribe (or watch) as much as a snapshot does.
-        for (const key of [
-          message.taskId && 's' + message.taskId,
-          message.agentId && 'w' + message.agentId,
-        ]) {
-          const stream = key ? streams.get(key) : undefined;
-          if (!stream) continue;
-          this.#answered(stream);
-          stream.l.onError(message);
-        }
+    if (message.type === 'hello') return this.#onHello(message.protocol, message.heartbeatMs);
+    const { taskId, agentId } = message as { taskId?: string; agentId?: string };
+    for (const key of [taskId && 's' + taskId, agentId && 'w' + agentId]) {
+      const stream = key ? this.#streams.get(key) : undefined;
+      if (!stream) continue;
+      // A snapshot, an agent's task or an error answers a request; an update does not.
+      const requested = message.type === 'update' ? null : this.#answered(stream);
+      (stream.l as unknown as Handlers)[HANDLERS[message.type]!]?.(message, requested);
     }
   }
 

@@ -2,7 +2,7 @@ import { ROUTES } from '../../protocol/routes.js';
 import type { ServerMessage } from '../../protocol/ws-messages.js';
 import type { Clock } from './clock.js';
 import type { FetchLike } from './http-get.js';
-import { IDLE, StatusSource, type LinkStatus } from './link-status.js';
+import { HANDLERS, IDLE, StatusSource, type Handlers, type LinkStatus } from './link-status.js';
 import { Poller, type PollerConfig, type PollResult } from './poller.js';
 import { SocketLink, type AgentWatcher, type TaskSubscriber, type WebSocketCtor } from './socket-link.js';
 import { httpUrl } from './urls.js';
@@ -102,15 +102,6 @@ export type TabMessage =
   | { t: 'l'; tab: string; k: string }
   /** An event for key `k`: a server message, or `poll` with a poll result; `r` its cursor. */
   | { t: 'ev'; k: string; e: string; m: unknown; r: number | null };
-
-/** Which listener method each relayed event goes to. */
-const HANDLERS: Record<string, string> = {
-  poll: 'onPoll',
-  snapshot: 'onSnapshot',
-  update: 'onUpdate',
-  'agent-task': 'onAgentTask',
-  error: 'onError',
-};
 
 /**
  * The channel (and lock) name: per endpoint, so different endpoints have different leaders, and
@@ -451,9 +442,7 @@ export class TabLink extends StatusSource implements Link {
 
   #deliver(key: string, e: string, m: unknown, r: number | null): void {
     for (const { l } of [...(this.#keys.get(key)?.m.values() ?? [])]) {
-      (l as Record<string, ((m: unknown, r: number | null) => void) | undefined> | undefined)?.[
-        HANDLERS[e]!
-      ]?.(m, r);
+      (l as Handlers | undefined)?.[HANDLERS[e]!]?.(m, r);
     }
   }
 }
