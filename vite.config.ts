@@ -2,6 +2,17 @@
 // host page needs a single <script type="module">. The demo is built by vite.demo.config.ts.
 import { transform } from 'esbuild';
 import { defineConfig, type Plugin } from 'vite';
+import { writeStylesModule } from './scripts/build-widget.js';
+
+/** Regenerates the element's minified styles module from its stylesheet (scripts/build-widget.ts). */
+function widgetStyles(): Plugin {
+  return {
+    name: 'widget-styles',
+    async buildStart() {
+      await writeStylesModule();
+    },
+  };
+}
 
 /**
  * Minifies the bundle with esbuild instead of Vite's own minifier: for this code esbuild's output
@@ -26,7 +37,7 @@ function esbuildMinify(): Plugin {
 }
 
 export default defineConfig({
-  plugins: [esbuildMinify()],
+  plugins: [widgetStyles(), esbuildMinify()],
   build: {
     outDir: 'dist',
     emptyOutDir: false,

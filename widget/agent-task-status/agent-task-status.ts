@@ -18,15 +18,8 @@ export interface AgentTaskConnectionChangeDetail {
 const DEFAULT_POLL_INTERVAL_MS = 5000;
 const MIN_POLL_INTERVAL_MS = 1000;
 
-const LABELS: Record<Phase, string> = {
-  queued: 'Queued',
-  starting: 'Starting',
-  running: 'Running',
-  completing: 'Completing',
-  completed: 'Completed',
-  failed: 'Failed',
-  cancelled: 'Cancelled',
-};
+/** A phase in words: its name, capitalised ("Running"). */
+const label = (phase: Phase) => phase[0]!.toUpperCase() + phase.slice(1);
 
 /** A shape per phase, so the indicator never relies on colour alone (forced colours included). */
 const GLYPHS: Record<Phase, string> = {
@@ -197,8 +190,13 @@ export class AgentTaskStatus extends LitElement {
     const phase = task?.phase;
     const progress = task?.progress ?? null;
     const idle = !this.taskId && !this.agentId;
-    const label = phase
-      ? LABELS[phase]
+    const message = view.notFound
+      ? this.agentId && !this.taskId
+        ? 'This agent has no active task.'
+        : 'Task not found.'
+      : task?.message;
+    const status = phase
+      ? label(phase)
       : view.notFound
         ? 'Not found'
         : idle
@@ -210,7 +208,7 @@ export class AgentTaskStatus extends LitElement {
       ${task?.title ? html`<p part="title" class="title">${task.title}</p>` : nothing}
       <div class="head">
         <span part="indicator" class="indicator" aria-hidden="true">${phase ? GLYPHS[phase] : '?'}</span>
-        <span part="label">${label}</span>
+        <span part="label">${status}</span>
         ${progress === null ? nothing : html`<span part="percent" class="percent">${progress}%</span>`}
       </div>
       ${phase ? this.#renderStepper(phase) : nothing}
@@ -229,15 +227,7 @@ export class AgentTaskStatus extends LitElement {
               <div part="progress-indicator" class="bar"></div>
             </div>`
       }
-      ${
-        view.notFound
-          ? html`<p part="message" class="message">
-              ${this.agentId && !this.taskId ? 'This agent has no active task.' : 'Task not found.'}
-            </p>`
-          : task?.message
-            ? html`<p part="message" class="message">${task.message}</p>`
-            : nothing
-      }
+      ${message ? html`<p part="message" class="message">${message}</p>` : nothing}
       ${idle ? nothing : this.#renderBanner(view)} ${task ? this.#renderLogs(view) : nothing}
       <div role="status" aria-live="polite" class="vh">${this.announcement}</div>
     </div>`;
@@ -253,7 +243,7 @@ export class AgentTaskStatus extends LitElement {
           data-state=${state}
           aria-current=${state === 'current' ? 'step' : nothing}
         >
-          ${i === 3 && rank === 4 ? LABELS[phase] : name}${
+          ${i === 3 && rank === 4 ? label(phase) : name}${
             state === 'done' ? html`<span class="vh"> (done)</span>` : nothing
           }
         </li>`;
@@ -326,7 +316,7 @@ export class AgentTaskStatus extends LitElement {
       this.#emit('agent-task-status-change', { task: next.task, previous: previous.task });
     }
     if (next.task && (next.task.phase !== previous.task?.phase || next.task.id !== previous.task.id)) {
-      said.push(`Status: ${LABELS[next.task.phase]}.`);
+      said.push(`Status: ${label(next.task.phase)}.`);
     }
     if (next.notFound && !previous.notFound) said.push('Not found.');
     const from = previous.connectionState;

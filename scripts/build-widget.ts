@@ -1,0 +1,40 @@
+// Build steps of the embeddable widget that run before Vite bundles it (vite.config.ts calls
+// them; `node --import tsx scripts/build-widget.ts` runs them alone).
+//
+// The element's stylesheet is written in agent-task-status.css and shipped minified from a
+// generated module, agent-task-status.styles.ts: the size budget (issue 7) measures the widget
+// bundled straight from its TypeScript sources, so the minified CSS has to be in the sources.
+// test/widget/styles.test.ts fails when the generated module is older than the stylesheet.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { transform } from 'esbuild';
+import { format, resolveConfig } from 'prettier';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+export const STYLES_CSS = `${root}widget/agent-task-status/agent-task-status.css`;
+export const STYLES_MODULE = `${root}widget/agent-task-status/agent-task-status.styles.ts`;
+
+/** The text of agent-task-status.styles.ts for the stylesheet as it is now. */
+export async function stylesModule(): Promise<string> {
+  const { code } = await transform(readFileSync(STYLES_CSS, 'utf8'), { loader: 'css', minify: true });
+  const source = `// Generated from agent-task-status.css by scripts/build-widget.ts (npm run build): edit the
+// stylesheet, not this file. Minified here because the size budget measures the sources bundled.
+import { unsafeCSS } from 'lit';
+
+// unsafeCSS only because the text is ours, from a file in this folder: nothing is interpolated.
+export const styles = unsafeCSS(${JSON.stringify(code.trim())});
+`;
+  return format(source, { ...(await resolveConfig(STYLES_MODULE)), filepath: STYLES_MODULE });
+}
+
+/** Regenerates agent-task-status.styles.ts when the stylesheet changed; true if it did. */
+export async function writeStylesModule(): Promise<boolean> {
+  const next = await stylesModule();
+  if (readFileSync(STYLES_MODULE, 'utf8') === next) return false;
+  writeFileSync(STYLES_MODULE, next);
+  return true;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  console.log((await writeStylesModule()) ? `wrote ${STYLES_MODULE}` : 'styles are up to date');
+}
