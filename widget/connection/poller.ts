@@ -2,14 +2,19 @@ import { backoffDelay } from './backoff.js';
 import type { Clock } from './clock.js';
 import { getJson, REQUEST_TIMEOUT_MS, type FetchLike, type HttpResult } from './http-get.js';
 
+// Plain constants, which the bundler inlines; POLLING gathers them for tests and docs.
+/** Errors back off from the interval up to this (Retry-After can ask for more). */
+const MAX_ERROR_DELAY_MS = 60_000;
+/** Hidden tabs poll this many times less often, and at most every HIDDEN_MIN_MS. */
+const HIDDEN_SLOWDOWN = 6;
+const HIDDEN_MIN_MS = 30_000;
+
 export const POLLING = {
   /** A request that has not answered by then is aborted and counts as a failure. */
   requestTimeoutMs: REQUEST_TIMEOUT_MS,
-  /** Errors back off from the interval up to this (Retry-After can ask for more). */
-  maxErrorDelayMs: 60_000,
-  /** Hidden tabs poll this many times less often, and at most every `hiddenMinMs`. */
-  hiddenSlowdown: 6,
-  hiddenMinMs: 30_000,
+  maxErrorDelayMs: MAX_ERROR_DELAY_MS,
+  hiddenSlowdown: HIDDEN_SLOWDOWN,
+  hiddenMinMs: HIDDEN_MIN_MS,
 } as const;
 
 export type PollResult = HttpResult & { consecutiveFailures: number };
@@ -109,14 +114,12 @@ export class Poller<C> {
 
   #nextDelay(result: HttpResult): number {
     const { intervalMs, random } = this.#config;
-    const interval = this.#hidden
-      ? Math.max(intervalMs * POLLING.hiddenSlowdown, POLLING.hiddenMinMs)
-      : intervalMs;
+    const interval = this.#hidden ? Math.max(intervalMs * HIDDEN_SLOWDOWN, HIDDEN_MIN_MS) : intervalMs;
     if (result.kind !== 'failed') return interval;
     // Never sooner than the interval: jitter only spreads the extra wait.
     const extra = backoffDelay(this.#failures - 1, {
       baseMs: intervalMs,
-      capMs: POLLING.maxErrorDelayMs,
+      capMs: MAX_ERROR_DELAY_MS,
       random,
     });
     return Math.max(interval + extra, result.retryAfterMs ?? 0);

@@ -6,7 +6,7 @@ import type {
   SnapshotMessage,
   UpdateMessage,
 } from '../../protocol/ws-messages.js';
-import { BACKOFF, backoffDelay, RetryTracker } from './backoff.js';
+import { BASE_MS, backoffDelay, RESTART_SPREAD_MS, RetryTracker } from './backoff.js';
 import type { Clock } from './clock.js';
 import type { FallbackReason } from './link-state.js';
 import { HANDLERS, IDLE, StatusSource, type Handlers } from './link-status.js';
@@ -14,21 +14,30 @@ import { parseServerMessage } from './wire-guards.js';
 
 export type { LinkStatus } from './link-status.js';
 
+// Plain constants, which the bundler inlines; LINK gathers them for tests and docs.
+/** From `new WebSocket` to the server's hello; a socket stuck connecting counts as failed. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** From a subscribe (or watch) to its answer; a socket that never answers is useless. */
+const ANSWER_TIMEOUT_MS = 10_000;
+/** Failed attempts in a row (without a stable link between) before the feed polls instead. */
+const FAILURES_BEFORE_FALLBACK = 3;
+
 export const LINK = {
-  /** From `new WebSocket` to the server's hello; a socket stuck connecting counts as failed. */
-  connectTimeoutMs: 10_000,
-  /** From a subscribe (or watch) to its answer; a socket that never answers is useless. */
-  answerTimeoutMs: 10_000,
-  /** Failed attempts in a row (without a stable link between) before the feed polls instead. */
-  failuresBeforeFallback: 3,
+  connectTimeoutMs: CONNECT_TIMEOUT_MS,
+  answerTimeoutMs: ANSWER_TIMEOUT_MS,
+  failuresBeforeFallback: FAILURES_BEFORE_FALLBACK,
 } as const;
 
 /** Closes that retrying will not fix: the feed polls at once (the link keeps probing). */
 const REFUSED_CLOSE_CODES = [1003, 1008, 1009];
 /** The server restarts or sheds load: everyone retries at once, so spread wider. */
 const RESTART_CLOSE_CODES = [1012, 1013];
-/** Our own close codes (RFC 6455 leaves 4000–4999 to applications). */
-const CLOSE = { normal: 1000, silent: 4000, unanswered: 4001, protocol: 4002, timeout: 4003 } as const;
+const CLOSE_NORMAL = 1000;
+// Our own close codes (RFC 6455 leaves 4000–4999 to applications).
+const CLOSE_SILENT = 4000;
+const CLOSE_UNANSWERED = 4001;
+const CLOSE_PROTOCOL = 4002;
+const CLOSE_TIMEOUT = 4003;
 const OPEN = 1;
 
 /**
@@ -71,7 +80,7 @@ export interface SocketLinkConfig {
   WebSocket: WebSocketCtor;
   clock: Clock;
   random?: () => number;
-  /** How long the link must stay up before its retry count resets; default BACKOFF.stableMs. */
+  /** How long the link must stay up before its retry count resets; default STABLE_MS (backoff.ts). */
   stableMs?: number;
 }
 
@@ -119,7 +128,7 @@ export class SocketLink extends StatusSource {
   close(): void {
     if (!this.#active) return;
     this.#active = false;
-    this.#detach(CLOSE.normal);
+    this.#detach(CLOSE_NORMAL);
     this.#clearTimer('retry');
     this.#tracker.reset();
     this.setStatus(IDLE);
@@ -179,7 +188,7 @@ export class SocketLink extends StatusSource {
     this.#ws = ws;
     ws.addEventListener('message', this.#onMessage);
     ws.addEventListener('close', this.#onClose);
-    this.#setTimer('connect', LINK.connectTimeoutMs, () => this.#abandon(CLOSE.timeout, null, true));
+    this.#setTimer('connect', CONNECT_TIMEOUT_MS, () => this.#abandon(CLOSE_TIMEOUT, null, true));
     this.setStatus({ kind: 'connecting' });
   }
 
@@ -208,7 +217,7 @@ export class SocketLink extends StatusSource {
   }
 
   #onHello(protocol: number, heartbeatMs: number): void {
-    if (protocol !== PROTOCOL_VERSION) return this.#abandon(CLOSE.protocol, 'upgrade-refused', false);
+    if (protocol !== PROTOCOL_VERSION) return this.#abandon(CLOSE_PROTOCOL, 'upgrade-refused', false);
     const now = this.#config.clock.now();
     this.#clearTimer('connect');
     this.#helloSeen = true;
@@ -233,9 +242,8 @@ export class SocketLink extends StatusSource {
     const reason =
       fallback ??
       (code !== null && REFUSED_CLOSE_CODES.includes(code) ? 'upgrade-refused' : null) ??
-      (this.#tracker.failures >= LINK.failuresBeforeFallback ? 'attempts-exhausted' : null);
-    const baseMs =
-      code !== null && RESTART_CLOSE_CODES.includes(code) ? BACKOFF.restartSpreadMs : BACKOFF.baseMs;
+      (this.#tracker.failures >= FAILURES_BEFORE_FALLBACK ? 'attempts-exhausted' : null);
+    const baseMs = code !== null && RESTART_CLOSE_CODES.includes(code) ? RESTART_SPREAD_MS : BASE_MS;
     const delay = backoffDelay(attempt, { baseMs, ...(random ? { random } : {}) });
     this.#setTimer('retry', delay, () => this.#connect());
     this.setStatus({ kind: 'down', nextRetryAt: now + delay, fallback: reason });
@@ -290,7 +298,7 @@ export class SocketLink extends StatusSource {
     const hb = this.#heartbeatMs;
     const sentAt = this.#pingSentAt;
     const pingPending = sentAt !== null && this.#lastMessageAt < sentAt;
-    if (!late && pingPending && now - sentAt >= hb) return this.#abandon(CLOSE.silent, null, true);
+    if (!late && pingPending && now - sentAt >= hb) return this.#abandon(CLOSE_SILENT, null, true);
     if (late || (!pingPending && now - this.#lastMessageAt >= hb)) {
       this.#send({ type: 'ping' });
       this.#pingSentAt = now;
@@ -320,8 +328,8 @@ export class SocketLink extends StatusSource {
 
   #armAnswerTimer(): void {
     // The socket is up but the server does not serve it: treat it as broken, not as stable.
-    this.#setTimer('answer', LINK.answerTimeoutMs, () =>
-      this.#abandon(CLOSE.unanswered, 'snapshot-timeout', false),
+    this.#setTimer('answer', ANSWER_TIMEOUT_MS, () =>
+      this.#abandon(CLOSE_UNANSWERED, 'snapshot-timeout', false),
     );
   }
 
