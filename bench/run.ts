@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark of issue 7 in one run, printed as one table in which each of
 // our figures stands beside its baselines from the same run. Usage:
 //   node --import tsx bench/run.ts [--only=fanout,memory,ingest,size,recovery] [--quick]
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fanout, type FanoutLayout, type FanoutResult } from './fanout.js';
 import { ingest, type IngestResult } from './ingest.js';
@@ -32,7 +33,7 @@ const LAYOUTS: FanoutLayout[] = [
 ];
 const FANOUT_TIMING = quick
   ? { warmupMs: 1_000, fixedMs: 2_000, saturateMs: 2_000 }
-  : { warmupMs: 1_000, fixedMs: 4_000, saturateMs: 3_000 };
+  : { warmupMs: 1_000, fixedMs: 3_000, saturateMs: 2_500 };
 const MEMORY_CONNECTIONS = quick ? 2_000 : 5_000;
 const INGEST_TIMING = quick
   ? { seconds: 2, warmupSeconds: 1, connections: 16 }
@@ -42,7 +43,7 @@ const RECOVERY_CLIENTS = 1_000;
  * Fan-out rounds per contender. Other work on the machine only ever makes a figure worse, so each
  * contender keeps its best round (lowest cost and latency, highest rate), the same rule for all.
  */
-const ROUNDS = Number(args.find((a) => a.startsWith('--rounds='))?.slice(9) ?? (quick ? 1 : 2));
+const ROUNDS = Number(args.find((a) => a.startsWith('--rounds='))?.slice(9) ?? (quick ? 1 : 3));
 
 function rotate<T>(list: readonly T[], by: number): T[] {
   return list.map((_, i) => list[(i + by) % list.length]!);
@@ -72,11 +73,27 @@ function bestOf(runs: FanoutResult[]): FanoutResult {
   };
 }
 
+/** Jiffies stolen by the hypervisor and in total, from /proc/stat (null elsewhere). */
+function cpuTimes(): { steal: number; total: number } | null {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    return { steal: fields[7] ?? 0, total: fields.reduce((a, b) => a + b, 0) };
+  } catch {
+    return null;
+  }
+}
+
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const by = <T extends { kind: string }>(results: T[], kind: string) => results.find((r) => r.kind === kind);
 
 async function main(): Promise<void> {
   const started = performance.now();
+  const times0 = cpuTimes();
   const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}, load average at start ${loadavg()[0]!.toFixed(2)}`;
   log(`bench: ${machine}`);
   const rows: Row[] = [];
@@ -285,6 +302,12 @@ async function main(): Promise<void> {
   const table = renderTable(rows, { floor: 'floor', peer: 'peer' });
   const minutes = ((performance.now() - started) / 60_000).toFixed(1);
   const busy = loadavg()[0]!;
+  const times1 = cpuTimes();
+  if (times0 && times1 && times1.total > times0.total) {
+    const steal = (times1.steal - times0.steal) / (times1.total - times0.total);
+    if (steal > 0.02)
+      notes.push(`the hypervisor took ${(steal * 100).toFixed(0)}% of the CPU time during the run (steal)`);
+  }
   if (busy > cpus().length) {
     notes.push(
       `load average ${busy.toFixed(1)} at the end on ${cpus().length} cores: something else was running; rerun on a quiet machine`,
