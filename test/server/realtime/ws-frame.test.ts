@@ -1,28 +1,49 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { Receiver } from 'ws';
-import { frameOnce, textFrame } from '../../../server/realtime/ws-frame.js';
-
-/** What a client's `ws` makes of the bytes: the messages, or the protocol error. */
-function receive(frame: Buffer): Promise<{ data: Buffer; isBinary: boolean }> {
-  return new Promise((resolve, reject) => {
-    // A client-side receiver: it expects unmasked frames, as a server sends them.
-    const receiver = new Receiver({ isServer: false });
-    receiver.on('message', (data: Buffer, isBinary: boolean) => resolve({ data, isBinary }));
-    receiver.on('error', reject);
-    receiver.write(frame);
-  });
-}
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { WebSocket, WebSocketServer } from 'ws';
+import { frameOnce, textFrame, writeFrame } from '../../../server/realtime/ws-frame.js';
 
 describe('a broadcast framed once', () => {
+  let wss: WebSocketServer;
+  let server: WebSocket;
+  let client: WebSocket;
+
+  before(async () => {
+    wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+    await once(wss, 'listening');
+    const accepted = once(wss, 'connection');
+    client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+    [server] = (await accepted) as [WebSocket];
+    await once(client, 'open');
+  });
+
+  after(async () => {
+    client.terminate();
+    await new Promise((resolve) => wss.close(resolve));
+  });
+
   for (const length of [0, 125, 126, 65_535, 65_536, 200_000]) {
-    it(`is one final, unmasked text frame that ws reads back (${length} bytes)`, async () => {
+    it(`reaches a ws client as one text message (${length} bytes)`, async () => {
       const payload = Buffer.alloc(length, 'a');
-      const { data, isBinary } = await receive(textFrame(payload));
+      const received = once(client, 'message') as Promise<[Buffer, boolean]>;
+      writeFrame(server, textFrame(payload));
+      const [data, isBinary] = await received;
       assert.equal(isBinary, false);
       assert.ok(data.equals(payload));
     });
   }
+
+  it('interleaves with frames ws sends itself without corrupting either', async () => {
+    const messages: string[] = [];
+    client.on('message', (data: Buffer) => messages.push(String(data)));
+    server.send('one');
+    writeFrame(server, textFrame(Buffer.from('two')));
+    server.send('three');
+    while (messages.length < 3) await once(client, 'message');
+    assert.deepEqual(messages, ['one', 'two', 'three']);
+  });
 
   it('is built once for the subscribers of one broadcast, and again for the next', () => {
     const first = Buffer.from('{"n":1}');
