@@ -132,7 +132,6 @@ export class AgentTaskStatus extends LitElement {
     onViewChange: (next, previous) => this.#viewChanged(next, previous),
   });
   #ticker: ReturnType<typeof setInterval> | undefined;
-  #loadingOlder = false;
   #shownLogs: FeedView['logs'] | undefined;
 
   constructor() {
@@ -369,14 +368,9 @@ export class AgentTaskStatus extends LitElement {
     this.#scrollToLatest();
   }
 
+  /** A second click while a page loads gets the same page (TaskFeed.loadOlder). */
   async #onLoadOlder(): Promise<void> {
-    if (this.#loadingOlder) return;
-    this.#loadingOlder = true;
-    try {
-      await this.#feed.loadOlder();
-    } finally {
-      this.#loadingOlder = false;
-    }
+    await this.#feed.loadOlder();
     await this.updateComplete;
     // The button goes once nothing older is left; keep keyboard focus inside the logs.
     if (!this.#feed.view.hasOlder) this.#logList?.focus();

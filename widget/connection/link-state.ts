@@ -1,4 +1,4 @@
-import { ConnectionState } from './task-feed-types.js';
+import type { ConnectionState } from './task-feed-types.js';
 
 /** Consecutive failed polls before a polling panel says the server is unreachable. */
 export const POLL_FAILURES_BEFORE_OFFLINE = 3;
@@ -34,28 +34,28 @@ export type LinkEvent =
 export function transition(state: ConnectionState, event: LinkEvent): ConnectionState {
   switch (event.type) {
     case 'start':
-      return event.socket ? ConnectionState.connecting : ConnectionState.polling;
+      return event.socket ? 'connecting' : 'polling';
     case 'snapshot-received':
-      return ConnectionState.live;
+      return 'live';
     case 'socket-lost':
       // While polling or offline the socket is only a background probe: losing it changes nothing.
-      return state === ConnectionState.connecting || state === ConnectionState.live
-        ? ConnectionState.reconnecting
+      return state === 'connecting' || state === 'live'
+        ? 'reconnecting'
         : state;
     case 'fallback':
-      return state === ConnectionState.offline ? state : ConnectionState.polling;
+      return state === 'offline' ? state : 'polling';
     case 'poll-ok':
-      return state === ConnectionState.offline ? ConnectionState.polling : state;
+      return state === 'offline' ? 'polling' : state;
     case 'poll-failed':
-      return state === ConnectionState.polling && event.consecutiveFailures >= POLL_FAILURES_BEFORE_OFFLINE
-        ? ConnectionState.offline
+      return state === 'polling' && event.consecutiveFailures >= POLL_FAILURES_BEFORE_OFFLINE
+        ? 'offline'
         : state;
     case 'browser-offline':
-      return ConnectionState.offline;
+      return 'offline';
     case 'browser-online':
-      if (state !== ConnectionState.offline) return state;
-      if (event.socketUp) return ConnectionState.live;
-      return event.fellBack ? ConnectionState.polling : ConnectionState.reconnecting;
+      if (state !== 'offline') return state;
+      if (event.socketUp) return 'live';
+      return event.fellBack ? 'polling' : 'reconnecting';
   }
 }
 

@@ -147,11 +147,6 @@ export class SocketLink extends StatusSource {
     return this.#add('s' + subscriber.taskId, subscriber);
   }
 
-  /** Ask for a fresh snapshot from the subscriber's cursor (after a reload or failed gap fill). */
-  resync(taskId: string): void {
-    this.#request('s' + taskId);
-  }
-
   /** Follows an agent's active task; like subscribe, a later watcher takes the place. */
   watchAgent(watcher: AgentWatcher): () => void {
     return this.#add('w' + watcher.agentId, watcher);

@@ -56,7 +56,7 @@ export interface TaskFeed {
   retryNow(): void;
   /** Fetch the status now over HTTP (the Refresh button). */
   refresh(): void;
-  /** Load the lines before the oldest held one, from the logs route. */
+  /** Load the lines before the oldest held one, from the logs route; while a load is under way, its promise. */
   loadOlder(): Promise<void>;
 }
 
