@@ -256,13 +256,15 @@ export class Session implements HubMember {
 
   /**
    * The gate of both ways out. A client that does not read lets `bufferedAmount` grow; past the
-   * bound it is closed (it will reconnect and resync from its cursor) instead of holding server
-   * memory.
+   * bound it is closed with 1013 (it will reconnect and resync from its cursor) instead of
+   * holding server memory.
    */
   #roomFor(bytes: number): boolean {
     if (this.#closed || this.ws.readyState !== this.ws.OPEN) return false;
     if (this.ws.bufferedAmount + bytes <= this.limits.maxBufferedBytes) return true;
-    this.#close(CLOSE_CODES.policyViolation, 'consumer too slow: outbound buffer full');
+    // 1013 "try again later", not 1008: the client did nothing wrong, it should reconnect (with
+    // jitter) and resync from its cursor, not give up on the WebSocket and poll.
+    this.#close(CLOSE_CODES.tryAgainLater, 'consumer too slow: outbound buffer full');
     // A close frame cannot pass a full buffer either; don't wait on a peer that isn't reading.
     setTimeout(() => this.ws.terminate(), 1_000).unref();
     return false;

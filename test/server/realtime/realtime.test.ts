@@ -235,7 +235,7 @@ describe('realtime limits and liveness', () => {
     await server.close();
   });
 
-  it('cuts off a consumer that stops reading, with 1008, and keeps its buffer bounded', async () => {
+  it('cuts off a consumer that stops reading, with 1013 (try again later), and keeps its buffer bounded', async () => {
     const maxBufferedBytes = 256 * 1024;
     const server = await startRealtimeServer({ config: { maxBufferedBytes } });
     const task = await server.createTask();
@@ -259,7 +259,8 @@ describe('realtime limits and liveness', () => {
     assert.equal(server.realtime.stats().subscriptions, 0, `still subscribed after ${posts} posts of 140 KB`);
     socket.resume();
     const { code } = await slow.closed;
-    assert.ok(code === 1008 || code === 1006, `closed with ${code}`);
+    // The close frame may be stuck behind the full buffer: then the peer sees only the cut (1006).
+    assert.ok(code === 1013 || code === 1006, `closed with ${code}`);
     await server.close();
   });
 
