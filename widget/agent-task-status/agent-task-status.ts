@@ -294,7 +294,8 @@ export class AgentTaskStatus extends LitElement {
                   (line: LogEntry) =>
                     html`<li part="log-line" data-level=${line.level}>
                       <time part="log-time" datetime=${line.at}>${timeFormat.format(new Date(line.at))}</time>
-                      <span part="log-level" class="level">${line.level}</span> ${line.message}
+                      <span part="log-level" class="level">${line.level}</span>
+                      <span class="text">${line.message}</span>
                     </li>`,
                 )}
               </ol>`

@@ -61,6 +61,21 @@ describe('agent-task-status: logs (AC7.4)', () => {
     expect(text(line)).to.contain('disk full');
   });
 
+  it("shows a line's time, level and message on one row, keeping the message's own line breaks", async () => {
+    const el = await withLogs(0);
+    ctx.feeds.last.emit({
+      logs: [{ seq: 1, at: '2026-11-24T12:03:04.000Z', level: 'info', message: 'first\nsecond' }],
+    });
+    await el.updateComplete;
+    await open(el);
+    const line = part(el, 'log-line')!;
+    const box = (selector: string) => line.querySelector(selector)!.getBoundingClientRect();
+    // On one row: each starts above where the time ends (inline-block baselines differ a little).
+    expect(box('[part~="log-level"]').top).to.be.below(box('time').bottom);
+    expect(box('.text').top).to.be.below(box('time').bottom);
+    expect(box('.text').height).to.be.above(box('time').height * 1.5, 'the message keeps its line break');
+  });
+
   it('follows new lines while scrolled to the newest one', async () => {
     const el = await withLogs(30);
     const list = await open(el);
