@@ -6,6 +6,8 @@ export default {
   globs: ['widget/agent-task-status/agent-task-status.ts', 'widget/agent-task-status/define.ts'],
   outdir: '.',
   litelement: true,
+  // package.json names the manifest itself; the freshness test must not rewrite it.
+  packagejson: false,
   plugins: [
     {
       name: 'public-contract-only',
