@@ -2,7 +2,7 @@
 // host page needs a single <script type="module">. The demo is built by vite.demo.config.ts.
 import { transform } from 'esbuild';
 import { defineConfig, type Plugin } from 'vite';
-import { writeStylesModule } from './scripts/build-widget.js';
+import { minifyHtmlTemplates, writeStylesModule } from './scripts/build-widget.js';
 
 /** Regenerates the element's minified styles module from its stylesheet (scripts/build-widget.ts). */
 function widgetStyles(): Plugin {
@@ -10,6 +10,19 @@ function widgetStyles(): Plugin {
     name: 'widget-styles',
     async buildStart() {
       await writeStylesModule();
+    },
+  };
+}
+
+/** Strips the indentation of the element's Lit templates (scripts/build-widget.ts). */
+function htmlTemplates(): Plugin {
+  return {
+    name: 'html-templates',
+    enforce: 'pre',
+    transform(code, id) {
+      if (!/\/widget\/.*\.ts$/.test(id) || !code.includes('html`')) return null;
+      // Line breaks are kept, so the lines of the source map stay right.
+      return { code: minifyHtmlTemplates(code, id), map: null };
     },
   };
 }
@@ -37,7 +50,7 @@ function esbuildMinify(): Plugin {
 }
 
 export default defineConfig({
-  plugins: [widgetStyles(), esbuildMinify()],
+  plugins: [widgetStyles(), htmlTemplates(), esbuildMinify()],
   build: {
     outDir: 'dist',
     emptyOutDir: false,

@@ -1,5 +1,5 @@
-// Build steps of the embeddable widget that run before Vite bundles it (vite.config.ts calls
-// them; `node --import tsx scripts/build-widget.ts` runs them alone).
+// Build steps of the embeddable widget (vite.config.ts calls them; `node --import tsx
+// scripts/build-widget.ts` regenerates the styles module alone).
 //
 // The element's stylesheet is written in agent-task-status.css and shipped minified from a
 // generated module, agent-task-status.styles.ts: the size budget (issue 7) measures the widget
@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { transform } from 'esbuild';
 import { format, resolveConfig } from 'prettier';
+import { parseSync, Visitor } from 'vite';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const STYLES_CSS = `${root}widget/agent-task-status/agent-task-status.css`;
@@ -33,6 +34,32 @@ export async function writeStylesModule(): Promise<boolean> {
   if (readFileSync(STYLES_MODULE, 'utf8') === next) return false;
   writeFileSync(STYLES_MODULE, next);
   return true;
+}
+
+/**
+ * Lit templates (html`…`) keep their line breaks but lose the indentation around them: outside
+ * `white-space: pre*` (none of the element's templates has such an element) a run of white space
+ * shows as one space, a line break alone included. Line breaks stay so that the bundle's source
+ * map still points at the right lines. Other templates and strings are left alone.
+ */
+export function minifyHtmlTemplates(code: string, filename: string): string {
+  const { program } = parseSync(filename, code);
+  const edits: { at: number; raw: string }[] = [];
+  new Visitor({
+    TaggedTemplateExpression(node) {
+      if (node.tag.type !== 'Identifier' || node.tag.name !== 'html') return;
+      for (const quasi of node.quasi.quasis) {
+        // The element's span may or may not include the delimiters (` } ${): find the text in it.
+        const at = code.indexOf(quasi.value.raw, quasi.start);
+        if (at >= 0 && at < quasi.end) edits.push({ at, raw: quasi.value.raw });
+      }
+    },
+  }).visit(program);
+  let out = code;
+  for (const { at, raw } of edits.sort((a, b) => b.at - a.at)) {
+    out = out.slice(0, at) + raw.replace(/[ \t]*\n[ \t]*/g, '\n') + out.slice(at + raw.length);
+  }
+  return out;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -39,9 +39,7 @@ export function transition(state: ConnectionState, event: LinkEvent): Connection
       return 'live';
     case 'socket-lost':
       // While polling or offline the socket is only a background probe: losing it changes nothing.
-      return state === 'connecting' || state === 'live'
-        ? 'reconnecting'
-        : state;
+      return state === 'connecting' || state === 'live' ? 'reconnecting' : state;
     case 'fallback':
       return state === 'offline' ? state : 'polling';
     case 'poll-ok':
