@@ -19,6 +19,8 @@ export type { LinkStatus } from './link-status.js';
 const CONNECT_TIMEOUT_MS = 10_000;
 /** From a subscribe (or watch) to its answer; a socket that never answers is useless. */
 const ANSWER_TIMEOUT_MS = 10_000;
+/** How long a socket gets to answer a probe when the reader comes back before it is replaced. */
+const PROBE_TIMEOUT_MS = 3_000;
 /** Failed attempts in a row (without a stable link between) before the feed polls instead. */
 const FAILURES_BEFORE_FALLBACK = 3;
 
@@ -46,7 +48,7 @@ const OPEN = 1;
  */
 const PROTOCOL_VERSION: Extract<ServerMessage, { type: 'hello' }>['protocol'] = 1;
 
-type TimerName = 'connect' | 'watchdog' | 'answer' | 'retry';
+type TimerName = 'connect' | 'watchdog' | 'answer' | 'retry' | 'probe';
 
 /** The part of a browser WebSocket we use; injected (mock-socket in tests). */
 export interface SocketLike {
@@ -111,6 +113,11 @@ export class SocketLink extends StatusSource {
   #lastMessageAt = 0;
   #lastTickAt = 0;
   #pingSentAt: number | null = null;
+  /**
+   * Set by a restart close (1012/1013) until a server says hello again: the attempts that fail
+   * while the server is down keep the wide restart spread, or they would all land at once.
+   */
+  #restarting = false;
 
   constructor(config: SocketLinkConfig) {
     super();
@@ -131,12 +138,31 @@ export class SocketLink extends StatusSource {
     this.#detach(CLOSE_NORMAL);
     this.#clearTimer('retry');
     this.#tracker.reset();
+    this.#restarting = false;
     this.setStatus(IDLE);
   }
 
   /** Skip the backoff wait. */
   retryNow(): void {
     if (this.#active && this.#timers.has('retry')) this.#connect();
+  }
+
+  /**
+   * The reader is back (online again, tab visible again): a socket that died silently meanwhile
+   * can still look open, and the watchdog would take two heartbeats to notice. Ping it now and
+   * replace it at once unless something arrives within PROBE_TIMEOUT_MS; with no socket, retry now.
+   */
+  probe(): void {
+    if (!this.#active) return;
+    if (!this.#ws || !this.#helloSeen) return this.retryNow();
+    if (this.#timers.has('probe')) return;
+    const sentAt = this.#config.clock.now();
+    this.#send({ type: 'ping' });
+    this.#setTimer('probe', PROBE_TIMEOUT_MS, () => {
+      if (this.#lastMessageAt >= sentAt) return;
+      this.#abandon(CLOSE_SILENT, null, true);
+      this.#connect();
+    });
   }
 
   /**
@@ -216,6 +242,7 @@ export class SocketLink extends StatusSource {
     const now = this.#config.clock.now();
     this.#clearTimer('connect');
     this.#helloSeen = true;
+    this.#restarting = false;
     this.#heartbeatMs = heartbeatMs;
     this.#pingSentAt = null;
     this.#tracker.up(now);
@@ -238,7 +265,8 @@ export class SocketLink extends StatusSource {
       fallback ??
       (code !== null && REFUSED_CLOSE_CODES.includes(code) ? 'upgrade-refused' : null) ??
       (this.#tracker.failures >= FAILURES_BEFORE_FALLBACK ? 'attempts-exhausted' : null);
-    const baseMs = code !== null && RESTART_CLOSE_CODES.includes(code) ? RESTART_SPREAD_MS : BASE_MS;
+    if (code !== null && RESTART_CLOSE_CODES.includes(code)) this.#restarting = true;
+    const baseMs = this.#restarting ? RESTART_SPREAD_MS : BASE_MS;
     const delay = backoffDelay(attempt, { baseMs, ...(random ? { random } : {}) });
     this.#setTimer('retry', delay, () => this.#connect());
     this.setStatus({ kind: 'down', nextRetryAt: now + delay, fallback: reason });
@@ -258,6 +286,7 @@ export class SocketLink extends StatusSource {
     this.#clearTimer('connect');
     this.#clearTimer('watchdog');
     this.#clearTimer('answer');
+    this.#clearTimer('probe');
     for (const stream of this.#streams.values()) stream.q = [];
     if (!ws) return;
     ws.removeEventListener('message', this.#onMessage);

@@ -37,6 +37,8 @@ export interface Link {
   poll(watcher: PollWatcher, intervalMs: number): PollHandle;
   /** Skip the backoff wait. */
   retryNow(): void;
+  /** The reader is back: prove the socket now (see SocketLink.probe). */
+  probe(): void;
 }
 
 /** The Web Locks we use (navigator.locks). */
@@ -95,6 +97,7 @@ export type TabMessage =
   | { t: 'hi' }
   /** A follower's Retry button. */
   | { t: 'retry' }
+  | { t: 'probe' }
   /** `lead`: a new leader; followers send their joins again. `st`: the leader's socket status. */
   | { t: 'lead' | 'st'; s: LinkStatus }
   /** A follower's interest in a key, or its update; `r`: answer it afresh (snapshot, poll now). */
@@ -184,6 +187,11 @@ export class TabLink extends StatusSource implements Link {
     else this.#post({ t: 'retry' });
   }
 
+  probe(): void {
+    if (this.#leading) this.#socket?.probe();
+    else this.#post({ t: 'probe' });
+  }
+
   // ---- election ------------------------------------------------------------------------------
 
   #listen(method: 'addEventListener' | 'removeEventListener'): void {
@@ -199,6 +207,8 @@ export class TabLink extends StatusSource implements Link {
   /** Polls go slower while hidden: the leader retunes them, a follower tells the leader. */
   readonly #onVisibility = (): void => {
     for (const key of this.#keys.keys()) if (key[0] === 'p' || key[0] === 'a') this.#changed(key, false);
+    // Back in view after a while (a laptop that slept): the socket may be dead but look open.
+    if (this.#config.document?.hidden === false) this.probe();
   };
 
   readonly #pause = (): void => this.#stop();
@@ -414,6 +424,8 @@ export class TabLink extends StatusSource implements Link {
           return this.#post({ t: 'st', s: this.status });
         case 'retry':
           return this.#socket?.retryNow();
+        case 'probe':
+          return this.#socket?.probe();
         case 'j': {
           let entry = this.#keys.get(message.k);
           if (!entry) this.#keys.set(message.k, (entry = { m: new Map() }));

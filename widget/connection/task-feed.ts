@@ -348,7 +348,8 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
     if (finished() || !browserOffline) return;
     browserOffline = false;
     dispatch({ type: 'browser-online', socketUp, fellBack });
-    socket()?.retryNow();
+    // The socket may have died silently while offline: prove it (or replace it) now.
+    socket()?.probe();
     if (fellBack) startPolling();
     render();
   }

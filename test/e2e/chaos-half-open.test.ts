@@ -1,21 +1,14 @@
-// KNOWN FAILING (issue 5, scenario 5), kept out of `npm test` on purpose (the file name does not
-// end in .test.ts). Needs the built widget: npm run build, then
-//   node --import tsx --test test/chaos/known-failing/half-open-on-return.known-failing.ts
-//
-// A panel whose socket died silently while the reader was away (the browser offline, or the tab
-// hidden while the laptop slept: the connection is half-open and never comes back) says "live"
-// when the reader returns and shows nothing new until the client watchdog gives up on the socket,
-// two heartbeats later (50 s with the default HEARTBEAT_MS). Expected: it catches up at once.
-// Cause: widget/connection/task-feed.ts #onOnline calls link.retryNow(), which does nothing
-// unless a retry is pending (socket-link.ts retryNow), and dispatches browser-online with
-// socketUp: true (so the panel claims "live"); #onVisibility only re-paces the pollers.
+// Scenario 5, the half-open case: a panel whose socket died silently while the reader was away
+// (browser offline, or the tab hidden while a laptop slept) proves the socket the moment the
+// reader is back (a ping with a 3 s deadline: SocketLink.probe) and replaces it if it is dead,
+// instead of trusting it for two heartbeats (50 s by default). Needs the built widget.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../../e2e/support/browser.js';
-import { Agent } from '../support/agent.js';
-import { newBrowserContext, openPanels, startChaosHost } from '../support/browser-panels.js';
-import { startProxiedServer, type ProxiedServer } from '../support/in-process-server.js';
+import { launchChromium } from './support/browser.js';
+import { Agent } from '../chaos/support/agent.js';
+import { newBrowserContext, openPanels, startChaosHost } from '../chaos/support/browser-panels.js';
+import { startProxiedServer, type ProxiedServer } from '../chaos/support/in-process-server.js';
 
 /** Long enough for a probe of the socket (a ping with a short deadline) and a reconnect. */
 const CATCH_UP_MS = 5_000;
