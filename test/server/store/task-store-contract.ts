@@ -66,7 +66,15 @@ function assertContiguous(results: AppendResult[], lastSeq: number): void {
  * The behaviour every TaskStore must have, registered as node:test tests. `open` gives a fresh,
  * empty store for each test.
  */
-export function describeTaskStoreContract(kind: string, open: () => Promise<StoreHarness>): void {
+/**
+ * The behaviour every store shares. `persists`: the kind keeps its data across a restart (its
+ * harness has `restart`); only then is the restart test registered.
+ */
+export function describeTaskStoreContract(
+  kind: string,
+  open: () => Promise<StoreHarness>,
+  { persists }: { persists: boolean },
+): void {
   describe(`TaskStore contract: ${kind}`, () => {
     let h: StoreHarness;
     let store: TaskStore;
@@ -513,30 +521,32 @@ export function describeTaskStoreContract(kind: string, open: () => Promise<Stor
       assert.equal(tail!.hasOlder, false);
     });
 
-    it('keeps tasks, lines, seqs and idempotency answers across a restart', async (t) => {
-      if (!h.restart) return t.skip(`${kind} does not persist`);
-      await create(store, 't-1');
-      const idempotency = { key: 'k', fingerprint: 'f' };
-      const first = await store.append('t-1', {
-        update: { phase: 'running', logs: lines(3) },
-        now: at(1),
-        idempotency,
+    if (persists) {
+      it('keeps tasks, lines, seqs and idempotency answers across a restart', async () => {
+        assert.ok(h.restart, `${kind} persists, so its harness can restart`);
+        await create(store, 't-1');
+        const idempotency = { key: 'k', fingerprint: 'f' };
+        const first = await store.append('t-1', {
+          update: { phase: 'running', logs: lines(3) },
+          now: at(1),
+          idempotency,
+        });
+        const reopened = await h.restart();
+        assert.deepEqual((await reopened.getTask('t-1'))?.task, first.task);
+        const replay = await reopened.append('t-1', {
+          update: { phase: 'running', logs: lines(3) },
+          now: at(2),
+          idempotency,
+        });
+        assert.equal(replay.replayed, true, 'the key is remembered across the restart');
+        const next = await reopened.append('t-1', { update: { logs: lines(2, 'after') }, now: at(3) });
+        assert.equal(next.fromSeq, 5, 'seq continues');
+        assert.deepEqual(
+          (await readAll(reopened, 't-1')).map((l) => l.seq),
+          [1, 2, 3, 5, 6],
+        );
+        assert.equal((await reopened.getActiveTask('agent-1'))?.id, 't-1');
       });
-      const reopened = await h.restart();
-      assert.deepEqual((await reopened.getTask('t-1'))?.task, first.task);
-      const replay = await reopened.append('t-1', {
-        update: { phase: 'running', logs: lines(3) },
-        now: at(2),
-        idempotency,
-      });
-      assert.equal(replay.replayed, true, 'the key is remembered across the restart');
-      const next = await reopened.append('t-1', { update: { logs: lines(2, 'after') }, now: at(3) });
-      assert.equal(next.fromSeq, 5, 'seq continues');
-      assert.deepEqual(
-        (await readAll(reopened, 't-1')).map((l) => l.seq),
-        [1, 2, 3, 5, 6],
-      );
-      assert.equal((await reopened.getActiveTask('agent-1'))?.id, 't-1');
-    });
+    }
   });
 }
