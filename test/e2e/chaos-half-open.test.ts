@@ -7,22 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from './support/browser.js';
 import { Agent } from '../chaos/support/agent.js';
-import { newBrowserContext, openPanels, startChaosHost } from '../chaos/support/browser-panels.js';
+import { newBrowserContext, openPanels, setHidden, startChaosHost } from '../chaos/support/browser-panels.js';
 import { startProxiedServer, type ProxiedServer } from '../chaos/support/in-process-server.js';
 
 /** Long enough for a probe of the socket (a ping with a short deadline) and a reconnect. */
 const CATCH_UP_MS = 5_000;
-
-async function setHidden(page: Page, hidden: boolean): Promise<void> {
-  await page.evaluate((hidden) => {
-    Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
-    Object.defineProperty(document, 'visibilityState', {
-      configurable: true,
-      get: () => (hidden ? 'hidden' : 'visible'),
-    });
-    document.dispatchEvent(new Event('visibilitychange'));
-  }, hidden);
-}
 
 describe('a socket that died silently while the reader was away (Chromium)', () => {
   let env: ProxiedServer;

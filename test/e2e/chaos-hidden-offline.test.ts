@@ -10,6 +10,7 @@ import {
   describeReading,
   newBrowserContext,
   openPanels,
+  setHidden,
   startChaosHost,
   type BrowserPanel,
 } from '../chaos/support/browser-panels.js';
@@ -19,18 +20,6 @@ import { launchChromium } from './support/browser.js';
 /** "At once": a fraction of the poll interval and of any backoff the panel could be waiting on. */
 const AT_ONCE_MS = 1_500;
 const POLL_INTERVAL_MS = 10_000;
-
-/** Makes the page hidden or visible as a browser would: document.hidden and visibilitychange. */
-async function setHidden(page: Page, hidden: boolean): Promise<void> {
-  await page.evaluate((hidden) => {
-    Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
-    Object.defineProperty(document, 'visibilityState', {
-      configurable: true,
-      get: () => (hidden ? 'hidden' : 'visible'),
-    });
-    document.dispatchEvent(new Event('visibilitychange'));
-  }, hidden);
-}
 
 describe('hidden then visible, offline then online (Chromium)', () => {
   let env: ProxiedServer;

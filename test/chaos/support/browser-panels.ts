@@ -192,3 +192,15 @@ export function describeReading(reading: PanelReading | null): string {
 export function isExactly(lines: readonly number[], n: number): boolean {
   return lines.length === n && lines.every((line, i) => line === i + 1);
 }
+
+/** Makes the page hidden or visible as a browser would: document.hidden and visibilitychange. */
+export async function setHidden(page: Page, hidden: boolean): Promise<void> {
+  await page.evaluate((hidden) => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
+    Object.defineProperty(document, 'visibilityState', {
+      configurable: true,
+      get: () => (hidden ? 'hidden' : 'visible'),
+    });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+}
