@@ -263,7 +263,7 @@ export class AgentTaskStatus extends LitElement {
     // While polling, the feed's problem is the headline itself; offline, it is the reason.
     const detail =
       state === 'polling'
-        ? `Live updates paused — checking every ${Math.round(this.#pollMs / 1000)} s.`
+        ? `Polling — checking every ${Math.round(this.#pollMs / 1000)} s.`
         : (view.problem ?? 'The status server cannot be reached.');
     return html`<div part="banner" class="banner">
       <p>Real-time updates unavailable. <span class="muted">${detail}</span></p>
