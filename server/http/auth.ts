@@ -44,29 +44,42 @@ export function requireAdmin(adminToken: string | null): MiddlewareHandler<AppEn
  */
 export function requireAgentToken(store: TaskStore): MiddlewareHandler<AppEnv> {
   return async function requireAgentToken(c, next) {
-    const token = readBearerToken(c.req.header('authorization'));
-    if (token === 'missing' || token === 'malformed') {
-      throw new ApiError(
-        401,
-        'unauthorized',
-        token === 'missing'
-          ? 'send the task\'s agent token as "Authorization: Bearer <agentToken>" (it was returned when the task was created)'
-          : 'the Authorization header must be "Bearer <agentToken>"',
-        { headers: CHALLENGE },
-      );
-    }
-    const taskId = c.req.param('id') ?? '';
-    const stored = await store.getTask(taskId);
-    if (!stored) throw new ApiError(404, 'not_found', `no task with id "${taskId}"`);
-    if (!tokenMatchesHash(token, stored.tokenHash)) {
-      throw new ApiError(
-        401,
-        'unauthorized',
-        `this agent token is not valid for task "${taskId}"; use the token returned when that task was created`,
-        { headers: INVALID_TOKEN },
-      );
-    }
-    c.set('agentTokenHash', stored.tokenHash);
+    const tokenHash = await authenticateAgent(store, c.req.header('authorization'), c.req.param('id') ?? '');
+    c.set('agentTokenHash', tokenHash);
     await next();
   };
+}
+
+/**
+ * The check `requireAgentToken()` makes, as a function for a route that does its steps in one
+ * handler: resolves to the task's stored token hash (the rate-limit key), or throws the same
+ * ApiError (401 before the task is looked up, then 404, then 401).
+ */
+export async function authenticateAgent(
+  store: TaskStore,
+  authorization: string | undefined,
+  taskId: string,
+): Promise<string> {
+  const token = readBearerToken(authorization);
+  if (token === 'missing' || token === 'malformed') {
+    throw new ApiError(
+      401,
+      'unauthorized',
+      token === 'missing'
+        ? 'send the task\'s agent token as "Authorization: Bearer <agentToken>" (it was returned when the task was created)'
+        : 'the Authorization header must be "Bearer <agentToken>"',
+      { headers: CHALLENGE },
+    );
+  }
+  const stored = await store.getTask(taskId);
+  if (!stored) throw new ApiError(404, 'not_found', `no task with id "${taskId}"`);
+  if (!tokenMatchesHash(token, stored.tokenHash)) {
+    throw new ApiError(
+      401,
+      'unauthorized',
+      `this agent token is not valid for task "${taskId}"; use the token returned when that task was created`,
+      { headers: INVALID_TOKEN },
+    );
+  }
+  return stored.tokenHash;
 }

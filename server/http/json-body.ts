@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler, Next } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ApiError } from './api-error.js';
 
@@ -15,7 +15,19 @@ export interface JsonBodyOptions {
  * chunked bodies without Content-Length as they stream in), 400 `invalid_json` when it does not
  * parse. The parsed body is cached on the request, so `validate('json', ...)` reads it for free.
  */
-export function jsonBody({ maxBytes }: JsonBodyOptions): MiddlewareHandler {
+export function jsonBody(options: JsonBodyOptions): MiddlewareHandler {
+  const read = jsonBodyReader(options);
+  return async function jsonBody(c, next) {
+    await read(c);
+    await next();
+  };
+}
+
+/**
+ * The same gate as `jsonBody()`, as a function for a route that does its own steps in one
+ * handler: resolves to the parsed (and cached) body, or throws the same ApiError.
+ */
+export function jsonBodyReader({ maxBytes }: JsonBodyOptions): (c: Context) => Promise<unknown> {
   const tooLarge = (): never => {
     throw new ApiError(
       413,
@@ -26,7 +38,7 @@ export function jsonBody({ maxBytes }: JsonBodyOptions): MiddlewareHandler {
   };
   // Bodies without a Content-Length (chunked): hono's bodyLimit counts them as they stream in.
   const limit = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
-  return async function jsonBody(c, next) {
+  return async function readJsonBody(c) {
     const contentType = c.req.header('content-type');
     const mediaType = contentType?.split(';')[0]?.trim() ?? '';
     if (!JSON_MEDIA_TYPE.test(mediaType)) {
@@ -43,20 +55,23 @@ export function jsonBody({ maxBytes }: JsonBodyOptions): MiddlewareHandler {
     const length = c.req.header('content-length');
     if (length !== undefined && DIGITS.test(length) && c.req.header('transfer-encoding') === undefined) {
       if (Number(length) > maxBytes) return tooLarge();
-      return parseThen(c, next);
+      return parse(c);
     }
-    await limit(c, () => parseThen(c, next));
+    let value: unknown;
+    await limit(c, async () => {
+      value = await parse(c);
+    });
+    return value;
   };
 }
 
 const DIGITS = /^\d+$/;
 
-/** Parses (and so caches) the JSON body, then goes on; module-level so no request allocates it. */
-async function parseThen(c: Context, next: Next): Promise<void> {
+/** Parses (and so caches) the JSON body; module-level so no request allocates it. */
+async function parse(c: Context): Promise<unknown> {
   try {
-    await c.req.json();
+    return await c.req.json();
   } catch {
     throw new ApiError(400, 'invalid_json', 'the request body is not valid JSON');
   }
-  await next();
 }

@@ -11,20 +11,24 @@ import type { RateLimiter } from './rate-limiter.js';
 export function rateLimitPerToken(limiter: RateLimiter | null): MiddlewareHandler<AppEnv> {
   return async function rateLimitPerToken(c, next) {
     const key = c.get('agentTokenHash');
-    if (limiter && key !== undefined) {
-      const decision = limiter.take(key);
-      if (!decision.allowed) {
-        throw new ApiError(
-          429,
-          'rate_limited',
-          `too many status posts for this task; retry in ${decision.retryAfterSeconds} s, or batch log lines into fewer posts`,
-          {
-            details: { retryAfterSeconds: decision.retryAfterSeconds },
-            headers: { 'Retry-After': String(decision.retryAfterSeconds) },
-          },
-        );
-      }
-    }
+    if (key !== undefined) enforceRateLimit(limiter, key);
     await next();
   };
+}
+
+/** The check `rateLimitPerToken()` makes, as a function: returns when allowed, else throws the 429. */
+export function enforceRateLimit(limiter: RateLimiter | null, key: string): void {
+  if (!limiter) return;
+  const decision = limiter.take(key);
+  if (!decision.allowed) {
+    throw new ApiError(
+      429,
+      'rate_limited',
+      `too many status posts for this task; retry in ${decision.retryAfterSeconds} s, or batch log lines into fewer posts`,
+      {
+        details: { retryAfterSeconds: decision.retryAfterSeconds },
+        headers: { 'Retry-After': String(decision.retryAfterSeconds) },
+      },
+    );
+  }
 }
