@@ -115,6 +115,7 @@ export class DynamoTaskStore implements TaskStore {
   createTask({ id, agentId, title, tokenHash, now }: NewTask): Promise<Task> {
     return this.#guard(async () => {
       const task = newTask(id, agentId, title, now);
+      const createId = randomUUID();
       const item: StatusItem = {
         pk: taskPk(id),
         sk: STATUS_SK,
@@ -122,24 +123,9 @@ export class DynamoTaskStore implements TaskStore {
         tokenHash,
         agentKey: agentKey(agentId),
         createdKey: createdKey(task.createdAt, id),
-        createId: randomUUID(),
+        createId,
       };
-      try {
-        await this.#client.send(
-          new PutCommand({
-            TableName: this.#table,
-            Item: item,
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        );
-      } catch (error) {
-        if (!isConditionalCheckFailed(error)) throw error;
-        // Taken, or the SDK resent our put after losing its answer: then it holds our own item.
-        const { Item } = await this.#client.send(
-          new GetCommand({ TableName: this.#table, Key: { pk: item.pk, sk: item.sk }, ConsistentRead: true }),
-        );
-        if ((Item as StatusItem | undefined)?.createId !== item.createId) throw new TaskExistsError(id);
-      }
+      if (!(await this.#claim(item, 'createId', createId))) throw new TaskExistsError(id);
       return task;
     });
   }
@@ -209,22 +195,10 @@ export class DynamoTaskStore implements TaskStore {
         writtenAt: this.#clock().getTime(),
         writeId,
       };
-      try {
-        await this.#client.send(
-          new PutCommand({
-            TableName: this.#table,
-            Item: item,
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        );
-      } catch (error) {
-        if (!isConditionalCheckFailed(error)) throw error;
-        // The slot is taken: by another writer (read the new tail and try the next slot), or by
-        // this very item, when the SDK resent the put after losing its answer (then it is ours).
-        if (!(await this.#slotHolds(pk, item.sk, writeId))) {
-          if (attempt > 2) await sleep(Math.random() * Math.min(50, attempt * 2));
-          continue;
-        }
+      if (!(await this.#claim(item, 'writeId', writeId))) {
+        // Another writer took the slot: read the new tail and try the next one.
+        if (attempt > 2) await sleep(Math.random() * Math.min(50, attempt * 2));
+        continue;
       }
       await this.#afterClaim?.(taskId, applied.fromSeq);
       if (item.idem) await this.#putIdempotency(taskId, item);
@@ -338,18 +312,38 @@ export class DynamoTaskStore implements TaskStore {
     return { status, tail, task: lagging ? lagging.task : taskOfStatusItem(status), lagging };
   }
 
-  /** Whether the batch item at `sk` is the write `writeId`. */
-  async #slotHolds(pk: string, sk: string, writeId: string): Promise<boolean> {
+  /**
+   * Puts `item` where no item is yet. False: another item holds the key. A failed condition can
+   * also mean the SDK resent our own put after losing its answer, so the key is read back and
+   * counts as ours when its `idAttribute` carries our id.
+   */
+  async #claim(
+    item: { pk: string; sk: string },
+    idAttribute: 'createId' | 'writeId',
+    id: string,
+  ): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
     const { Item } = await this.#client.send(
       new GetCommand({
         TableName: this.#table,
-        Key: { pk, sk },
-        ProjectionExpression: '#writeId',
-        ExpressionAttributeNames: { '#writeId': 'writeId' },
+        Key: { pk: item.pk, sk: item.sk },
+        ProjectionExpression: '#id',
+        ExpressionAttributeNames: { '#id': idAttribute },
         ConsistentRead: true,
       }),
     );
-    return (Item as Pick<BatchItem, 'writeId'> | undefined)?.writeId === writeId;
+    return (Item as Record<string, unknown> | undefined)?.[idAttribute] === id;
   }
 
   async #getIdempotency(taskId: string, key: string, now: Date): Promise<IdempotencyItem | null> {
