@@ -3,21 +3,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createTask, getStatus, postStatus, tempDir } from './support/agent-http.js';
-import { ServerProcess, type Exit } from './support/server-process.js';
+import { ServerRun, type Exit } from '../../support/server-process.js';
 
 describe('a second server started on a DATA_DIR that a running server holds', () => {
   let data: Awaited<ReturnType<typeof tempDir>>;
-  let first: ServerProcess;
+  let first: ServerRun;
   let firstUrl: string;
-  let second: ServerProcess;
+  let second: ServerRun;
   let secondExit: Exit;
 
   before(async () => {
     data = await tempDir('ats-datadir-');
-    // Blank AWS_REGION and DYNAMODB_ENDPOINT (ServerProcess sets them so) count as unset: embedded.
-    first = ServerProcess.start({ DATA_DIR: data.dir });
+    // Blank AWS_REGION and DYNAMODB_ENDPOINT (ServerRun sets them so) count as unset: embedded.
+    first = ServerRun.start({ DATA_DIR: data.dir });
     firstUrl = await first.listening();
-    second = ServerProcess.start({ DATA_DIR: data.dir });
+    second = ServerRun.start({ DATA_DIR: data.dir });
     secondExit = await second.exited;
   });
 
@@ -49,7 +49,7 @@ describe('a second server started on a DATA_DIR that a running server holds', ()
 
   test('the first server stops cleanly on SIGTERM, and frees the directory for the next one', async () => {
     assert.deepEqual(await first.kill('SIGTERM'), { code: 0, signal: null });
-    const third = ServerProcess.start({ DATA_DIR: data.dir });
+    const third = ServerRun.start({ DATA_DIR: data.dir });
     try {
       await third.listening();
     } finally {

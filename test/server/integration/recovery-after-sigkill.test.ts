@@ -14,7 +14,7 @@ import {
   tempDir,
   type Answer,
 } from './support/agent-http.js';
-import { ServerProcess, type Exit } from './support/server-process.js';
+import { ServerRun, type Exit } from '../../support/server-process.js';
 
 const WORKERS = 4;
 /** Workers below this index send every post with an Idempotency-Key; the others never do. */
@@ -59,8 +59,8 @@ function linesByPost(logs: readonly LogEntry[]): Map<number, LogEntry[]> {
 
 describe('the server killed with SIGKILL mid-stream and restarted on the same DATA_DIR', () => {
   let data: Awaited<ReturnType<typeof tempDir>>;
-  let first: ServerProcess;
-  let second: ServerProcess;
+  let first: ServerRun;
+  let second: ServerRun;
   let url: string;
   let taskId: string;
   let token: string;
@@ -76,7 +76,7 @@ describe('the server killed with SIGKILL mid-stream and restarted on the same DA
 
   before(async () => {
     data = await tempDir('ats-sigkill-');
-    first = ServerProcess.start({ DATA_DIR: data.dir });
+    first = ServerRun.start({ DATA_DIR: data.dir });
     const firstUrl = await first.listening();
     const created = await createTask(firstUrl, 'agent-crash');
     taskId = created.task.id;
@@ -128,7 +128,7 @@ describe('the server killed with SIGKILL mid-stream and restarted on the same DA
     killed = await first.kill('SIGKILL');
     await agent;
 
-    second = ServerProcess.start({ DATA_DIR: data.dir });
+    second = ServerRun.start({ DATA_DIR: data.dir });
     url = await second.listening();
   });
 
