@@ -4,11 +4,10 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { loadConfig } from '../../../server/config.js';
-import { startServer, type RunningServer } from '../../../server/serve.js';
+import type { RunningServer } from '../../../server/serve.js';
 import type { DynamoTaskStore } from '../../../server/store/dynamodb/dynamo-task-store.js';
 import { createTask, getStatus, postStatus, tempDir } from './support/agent-http.js';
-import { dynamoStore } from './support/dynamo-store.js';
+import { dynamoStore, serveStore } from './support/dynamo-store.js';
 import { FreezableEndpoint } from './support/freezable-endpoint.js';
 import { StandaloneDynalite } from './support/standalone-dynalite.js';
 
@@ -36,17 +35,7 @@ describe('the server while DynamoDB accepts connections but stops answering', ()
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
       maxAttempts: ATTEMPTS,
     }));
-    server = await startServer({
-      config: loadConfig({
-        STORE: 'dynamodb',
-        PORT: '0',
-        RATE_LIMIT_PER_MINUTE: '0',
-        STATIC_DIR: '/nonexistent/agent-task-status-dist',
-      }),
-      store,
-      realtime: false,
-      log: { error: (...args: unknown[]) => console.error(...args), warn: () => {} },
-    });
+    server = await serveStore(store, { realtime: false });
     ({
       task: { id: taskId },
       agentToken: token,

@@ -7,12 +7,11 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ROUTES } from '../../../protocol/index.js';
-import { loadConfig } from '../../../server/config.js';
-import { startServer, type RunningServer } from '../../../server/serve.js';
+import type { RunningServer } from '../../../server/serve.js';
 import type { DynamoTaskStore } from '../../../server/store/dynamodb/dynamo-task-store.js';
 import { TestClient } from '../realtime/realtime-harness.js';
 import { createTask, postStatus, readAllLogs, tempDir } from './support/agent-http.js';
-import { dynamoStore } from './support/dynamo-store.js';
+import { dynamoStore, serveStore } from './support/dynamo-store.js';
 import { loseNextAnswer } from './support/sdk-faults.js';
 import { StandaloneDynalite } from './support/standalone-dynalite.js';
 
@@ -27,16 +26,7 @@ describe('a DynamoDB write whose answer is lost and which the SDK sends again', 
     data = await tempDir('ats-lost-answer-');
     dynamo = await StandaloneDynalite.start(path.join(data.dir, 'dynalite'));
     ({ client, store } = await dynamoStore(dynamo.endpoint));
-    server = await startServer({
-      config: loadConfig({
-        STORE: 'dynamodb',
-        PORT: '0',
-        RATE_LIMIT_PER_MINUTE: '0',
-        STATIC_DIR: '/nonexistent/agent-task-status-dist',
-      }),
-      store,
-      log: { error: (...args: unknown[]) => console.error(...args), warn: () => {} },
-    });
+    server = await serveStore(store);
   });
 
   after(async () => {

@@ -3,12 +3,11 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { loadConfig } from '../../../server/config.js';
-import { startServer, type RunningServer } from '../../../server/serve.js';
+import type { RunningServer } from '../../../server/serve.js';
 import type { DynamoTaskStore } from '../../../server/store/dynamodb/dynamo-task-store.js';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createTask, getStatus, postStatus, readAllLogs, tempDir } from './support/agent-http.js';
-import { dynamoStore } from './support/dynamo-store.js';
+import { dynamoStore, serveStore } from './support/dynamo-store.js';
 import { injectThrottling } from './support/sdk-faults.js';
 import { StandaloneDynalite } from './support/standalone-dynalite.js';
 
@@ -29,16 +28,7 @@ describe('the server while DynamoDB throttles its requests', () => {
     data = await tempDir('ats-throttle-');
     dynamo = await StandaloneDynalite.start(path.join(data.dir, 'dynalite'));
     ({ client, store } = await dynamoStore(dynamo.endpoint));
-    server = await startServer({
-      config: loadConfig({
-        STORE: 'dynamodb',
-        PORT: '0',
-        RATE_LIMIT_PER_MINUTE: '0',
-        STATIC_DIR: '/nonexistent/agent-task-status-dist',
-      }),
-      store,
-      log: { error: (...args: unknown[]) => console.error(...args), warn: () => {} },
-    });
+    server = await serveStore(store);
     ({
       task: { id: taskId },
       agentToken: token,
