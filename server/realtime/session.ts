@@ -35,7 +35,6 @@ const PENDING_EVENTS_MAX = 1_000;
  * committed during the read is missed or sent twice.
  */
 interface TaskSubscription {
-  attempt: number;
   pending: { event: BusEvent; frame: Buffer }[] | null;
   /** The highest seq this client has been sent for the task. */
   sentSeq: number;
@@ -49,7 +48,6 @@ interface TaskSubscription {
 export class Session implements HubMember {
   readonly #tasks = new SmallMap<string, TaskSubscription>();
   readonly #agents = new SmallMap<string, true>();
-  #attempts = 0;
   #invalid = 0;
   #windowStart = 0;
   #windowCount = 0;
@@ -149,16 +147,10 @@ export class Session implements HubMember {
   }
 
   async #subscribe(taskId: string, afterSeq: number | undefined): Promise<void> {
-    if (!this.#tasks.has(taskId) && this.subscriptionCount >= this.limits.maxSubscriptions) {
-      this.#sendError(
-        'too_many_subscriptions',
-        `at most ${this.limits.maxSubscriptions} subscriptions per connection`,
-        { taskId },
-      );
-      return;
-    }
-    // A resubscribe restarts the stream: the attempt id lets a slower earlier read be ignored.
-    const sub: TaskSubscription = { attempt: ++this.#attempts, pending: [], sentSeq: 0 };
+    if (!this.#tasks.has(taskId) && this.#refusedOverLimit({ taskId })) return;
+    // A resubscribe restarts the stream with a new object: a slower earlier read, finding another
+    // object in the map, is dropped.
+    const sub: TaskSubscription = { pending: [], sentSeq: 0 };
     this.#tasks.set(taskId, sub);
     this.hub.addTask(taskId, this);
     let page;
@@ -194,14 +186,7 @@ export class Session implements HubMember {
   }
 
   async #watchAgent(agentId: string): Promise<void> {
-    if (!this.#agents.has(agentId) && this.subscriptionCount >= this.limits.maxSubscriptions) {
-      this.#sendError(
-        'too_many_subscriptions',
-        `at most ${this.limits.maxSubscriptions} subscriptions per connection`,
-        { agentId },
-      );
-      return;
-    }
+    if (!this.#agents.has(agentId) && this.#refusedOverLimit({ agentId })) return;
     this.#agents.set(agentId, true);
     this.hub.addAgent(agentId, this);
     try {
@@ -213,6 +198,17 @@ export class Session implements HubMember {
       });
       console.error('active task read failed', error);
     }
+  }
+
+  /** At the per-connection limit, a new subscription is answered with an error instead. */
+  #refusedOverLimit(about: { taskId?: string; agentId?: string }): boolean {
+    if (this.subscriptionCount < this.limits.maxSubscriptions) return false;
+    this.#sendError(
+      'too_many_subscriptions',
+      `at most ${this.limits.maxSubscriptions} subscriptions per connection`,
+      about,
+    );
+    return true;
   }
 
   #drop(taskId: string): void {
