@@ -1,7 +1,7 @@
 // Browser tests run in Debian's Chromium (no browser downloads here); see TOOLCHAIN.md.
 import { esbuildPlugin } from '@web/dev-server-esbuild';
 import { chromeLauncher } from '@web/test-runner-chrome';
-import { findChromium } from './scripts/find-chromium.mjs';
+import { CHROMIUM_ARGS, findChromium } from './scripts/find-chromium.mjs';
 
 /** mock-socket only ships a UMD `main`; point the browser at its ES build. */
 function mockSocketEsm() {
@@ -23,16 +23,7 @@ export default {
     chromeLauncher({
       launchOptions: {
         executablePath: findChromium(),
-        args: [
-          '--no-sandbox',
-          '--headless',
-          '--disable-gpu',
-          '--disable-dev-shm-usage',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-        ],
+        args: ['--headless', ...CHROMIUM_ARGS],
       },
     }),
   ],

@@ -7,19 +7,10 @@ import type {
   TaskFeedConfig,
   TaskFeedFactory,
 } from '../../../widget/connection/task-feed-types.js';
-
-export const INITIAL_VIEW: FeedView = {
-  task: null,
-  logs: [],
-  hasOlder: false,
-  connectionState: 'connecting',
-  nextRetryAt: null,
-  problem: null,
-  notFound: false,
-};
+import { IDLE_VIEW } from '../../../widget/task-status-controller.js';
 
 export class FakeFeed implements TaskFeed {
-  view: FeedView = INITIAL_VIEW;
+  view: FeedView = IDLE_VIEW;
   running = false;
   starts = 0;
   stops = 0;
