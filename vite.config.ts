@@ -2,14 +2,29 @@
 // host page needs a single <script type="module">. The demo is built by vite.demo.config.ts.
 import { transform } from 'esbuild';
 import { defineConfig, type Plugin } from 'vite';
-import { minifyHtmlTemplates, writeStylesModule } from './scripts/build-widget.js';
+import {
+  minifyHtmlTemplates,
+  STYLES_MODULE,
+  stylesModule,
+  writeStylesModule,
+} from './scripts/build-widget.js';
 
-/** Regenerates the element's minified styles module from its stylesheet (scripts/build-widget.ts). */
+/**
+ * Builds from the stylesheet as it is now (scripts/build-widget.ts). A build that writes dist/ also
+ * regenerates the styles module in the sources; one in memory (the size budget) leaves them alone.
+ */
 function widgetStyles(): Plugin {
+  let write = true;
   return {
     name: 'widget-styles',
+    configResolved(config) {
+      write = config.build.write;
+    },
     async buildStart() {
-      await writeStylesModule();
+      if (write) await writeStylesModule();
+    },
+    async load(id) {
+      return id === STYLES_MODULE ? stylesModule() : null;
     },
   };
 }

@@ -1,19 +1,44 @@
 // Build steps of the embeddable widget (vite.config.ts calls them; `node --import tsx
 // scripts/build-widget.ts` regenerates the styles module alone).
 //
-// The element's stylesheet is written in agent-task-status.css and shipped minified from a
-// generated module, agent-task-status.styles.ts: the size budget (issue 7) measures the widget
-// bundled straight from its TypeScript sources, so the minified CSS has to be in the sources.
-// test/widget/styles.test.ts fails when the generated module is older than the stylesheet.
+// The element's stylesheet is written in agent-task-status.css and also kept minified in a
+// generated module, agent-task-status.styles.ts, which the element imports: the browser tests and
+// the dev server load the TypeScript sources as they are, with no CSS loader.
+// test/widget/build-widget.test.ts fails when the generated module is older than the stylesheet.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { transform } from 'esbuild';
 import { format, resolveConfig } from 'prettier';
-import { parseSync, Visitor } from 'vite';
+import { build, parseSync, Visitor, type Rolldown } from 'vite';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const STYLES_CSS = `${root}widget/agent-task-status/agent-task-status.css`;
 export const STYLES_MODULE = `${root}widget/agent-task-status/agent-task-status.styles.ts`;
+const VITE_CONFIG = `${root}vite.config.ts`;
+
+export interface WidgetBundle {
+  /** dist/agent-task-status.js as `npm run build` writes it, less the source map comment. */
+  code: string;
+  /** Each input module's length in the bundle before minifying, largest first. */
+  modules: { id: string; length: number }[];
+}
+
+/**
+ * The embeddable file, built in memory by vite.config.ts itself: the size budget
+ * (test/widget/bundle-budget.test.ts) and bench/size.ts measure exactly what ships, on a fresh
+ * clone too, and cannot drift from the build.
+ */
+export async function buildWidgetBundle(): Promise<WidgetBundle> {
+  // A library build answers with one output per format; vite.config.ts has one, `es`.
+  const [output] = [
+    await build({ configFile: VITE_CONFIG, logLevel: 'silent', build: { write: false, sourcemap: false } }),
+  ].flat() as Rolldown.RolldownOutput[];
+  const chunk = output!.output.find((file) => file.type === 'chunk')!;
+  const modules = Object.entries(chunk.modules)
+    .map(([id, module]) => ({ id: id.replace(root, ''), length: module.renderedLength }))
+    .sort((a, b) => b.length - a.length);
+  return { code: chunk.code, modules };
+}
 
 /** The text of agent-task-status.styles.ts for the stylesheet as it is now. */
 export async function stylesModule(): Promise<string> {
