@@ -42,8 +42,7 @@ const timeFormat = new Intl.DateTimeFormat(undefined, {
 });
 
 /** What tells one status apart from the next; log lines alone are not a status change. */
-const statusKey = (t: Task | null) =>
-  t ? JSON.stringify([t.id, t.phase, t.progress, t.message, t.title]) : '';
+const STATUS_FIELDS = ['id', 'phase', 'progress', 'message', 'title'] as const;
 
 /**
  * @summary A real-time status panel for one AI-agent task: phase, progress, latest message and logs.
@@ -219,14 +218,12 @@ export class AgentTaskStatus extends LitElement {
               class="progress"
               role="progressbar"
               aria-label="Task progress"
-              aria-valuemin="0"
-              aria-valuemax="100"
               aria-valuenow=${progress}
             >
               <div part="progress-indicator" class="bar"></div>
             </div>`
       }
-      ${message ? html`<p part="message" class="message">${message}</p>` : nothing}
+      ${message ? html`<p part="message">${message}</p>` : nothing}
       ${idle ? nothing : this.#renderBanner(view)} ${task ? this.#renderLogs(view) : nothing}
       <div role="status" aria-live="polite" class="vh">${this.announcement}</div>
     </div>`;
@@ -252,22 +249,28 @@ export class AgentTaskStatus extends LitElement {
 
   #renderBanner(view: FeedView) {
     const state = view.connectionState;
-    if (state === 'reconnecting') {
-      const s = view.nextRetryAt === null ? 0 : Math.ceil((view.nextRetryAt - Date.now()) / 1000);
-      return html`<div part="banner" class="banner">
-        <p>Reconnecting… <span class="muted">${s > 0 ? `retrying in ${s} s` : 'retrying now'}</span></p>
-        <button part="retry-button" @click=${() => this.#feed.retryNow()}>Retry now</button>
-      </div>`;
-    }
-    if (state !== 'polling' && state !== 'offline') return nothing;
+    const reconnecting = state === 'reconnecting';
+    if (!reconnecting && state !== 'polling' && state !== 'offline') return nothing;
+    const s = view.nextRetryAt === null ? 0 : Math.ceil((view.nextRetryAt - Date.now()) / 1000);
     // While polling, the feed's problem is the headline itself; offline, it is the reason.
-    const detail =
-      state === 'polling'
+    const detail = reconnecting
+      ? s > 0
+        ? `retrying in ${s} s`
+        : 'retrying now'
+      : state === 'polling'
         ? `Polling — checking every ${Math.round(this.#pollMs / 1000)} s.`
         : (view.problem ?? 'The status server cannot be reached.');
     return html`<div part="banner" class="banner">
-      <p>Real-time updates unavailable. <span class="muted">${detail}</span></p>
-      <button part="refresh-button" @click=${() => this.#feed.refresh()}>Refresh</button>
+      <p>
+        ${reconnecting ? 'Reconnecting…' : 'Real-time updates unavailable.'}
+        <span class="muted">${detail}</span>
+      </p>
+      <button
+        part=${reconnecting ? 'retry-button' : 'refresh-button'}
+        @click=${() => (reconnecting ? this.#feed.retryNow() : this.#feed.refresh())}
+      >
+        ${reconnecting ? 'Retry now' : 'Refresh'}
+      </button>
     </div>`;
   }
 
@@ -312,7 +315,7 @@ export class AgentTaskStatus extends LitElement {
 
   #viewChanged(next: FeedView, previous: FeedView): void {
     const said: string[] = [];
-    if (statusKey(next.task) !== statusKey(previous.task)) {
+    if (STATUS_FIELDS.some((field) => next.task?.[field] !== previous.task?.[field])) {
       this.#emit('agent-task-status-change', { task: next.task, previous: previous.task });
     }
     if (next.task && (next.task.phase !== previous.task?.phase || next.task.id !== previous.task.id)) {
