@@ -1,5 +1,5 @@
 // Generated from agent-task-status.css by scripts/build-widget.ts (npm run build): edit the
-// stylesheet, not this file. Minified here because the size budget measures the sources bundled.
+// stylesheet, not this file. Minified as it ships; the build makes its own from the stylesheet.
 import { unsafeCSS } from 'lit';
 
 // unsafeCSS only because the text is ours, from a file in this folder: nothing is interpolated.
