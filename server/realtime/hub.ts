@@ -1,14 +1,15 @@
 import type { BusEvent } from '../bus/task-bus.js';
+import { textFrame } from './ws-frame.js';
 
-/** What the hub needs of a connection: deliver an event it has already serialized. */
+/** What the hub needs of a connection: deliver an event it has already framed (ws-frame.ts). */
 export interface HubMember {
   deliver(event: BusEvent, frame: Buffer): void;
 }
 
 /**
- * Who listens to what: task id → members, agent id → members. A broadcast serializes the event
- * once into a Buffer and hands the same bytes to every member, so the cost per subscriber is a
- * socket write, not a JSON.stringify.
+ * Who listens to what: task id → members, agent id → members. A broadcast is serialized and
+ * framed once, and every member gets the same bytes, so the cost per subscriber is a socket
+ * write, not a JSON.stringify or a frame header.
  */
 export class Hub {
   readonly #byTask = new Map<string, Set<HubMember>>();
@@ -36,7 +37,7 @@ export class Hub {
     const members =
       event.type === 'update' ? this.#byTask.get(event.taskId) : this.#byAgent.get(event.agentId);
     if (!members || members.size === 0) return;
-    const frame = Buffer.from(JSON.stringify(event));
+    const frame = textFrame(JSON.stringify(event));
     for (const member of members) member.deliver(event, frame);
     this.#delivered += members.size;
   }

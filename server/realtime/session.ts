@@ -13,7 +13,7 @@ import type { TaskStore } from '../store/task-store.js';
 import type { Hub, HubMember } from './hub.js';
 import { fitSnapshot } from './snapshot-budget.js';
 import { SmallMap } from './small-map.js';
-import { frameOnce, writeFrame } from './ws-frame.js';
+import { writeFrame } from './ws-frame.js';
 
 export interface SessionLimits {
   heartbeatMs: number;
@@ -244,8 +244,7 @@ export class Session implements HubMember {
   }
 
   /** A hub broadcast: framed once for all its subscribers (ws-frame.ts), written as is. */
-  #sendBroadcast(payload: Buffer): void {
-    const frame = frameOnce(payload);
+  #sendBroadcast(frame: Buffer): void {
     if (!this.#roomFor(frame.length)) return;
     writeFrame(this.ws, frame);
   }

@@ -32,13 +32,16 @@ const update = (taskId: string): UpdateMessage => ({
 });
 
 describe('hub', () => {
-  it('serializes a broadcast once and hands every subscriber the same bytes', () => {
+  it('frames a broadcast once and hands every subscriber the same bytes', () => {
     const hub = new Hub();
     const members = Array.from({ length: 50 }, member);
     for (const m of members) hub.addTask('t1', m);
     hub.publish(update('t1'));
     const first = members[0]!.frames[0]!;
-    assert.deepEqual(JSON.parse(first.toString()), update('t1'));
+    // FIN + text, then a 16-bit length: the update is 126 bytes or more.
+    assert.deepEqual([first[0], first[1]], [0x81, 126]);
+    assert.equal(first.readUInt16BE(2), first.length - 4);
+    assert.deepEqual(JSON.parse(first.subarray(4).toString()), update('t1'));
     for (const m of members) assert.equal(m.frames[0], first, 'the very same Buffer, not a copy');
     assert.equal(hub.delivered, 50);
   });
