@@ -106,7 +106,12 @@ async function main(): Promise<void> {
         // Each round in another order, so a contender is not always the one after the same one.
         for (const kind of rotate(KINDS, round)) {
           log(`fan-out: ${layout.name}, ${kind} (round ${round + 1} of ${ROUNDS})...`);
-          runs.push(await fanout(kind, layout, FANOUT_TIMING));
+          const run = await fanout(kind, layout, FANOUT_TIMING);
+          // Every round's figures, so the spread behind each best-of is visible.
+          log(
+            `  CPU per 10k ${fmt.s(run.fixed.cpuPer10k)}, p99 ${fmt.ms(run.fixed.p99)}, saturated ${fmt.rate(run.saturated.deliveredPerSec)}`,
+          );
+          runs.push(run);
         }
       }
       const results = KINDS.map((kind) => bestOf(runs.filter((r) => r.kind === kind)));

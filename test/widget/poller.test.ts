@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseRetryAfter } from '../../widget/connection/http-get.js';
-import { Poller, POLLING, type PollResult } from '../../widget/connection/poller.js';
+import { poller as makePoller, POLLING, type PollResult } from '../../widget/connection/poller.js';
 import { FakeClock, settle } from './helpers/fake-clock.js';
 import { FakeFetch, type Reply } from './helpers/fake-fetch.js';
 import { mulberry32 } from './helpers/prng.js';
@@ -13,7 +13,7 @@ function setup(route: (url: URL, headers: Record<string, string>) => Reply | 'ha
   const fetch = new FakeFetch(route);
   const results: PollResult[] = [];
   let url = URL_A;
-  const poller = new Poller<string>({
+  const poller = makePoller<string>({
     clock,
     fetch: fetch.fetch,
     random: mulberry32(3),
@@ -160,7 +160,7 @@ describe('Poller', () => {
     const late: ((reply: Reply) => void)[] = [];
     const clock = new FakeClock();
     const results: string[] = [];
-    const poller = new Poller<number>({
+    const poller = makePoller<number>({
       clock,
       // A fetch that ignores abort, so the first answer really arrives after the second.
       fetch: () =>

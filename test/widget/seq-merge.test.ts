@@ -3,22 +3,22 @@ import { describe, it } from 'node:test';
 import type { LogsPage } from '../../protocol/http.js';
 import type { LogEntry } from '../../protocol/task.js';
 import type { UpdateMessage } from '../../protocol/ws-messages.js';
-import { SeqMerge, type MergeResult } from '../../widget/connection/seq-merge.js';
+import { seqMerge, type MergeNeed, type SeqMerge } from '../../widget/connection/seq-merge.js';
 import { line, lines, page, seqs, task, update } from './helpers/fixtures.js';
 import { mulberry32 } from './helpers/prng.js';
 
 /** A fresh panel's first page: the tail, all events up to `seq`. */
-function started(seq: number, limits?: ConstructorParameters<typeof SeqMerge>[0]): SeqMerge {
-  const merge = new SeqMerge(limits);
+function started(seq: number, limits?: Parameters<typeof seqMerge>[0]): SeqMerge {
+  const merge = seqMerge(limits);
   merge.applyPage(page(lines(1, seq), seq), null);
   return merge;
 }
 
 describe('SeqMerge: snapshots and pages', () => {
   it('takes a fresh tail as is: its lines, its cursor and whether older lines exist', () => {
-    const merge = new SeqMerge();
+    const merge = seqMerge();
     const result = merge.applyPage(page(lines(51, 60), 61, { hasOlder: true }), null);
-    assert.deepEqual(result, { changed: true, need: { kind: 'none' } });
+    assert.deepEqual(result, { kind: 'none' });
     assert.deepEqual(
       seqs(merge.logs),
       lines(51, 60).map((l) => l.seq),
@@ -31,7 +31,7 @@ describe('SeqMerge: snapshots and pages', () => {
   it('resumes from its cursor: a forward page adds only what is new', () => {
     const merge = started(10);
     const result = merge.applyPage(page(lines(11, 14), 15), 10);
-    assert.equal(result.changed, true);
+    assert.deepEqual(result, { kind: 'none' });
     assert.deepEqual(
       seqs(merge.logs),
       lines(1, 14).map((l) => l.seq),
@@ -51,14 +51,14 @@ describe('SeqMerge: snapshots and pages', () => {
   it('asks to page on from the new cursor when a page says hasMore', () => {
     const merge = started(10);
     const result = merge.applyPage(page(lines(11, 20), 50, { nextAfterSeq: 20, hasMore: true }), 10);
-    assert.deepEqual(result.need, { kind: 'fill', afterSeq: 20 });
+    assert.deepEqual(result, { kind: 'fill', afterSeq: 20 });
     assert.equal(merge.complete, false);
   });
 
   it('does not skip events when a tail does not reach back to its cursor: it asks for a fill', () => {
     const merge = started(10);
     const result = merge.applyPage(page(lines(31, 40), 40, { hasOlder: true }), null);
-    assert.deepEqual(result.need, { kind: 'fill', afterSeq: 10 });
+    assert.deepEqual(result, { kind: 'fill', afterSeq: 10 });
     assert.equal(merge.cursor, 10);
     assert.deepEqual(
       seqs(merge.logs),
@@ -80,7 +80,7 @@ describe('SeqMerge: snapshots and pages', () => {
   it('does not join a forward page asked from beyond its cursor', () => {
     const merge = started(10);
     const result = merge.applyPage(page(lines(21, 25), 25), 20);
-    assert.deepEqual(result.need, { kind: 'fill', afterSeq: 10 });
+    assert.deepEqual(result, { kind: 'fill', afterSeq: 10 });
     assert.equal(merge.cursor, 10);
   });
 
@@ -96,7 +96,7 @@ describe('SeqMerge: snapshots and pages', () => {
 describe('SeqMerge: live updates', () => {
   it('applies updates in order and moves the cursor to each task.seq', () => {
     const merge = started(10);
-    assert.deepEqual(merge.applyUpdate(update(11, 12)), { changed: true, need: { kind: 'none' } });
+    assert.deepEqual(merge.applyUpdate(update(11, 12)), { kind: 'none' });
     merge.applyUpdate(update(13, 13));
     assert.equal(merge.cursor, 13);
     assert.deepEqual(
@@ -107,7 +107,9 @@ describe('SeqMerge: live updates', () => {
 
   it('drops an update it already holds, and the held lines of an overlapping one', () => {
     const merge = started(10);
-    assert.deepEqual(merge.applyUpdate(update(9, 10)), { changed: false, need: { kind: 'none' } });
+    const held = merge.logs;
+    assert.deepEqual(merge.applyUpdate(update(9, 10)), { kind: 'none' });
+    assert.equal(merge.logs, held, 'the same array: nothing to render');
     merge.applyUpdate(update(9, 12));
     assert.deepEqual(
       seqs(merge.logs),
@@ -118,7 +120,7 @@ describe('SeqMerge: live updates', () => {
   it('buffers an update beyond a gap, asks for a fill from the cursor, and applies it after', () => {
     const merge = started(10);
     const result = merge.applyUpdate(update(14, 15));
-    assert.deepEqual(result.need, { kind: 'fill', afterSeq: 10 });
+    assert.deepEqual(result, { kind: 'fill', afterSeq: 10 });
     assert.equal(merge.cursor, 10);
     assert.deepEqual(
       seqs(merge.logs),
@@ -129,7 +131,7 @@ describe('SeqMerge: live updates', () => {
       { logs: lines(11, 13), nextAfterSeq: 13, hasMore: false, hasOlder: false },
       10,
     );
-    assert.deepEqual(filled.need, { kind: 'none' });
+    assert.deepEqual(filled, { kind: 'none' });
     assert.equal(merge.cursor, 15);
     assert.deepEqual(
       seqs(merge.logs),
@@ -150,7 +152,7 @@ describe('SeqMerge: live updates', () => {
   });
 
   it('buffers updates that arrive before the first snapshot and drains them after it', () => {
-    const merge = new SeqMerge();
+    const merge = seqMerge();
     merge.applyUpdate(update(11, 12));
     merge.applyPage(page(lines(1, 10), 10), null);
     assert.equal(merge.cursor, 12);
@@ -165,7 +167,7 @@ describe('SeqMerge: live updates', () => {
     merge.applyUpdate(update(20, 20));
     merge.applyUpdate(update(22, 22));
     const result = merge.applyUpdate(update(24, 24));
-    assert.deepEqual(result.need, { kind: 'reload' });
+    assert.deepEqual(result, { kind: 'reload' });
     assert.equal(merge.cursor, null, 'the next page is taken as a fresh tail');
     assert.deepEqual(
       seqs(merge.logs),
@@ -182,19 +184,19 @@ describe('SeqMerge: live updates', () => {
 
   it('reloads instead of paging through more lines than it would keep', () => {
     const merge = started(10, { maxLogs: 50 });
-    assert.deepEqual(merge.applyUpdate(update(100, 100)).need, { kind: 'reload' });
+    assert.deepEqual(merge.applyUpdate(update(100, 100)), { kind: 'reload' });
   });
 
   it('never misses or repeats an event across duplicated, reordered and lost deliveries', () => {
     for (let seed = 1; seed <= 50; seed++) {
       const random = mulberry32(seed);
       const server = new TruthServer(random, 300);
-      const merge = new SeqMerge();
-      const serve = (result: MergeResult): void => {
-        if (result.need.kind === 'fill') {
-          const afterSeq = result.need.afterSeq;
+      const merge = seqMerge();
+      const serve = (result: MergeNeed): void => {
+        if (result.kind === 'fill') {
+          const afterSeq = result.afterSeq;
           serve(merge.applyPage(server.forward(afterSeq, 7), afterSeq));
-        } else if (result.need.kind === 'reload') {
+        } else if (result.kind === 'reload') {
           serve(merge.applyPage(server.tail(20), null));
         }
       };
@@ -227,7 +229,7 @@ describe('SeqMerge: bounds and older pages', () => {
   });
 
   it('prepends an older page without moving the cursor or the status', () => {
-    const merge = new SeqMerge();
+    const merge = seqMerge();
     merge.applyPage(page(lines(51, 60), 60, { hasOlder: true }), null);
     const older: LogsPage = { logs: lines(41, 51), nextAfterSeq: 99, hasMore: false, hasOlder: false };
     assert.equal(merge.prependOlder(older, 51), true);
@@ -240,7 +242,7 @@ describe('SeqMerge: bounds and older pages', () => {
   });
 
   it('keeps lines the reader loaded when live lines arrive, up to the larger bound', () => {
-    const merge = new SeqMerge({ maxLogs: 10, maxLogsWithOlder: 25 });
+    const merge = seqMerge({ maxLogs: 10, maxLogsWithOlder: 25 });
     merge.applyPage(page(lines(41, 50), 50, { hasOlder: true }), null);
     merge.prependOlder({ logs: lines(31, 40), nextAfterSeq: 50, hasMore: false, hasOlder: true }, 41);
     merge.applyUpdate(update(51, 55));

@@ -15,21 +15,6 @@ export type LinkStatus =
 
 export const IDLE: LinkStatus = { kind: 'idle' };
 
-/** A listener seen as its methods: a server message (or a poll result) and its request's cursor. */
-export type Handlers = Record<
-  string,
-  ((message: unknown, requestedAfterSeq: number | null) => void) | undefined
->;
-
-/** The listener method each server message (or a relayed poll result) goes to. */
-export const HANDLERS: Partial<Record<string, string>> = {
-  poll: 'onPoll',
-  snapshot: 'onSnapshot',
-  update: 'onUpdate',
-  'agent-task': 'onAgentTask',
-  error: 'onError',
-};
-
 /** A link's status, changed in one place; listeners hear each real change once. */
 export class StatusSource {
   #status = IDLE;

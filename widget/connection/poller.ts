@@ -33,95 +33,96 @@ export interface PollerConfig<C> {
   onResult(result: PollResult, context: C): void;
 }
 
+export interface Poller {
+  readonly running: boolean;
+  readonly consecutiveFailures: number;
+  /** Polls at once, then on schedule. */
+  start(): void;
+  stop(): void;
+  /** Catch up now (Refresh, back online, more pages waiting); supersedes an attempt in flight. */
+  pollNow(): void;
+  /** Becoming visible again polls at once: the reader is back and the data may be minutes old. */
+  setHidden(hidden: boolean): void;
+}
+
 /**
  * Polls one JSON route: ETag revalidation per URL, the interval while all is well, backoff (and
  * Retry-After) on errors, slower while hidden. Each attempt has an id and an AbortController;
- * a superseded attempt's result is dropped, never delivered.
+ * a superseded attempt's result is dropped, never delivered. A closure, not a class: its state
+ * minifies to one-letter names (issue 7, the size budget).
  */
-export class Poller<C> {
-  readonly #config: PollerConfig<C>;
-  #running = false;
-  #hidden = false;
-  #attempt = 0;
-  #failures = 0;
-  #timer: unknown;
-  #abort: AbortController | null = null;
-  #etag: { url: string; value: string } | null = null;
+export function poller<C>(config: PollerConfig<C>): Poller {
+  const { clock } = config;
+  let running = false;
+  let hidden = false;
+  let attempt = 0;
+  let failures = 0;
+  let timer: unknown;
+  let abort: AbortController | null = null;
+  let etag: { url: string; value: string } | null = null;
 
-  constructor(config: PollerConfig<C>) {
-    this.#config = config;
+  function cancel(): void {
+    attempt++;
+    abort?.abort();
+    abort = null;
+    clock.clearTimeout(timer);
   }
 
-  get running(): boolean {
-    return this.#running;
-  }
-
-  get consecutiveFailures(): number {
-    return this.#failures;
-  }
-
-  /** Polls at once, then on schedule. */
-  start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    this.#failures = 0;
-    void this.#poll();
-  }
-
-  stop(): void {
-    this.#running = false;
-    this.#cancel();
-  }
-
-  /** Catch up now (Refresh, back online, more pages waiting); supersedes an attempt in flight. */
-  pollNow(): void {
-    if (!this.#running) return;
-    this.#cancel();
-    void this.#poll();
-  }
-
-  /** Becoming visible again polls at once: the reader is back and the data may be minutes old. */
-  setHidden(hidden: boolean): void {
-    const wasHidden = this.#hidden;
-    this.#hidden = hidden;
-    if (wasHidden && !hidden) this.pollNow();
-  }
-
-  #cancel(): void {
-    this.#attempt++;
-    this.#abort?.abort();
-    this.#abort = null;
-    this.#config.clock.clearTimeout(this.#timer);
-  }
-
-  async #poll(): Promise<void> {
-    const config = this.#config;
-    const id = ++this.#attempt;
+  async function poll(): Promise<void> {
+    const id = ++attempt;
     const { url, context } = config.request();
-    const abort = (this.#abort = new AbortController());
-    const etag = this.#etag?.url === url ? this.#etag.value : null;
-    const result = await getJson(config.fetch, url, { abort, etag, clock: config.clock });
-    if (id !== this.#attempt) return;
-    this.#abort = null;
-    this.#failures = result.kind === 'failed' ? this.#failures + 1 : 0;
-    if (result.kind === 'ok') this.#etag = result.etag === null ? null : { url, value: result.etag };
-    const delay = this.#nextDelay(result);
-    config.onResult({ ...result, consecutiveFailures: this.#failures }, context);
+    const mine = (abort = new AbortController());
+    const result = await getJson(config.fetch, url, {
+      abort: mine,
+      etag: etag?.url === url ? etag.value : null,
+      clock,
+    });
+    if (id !== attempt) return;
+    abort = null;
+    failures = result.kind === 'failed' ? failures + 1 : 0;
+    if (result.kind === 'ok') etag = result.etag === null ? null : { url, value: result.etag };
+    const delay = nextDelay(result);
+    config.onResult({ ...result, consecutiveFailures: failures }, context);
     // onResult may have stopped us or asked for the next page already.
-    if (id === this.#attempt && this.#running)
-      this.#timer = config.clock.setTimeout(() => this.#poll(), delay);
+    if (id === attempt && running) timer = clock.setTimeout(poll, delay);
   }
 
-  #nextDelay(result: HttpResult): number {
-    const { intervalMs, random } = this.#config;
-    const interval = this.#hidden ? Math.max(intervalMs * HIDDEN_SLOWDOWN, HIDDEN_MIN_MS) : intervalMs;
+  function nextDelay(result: HttpResult): number {
+    const { intervalMs, random } = config;
+    const interval = hidden ? Math.max(intervalMs * HIDDEN_SLOWDOWN, HIDDEN_MIN_MS) : intervalMs;
     if (result.kind !== 'failed') return interval;
     // Never sooner than the interval: jitter only spreads the extra wait.
-    const extra = backoffDelay(this.#failures - 1, {
-      baseMs: intervalMs,
-      capMs: MAX_ERROR_DELAY_MS,
-      random,
-    });
+    const extra = backoffDelay(failures - 1, { baseMs: intervalMs, capMs: MAX_ERROR_DELAY_MS, random });
     return Math.max(interval + extra, result.retryAfterMs ?? 0);
   }
+
+  const self: Poller = {
+    get running() {
+      return running;
+    },
+    get consecutiveFailures() {
+      return failures;
+    },
+    start() {
+      if (running) return;
+      running = true;
+      failures = 0;
+      void poll();
+    },
+    stop() {
+      running = false;
+      cancel();
+    },
+    pollNow() {
+      if (!running) return;
+      cancel();
+      void poll();
+    },
+    setHidden(next) {
+      const wasHidden = hidden;
+      hidden = next;
+      if (wasHidden && !next) self.pollNow();
+    },
+  };
+  return self;
 }

@@ -9,7 +9,7 @@ import type {
 import { BASE_MS, backoffDelay, RESTART_SPREAD_MS, RetryTracker } from './backoff.js';
 import type { Clock } from './clock.js';
 import type { FallbackReason } from './link-state.js';
-import { HANDLERS, IDLE, StatusSource, type Handlers } from './link-status.js';
+import { IDLE, StatusSource } from './link-status.js';
 import { parseServerMessage } from './wire-guards.js';
 
 export type { LinkStatus } from './link-status.js';
@@ -85,6 +85,14 @@ export interface SocketLinkConfig {
   /** How long the link must stay up before its retry count resets; default STABLE_MS (backoff.ts). */
   stableMs?: number;
 }
+
+/** The listener method each server message goes to. */
+const HANDLERS: Partial<Record<string, string>> = {
+  snapshot: 'onSnapshot',
+  update: 'onUpdate',
+  'agent-task': 'onAgentTask',
+  error: 'onError',
+};
 
 /**
  * A task's stream (key `s` + task id) or an agent's watch (`w` + agent id): its one listener, and
@@ -233,7 +241,9 @@ export class SocketLink extends StatusSource {
       if (!stream) continue;
       // A snapshot, an agent's task or an error answers a request; an update does not.
       const requested = message.type === 'update' ? null : this.#answered(stream);
-      (stream.l as unknown as Handlers)[HANDLERS[message.type]!]?.(message, requested);
+      (stream.l as unknown as Record<string, (m: unknown, r: number | null) => void>)[
+        HANDLERS[message.type]!
+      ]?.(message, requested);
     }
   }
 

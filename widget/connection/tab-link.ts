@@ -1,40 +1,36 @@
-import { ROUTES } from '../../protocol/routes.js';
 import type { ServerMessage } from '../../protocol/ws-messages.js';
 import type { Clock } from './clock.js';
 import type { FetchLike } from './http-get.js';
-import { HANDLERS, IDLE, StatusSource, type Handlers, type LinkStatus } from './link-status.js';
-import { Poller, type PollerConfig, type PollResult } from './poller.js';
-import { SocketLink, type AgentWatcher, type TaskSubscriber, type WebSocketCtor } from './socket-link.js';
-import { httpUrl } from './urls.js';
+import { IDLE, StatusSource, type LinkStatus } from './link-status.js';
+import { poller as makePoller, type Poller, type PollerConfig, type PollResult } from './poller.js';
+import { SocketLink, type WebSocketCtor } from './socket-link.js';
+import { pollUrl } from './urls.js';
 
-/** A panel polling a task's status route (from its cursor) or an agent's active task. */
-export interface PollWatcher {
-  readonly taskId?: string | undefined;
-  readonly agentId?: string | undefined;
-  cursor(): number | null;
-  /** `requestedAfterSeq`: the cursor the shared poll asked from (the lowest of its watchers). */
-  onPoll(result: PollResult, requestedAfterSeq: number | null): void;
-}
-
-export interface PollHandle {
-  /** Poll now (for every watcher of the task), e.g. after a gap or on Refresh. */
-  pollNow(): void;
-  stop(): void;
+/**
+ * A panel's interest in a key: `s` + task id (its live stream), `w` + agent id (its active task,
+ * live), `p` + task id (its status, polled), `a` + agent id (its active task, polled).
+ */
+export interface Listener {
+  /** Where the panel's merge stands (task keys); asked at each (re)subscribe and poll. */
+  cursor?(): number | null;
+  /**
+   * An event for the key: a server message by its `type`, or `poll` with a PollResult; `r` is
+   * the cursor the answered request asked from (for a shared request, the lowest of its panels).
+   */
+  on(e: string, m: unknown, r: number | null): void;
 }
 
 /**
- * What a task feed needs from the connection to one endpoint: the live stream (multiplexed,
- * resubscribed from each subscriber's cursor) and polls shared by every panel following a task.
+ * What a task feed needs from the connection to one endpoint: the live streams (multiplexed,
+ * resubscribed from the cursors) and polls, each shared by every panel of the browser on its key.
  */
 export interface Link {
   readonly status: LinkStatus;
   onStatus(listener: (status: LinkStatus) => void): () => void;
-  subscribe(subscriber: TaskSubscriber): () => void;
-  /** Ask for a fresh snapshot from the subscribers' cursors. */
-  resync(taskId: string): void;
-  watchAgent(watcher: AgentWatcher): () => void;
-  /** Polls slow down while the tab is hidden (in every tab that polls), and catch up when shown. */
-  poll(watcher: PollWatcher, intervalMs: number): PollHandle;
+  /** Follows `key` until the returned function is called; `intervalMs` paces a poll key. */
+  join(key: string, listener: Listener, intervalMs?: number): () => void;
+  /** Asks the key's upstream again: a fresh snapshot from the cursors, or a poll now. */
+  again(key: string): void;
   /** Skip the backoff wait. */
   retryNow(): void;
   /** The reader is back: prove the socket now (see SocketLink.probe). */
@@ -72,7 +68,7 @@ export interface TabLinkConfig {
  * that tab's cursor as last reported and moved along with what was relayed to it since.
  */
 interface Member {
-  l?: TaskSubscriber | AgentWatcher | PollWatcher;
+  l?: Listener;
   c: number | null;
   /** Another tab's: hidden. Polls only (a panel of this tab is hidden when the tab is). */
   h?: boolean;
@@ -84,7 +80,7 @@ interface Member {
 interface Entry {
   m: Map<unknown, Member>;
   off?: (() => void) | undefined;
-  poller?: Poller<number | null> | undefined;
+  poller?: Poller | undefined;
   poll?: PollerConfig<number | null>;
 }
 
@@ -165,21 +161,24 @@ export class TabLink extends StatusSource implements Link {
     this.#stop();
   }
 
-  subscribe(subscriber: TaskSubscriber): () => void {
-    return this.#add('s' + subscriber.taskId, subscriber, 0);
+  join(key: string, listener: Listener, intervalMs = 0): () => void {
+    let entry = this.#keys.get(key);
+    if (!entry) this.#keys.set(key, (entry = { m: new Map() }));
+    const held = entry;
+    const member: Member = { l: listener, c: null, i: intervalMs };
+    held.m.set(member, member);
+    this.#changed(key, true);
+    return () => {
+      if (!held.m.delete(member)) return;
+      if (held.m.size > 0) return this.#changed(key, false);
+      this.#keys.delete(key);
+      this.#close(held);
+      if (!this.#leading) this.#post({ t: 'l', tab: this.#id, k: key });
+    };
   }
 
-  watchAgent(watcher: AgentWatcher): () => void {
-    return this.#add('w' + watcher.agentId, watcher, 0);
-  }
-
-  poll(watcher: PollWatcher, intervalMs: number): PollHandle {
-    const key = watcher.taskId === undefined ? 'a' + watcher.agentId : 'p' + watcher.taskId;
-    return { stop: this.#add(key, watcher, intervalMs), pollNow: () => this.#changed(key, true) };
-  }
-
-  resync(taskId: string): void {
-    this.#changed('s' + taskId, true);
+  again(key: string): void {
+    this.#changed(key, true);
   }
 
   retryNow(): void {
@@ -272,22 +271,6 @@ export class TabLink extends StatusSource implements Link {
 
   // ---- interests -----------------------------------------------------------------------------
 
-  #add(key: string, listener: NonNullable<Member['l']>, interval: number): () => void {
-    let entry = this.#keys.get(key);
-    if (!entry) this.#keys.set(key, (entry = { m: new Map() }));
-    const held = entry;
-    const member: Member = { l: listener, c: null, i: interval };
-    held.m.set(member, member);
-    this.#changed(key, true);
-    return () => {
-      if (!held.m.delete(member)) return;
-      if (held.m.size > 0) return this.#changed(key, false);
-      this.#keys.delete(key);
-      this.#close(held);
-      if (!this.#leading) this.#post({ t: 'l', tab: this.#id, k: key });
-    };
-  }
-
   /** This tab's interest in `key` changed: serve it (leader) or tell the leader. */
   #changed(key: string, refresh: boolean): void {
     if (!this.#keys.has(key)) return;
@@ -307,7 +290,7 @@ export class TabLink extends StatusSource implements Link {
     let h = true;
     let i = Infinity;
     for (const m of entry.m.values()) {
-      const mine = m.l ? ('cursor' in m.l ? m.l.cursor() : null) : m.c;
+      const mine = m.l ? (m.l.cursor?.() ?? null) : m.c;
       c = c === null || mine === null ? null : Math.min(c, mine);
       h &&= m.l ? hidden : !!m.h;
       i = Math.min(i, m.i);
@@ -349,12 +332,11 @@ export class TabLink extends StatusSource implements Link {
       intervalMs: 0,
       request: () => {
         const afterSeq = kind === 'p' ? this.#sum(entry).c : null;
-        const path = kind === 'p' ? ROUTES.taskStatus(id) : ROUTES.activeTask(id);
-        return { url: httpUrl(endpoint, path, { afterSeq }), context: afterSeq };
+        return { url: pollUrl(endpoint, key, afterSeq), context: afterSeq };
       },
       onResult: (result, afterSeq) => this.#emit(key, 'poll', result, afterSeq),
     });
-    const poller = (entry.poller ??= new Poller(config));
+    const poller = (entry.poller ??= makePoller(config));
     const { h, i } = this.#sum(entry);
     config.intervalMs = i;
     poller.setHidden(h);
@@ -453,9 +435,7 @@ export class TabLink extends StatusSource implements Link {
   }
 
   #deliver(key: string, e: string, m: unknown, r: number | null): void {
-    for (const { l } of [...(this.#keys.get(key)?.m.values() ?? [])]) {
-      (l as Handlers | undefined)?.[HANDLERS[e]!]?.(m, r);
-    }
+    for (const { l } of [...(this.#keys.get(key)?.m.values() ?? [])]) l?.on(e, m, r);
   }
 }
 

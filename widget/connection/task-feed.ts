@@ -1,14 +1,20 @@
 import { ROUTES } from '../../protocol/routes.js';
 import type { LIMITS, Task } from '../../protocol/task.js';
+import type {
+  AgentTaskMessage,
+  ErrorMessage,
+  UpdateMessage,
+  SnapshotMessage,
+} from '../../protocol/ws-messages.js';
 import { systemClock, type Clock } from './clock.js';
 import { getJson, type FetchLike, type HttpResult } from './http-get.js';
 import { sharedLinks, type LinkLease, type LinkRegistry } from './link-registry.js';
 import { transition, type FallbackReason, type LinkEvent } from './link-state.js';
 import type { LinkStatus } from './link-status.js';
 import type { PollResult } from './poller.js';
-import { SeqMerge, type MergeResult } from './seq-merge.js';
-import type { TaskSubscriber, WebSocketCtor } from './socket-link.js';
-import type { LocksLike, PollHandle } from './tab-link.js';
+import { seqMerge, type MergeNeed } from './seq-merge.js';
+import type { WebSocketCtor } from './socket-link.js';
+import type { Listener, LocksLike } from './tab-link.js';
 import type {
   ConnectionState,
   FeedView,
@@ -16,7 +22,7 @@ import type {
   TaskFeedConfig,
   TaskFeedFactory,
 } from './task-feed-types.js';
-import { httpUrl, wsUrl } from './urls.js';
+import { httpUrl, pollUrl, wsUrl } from './urls.js';
 import { isActiveTaskResponse, isLogsPage, isTaskStatusPage } from './wire-guards.js';
 
 /** The banner's text for each state that lacks live updates. */
@@ -90,17 +96,15 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   const { clock, window, navigator } = linkDeps;
   const useSocket = config.mode === 'auto' && linkDeps.WebSocket !== null;
   let state: ConnectionState = useSocket ? 'connecting' : 'polling';
-  let merge = new SeqMerge();
+  let merge = seqMerge();
   let taskId = config.taskId ?? null;
   let running = false;
   /** Bumped when the followed task changes or the feed stops: older async results are dropped. */
   let generation = 0;
   let lease: LinkLease | null = null;
   let offStatus: (() => void) | undefined;
-  let offTask: (() => void) | undefined;
-  let offAgent: (() => void) | undefined;
-  let taskPoll: PollHandle | null = null;
-  let agentPoll: PollHandle | null = null;
+  /** The link's keys this panel follows (see Listener), each with the function that leaves it. */
+  const joined = new Map<string, () => void>();
   /** Live updates come from polling while the socket is probed in the background. */
   let fellBack = false;
   /** The current socket answered this panel's subscription. */
@@ -114,11 +118,29 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   const requests = new Set<AbortController>();
   let view = buildView();
 
-  /** The link, when this panel uses the WebSocket. */
-  const socket = () => (useSocket ? lease?.link : undefined);
-
   /** Task mode and the task is complete: nothing live is left to do. */
   const finished = () => agentId === undefined && merge.complete;
+
+  // ---- the link's keys -----------------------------------------------------------------------
+
+  function join(key: string, listener: Listener, intervalMs?: number): void {
+    if (lease && !joined.has(key)) joined.set(key, lease.link.join(key, listener, intervalMs));
+  }
+
+  /** Leaves every key of these kinds (`s`, `w`, `p`, `a`). */
+  function leave(kinds: string): void {
+    for (const [key, off] of joined) {
+      if (kinds.includes(key[0]!)) {
+        joined.delete(key);
+        off();
+      }
+    }
+  }
+
+  /** Asks a key this panel follows again (a resync, a poll now). */
+  function again(key: string): void {
+    if (joined.has(key)) lease!.link.again(key);
+  }
 
   // ---- following a task ----------------------------------------------------------------------
 
@@ -126,53 +148,59 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
     if (id !== taskId) {
       generation++;
       taskId = id;
-      merge = new SeqMerge();
+      merge = seqMerge();
       notFound = filling = false;
-      taskPoll?.stop();
-      taskPoll = null;
     }
-    offTask?.();
-    offTask = undefined;
+    leave('sp');
     if (merge.complete) return;
-    offTask = socket()?.subscribe(subscriber(id));
+    if (useSocket) join('s' + id, taskListener(id));
     if (fellBack) startPolling();
   }
 
-  function subscriber(id: string): TaskSubscriber {
+  /** The task's live stream and its polls (each answers from the cursor it was asked with). */
+  function taskListener(id: string): Listener {
     return {
-      taskId: id,
       cursor: () => merge.cursor,
-      onSnapshot(message, requestedAfterSeq) {
+      on(e, m, r) {
         if (id !== taskId) return;
-        socketAnswered();
-        handle(merge.applyPage(message, requestedAfterSeq));
-      },
-      onUpdate(message) {
-        if (id === taskId) handle(merge.applyUpdate(message));
-      },
-      onError(message) {
-        if (id !== taskId) return;
+        if (e === 'update') return handle(merge.applyUpdate(m as UpdateMessage));
+        if (e === 'poll') {
+          const result = m as PollResult;
+          polled(result);
+          if (result.kind === 'ok' && isTaskStatusPage(result.body)) {
+            notFound = false;
+            return handle(merge.applyPage(result.body, r));
+          }
+          if (result.kind === 'not-found') notFound = true;
+          return render();
+        }
         // Anything but not_found: the socket works but will not serve this task (store down,
         // too many subscriptions).
-        if (message.code !== 'not_found') return fallBack('snapshot-timeout');
+        if (e === 'error' && (m as ErrorMessage).code !== 'not_found') return fallBack('snapshot-timeout');
         socketAnswered();
-        notFound = true;
-        render();
+        if (e === 'error') {
+          notFound = true;
+          render();
+        } else handle(merge.applyPage(m as SnapshotMessage, r));
       },
     };
   }
 
-  function watchAgent(id: string): void {
-    offAgent = socket()?.watchAgent({
-      agentId: id,
-      onAgentTask(message) {
-        socketAnswered();
-        onAgentTask(message.task);
-      },
-      onError: () => fallBack('snapshot-timeout'),
-    });
-    if (fellBack) startPolling();
-  }
+  /** The agent's active task, live or polled. */
+  const agentListener: Listener = {
+    on(e, m) {
+      if (e === 'poll') {
+        const result = m as PollResult;
+        polled(result);
+        if (result.kind === 'ok' && isActiveTaskResponse(result.body)) onAgentTask(result.body.task);
+        else if (result.kind === 'not-found') onAgentTask(null);
+        return render();
+      }
+      if (e === 'error') return fallBack('snapshot-timeout');
+      socketAnswered();
+      onAgentTask((m as AgentTaskMessage).task);
+    },
+  };
 
   /** The agent's active task now; a different one than followed means it started a new one. */
   function onAgentTask(task: Task | null): void {
@@ -187,17 +215,14 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   }
 
   /** Acts on what the merge needs next, and ends live work once the task is complete. */
-  function handle({ need }: MergeResult): void {
+  function handle(need: MergeNeed): void {
     if (need.kind !== 'none') {
-      if (taskPoll) taskPoll.pollNow();
+      if (joined.has('p' + taskId)) again('p' + taskId);
       else if (need.kind === 'fill') void fill(need.afterSeq);
-      else if (taskId !== null) socket()?.resync(taskId);
+      else again('s' + taskId);
     }
     if (merge.complete) {
-      taskPoll?.stop();
-      taskPoll = null;
-      offTask?.();
-      offTask = undefined;
+      leave('sp');
       // Following an agent, keep watching it: it may start another task.
       if (agentId === undefined) releaseLink();
     }
@@ -215,7 +240,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
     filling = false;
     if (result.kind === 'ok' && isLogsPage(result.body)) handle(merge.applyPage(result.body, afterSeq));
     // A resubscribe from the cursor brings the same events over the socket.
-    else socket()?.resync(id);
+    else again('s' + id);
   }
 
   function releaseLink(): void {
@@ -243,7 +268,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
     socketUp = true;
     fellBack = false;
     nextRetryAt = null;
-    stopPolls();
+    leave('pa');
     dispatch({ type: 'snapshot-received' });
   }
 
@@ -258,58 +283,19 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   // ---- polling -------------------------------------------------------------------------------
 
   function startPolling(): void {
-    const link = lease?.link;
-    if (!running || browserOffline || !link) return;
-    const g = generation;
-    if (taskId !== null && !merge.complete) {
-      taskPoll ??= link.poll(
-        { taskId, cursor: () => merge.cursor, onPoll: (result, afterSeq) => onTaskPoll(result, afterSeq, g) },
-        pollIntervalMs,
-      );
-    }
-    if (agentId !== undefined) {
-      agentPoll ??= link.poll(
-        { agentId, cursor: () => null, onPoll: (result) => onAgentPoll(result, generation) },
-        pollIntervalMs,
-      );
-    }
-  }
-
-  function stopPolls(): void {
-    taskPoll?.stop();
-    agentPoll?.stop();
-    taskPoll = agentPoll = null;
+    if (!running || browserOffline) return;
+    if (taskId !== null && !merge.complete) join('p' + taskId, taskListener(taskId), pollIntervalMs);
+    if (agentId !== undefined) join('a' + agentId, agentListener, pollIntervalMs);
   }
 
   function pollNow(): void {
     if (browserOffline) return;
-    if (taskPoll) taskPoll.pollNow();
-    else if (fellBack) startPolling();
-    agentPoll?.pollNow();
+    for (const key of joined.keys()) if (key[0] === 'p' || key[0] === 'a') again(key);
+    // Starts what is missing (a new poll asks at once).
+    if (fellBack) startPolling();
   }
 
-  /** `afterSeq`: the cursor the poll asked from; `g`: the generation it was made in. */
-  function onTaskPoll(result: PollResult, afterSeq: number | null, g: number): void {
-    if (g !== generation) return;
-    onPollOutcome(result);
-    if (result.kind === 'ok' && isTaskStatusPage(result.body)) {
-      notFound = false;
-      handle(merge.applyPage(result.body, afterSeq));
-    } else if (result.kind === 'not-found') {
-      notFound = true;
-    }
-    render();
-  }
-
-  function onAgentPoll(result: PollResult, g: number): void {
-    if (g !== generation) return;
-    onPollOutcome(result);
-    if (result.kind === 'ok' && isActiveTaskResponse(result.body)) onAgentTask(result.body.task);
-    else if (result.kind === 'not-found') onAgentTask(null);
-    render();
-  }
-
-  function onPollOutcome(result: PollResult): void {
+  function polled(result: PollResult): void {
     dispatch(
       result.kind === 'failed'
         ? { type: 'poll-failed', consecutiveFailures: result.consecutiveFailures }
@@ -328,19 +314,12 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
     }
   }
 
-  /** A one-off GET that answers as a poll would (Refresh while no poll runs). */
-  function getOnce(url: string, then: (result: PollResult) => void): void {
-    void get(url).then((result) =>
-      then({ ...result, consecutiveFailures: result.kind === 'failed' ? 1 : 0 }),
-    );
-  }
-
   // ---- browser -------------------------------------------------------------------------------
 
   function onOffline(): void {
     if (finished()) return;
     browserOffline = true;
-    stopPolls();
+    leave('pa');
     dispatch({ type: 'browser-offline' });
   }
 
@@ -349,7 +328,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
     browserOffline = false;
     dispatch({ type: 'browser-online', socketUp, fellBack });
     // The socket may have died silently while offline: prove it (or replace it) now.
-    socket()?.probe();
+    if (useSocket) lease?.link.probe();
     if (fellBack) startPolling();
     render();
   }
@@ -407,7 +386,10 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
         onLinkStatus(link.status);
       }
       if (taskId !== null) follow(taskId);
-      if (agentId !== undefined) watchAgent(agentId);
+      if (agentId !== undefined) {
+        if (useSocket) join('w' + agentId, agentListener);
+        if (fellBack) startPolling();
+      }
       if (navigator?.onLine === false) onOffline();
       render();
     },
@@ -419,10 +401,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
       window?.removeEventListener('online', onOnline);
       window?.removeEventListener('offline', onOffline);
       for (const abort of requests) abort.abort();
-      stopPolls();
-      offTask?.();
-      offAgent?.();
-      offTask = offAgent = undefined;
+      leave('swpa');
       releaseLink();
       socketUp = filling = false;
       nextRetryAt = null;
@@ -430,22 +409,22 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
 
     retryNow() {
       if (!running) return;
-      socket()?.retryNow();
+      if (useSocket) lease?.link.retryNow();
       if (fellBack) pollNow();
     },
 
     refresh() {
       if (!running) return;
-      if (taskPoll || agentPoll) return pollNow();
+      for (const key of joined.keys()) if (key[0] === 'p' || key[0] === 'a') return pollNow();
       const g = generation;
-      if (taskId !== null) {
-        const afterSeq = merge.cursor;
-        getOnce(httpUrl(endpoint, ROUTES.taskStatus(taskId), { afterSeq }), (result) =>
-          onTaskPoll(result, afterSeq, g),
-        );
-      } else if (agentId !== undefined) {
-        getOnce(httpUrl(endpoint, ROUTES.activeTask(agentId)), (result) => onAgentPoll(result, g));
-      }
+      const afterSeq = merge.cursor;
+      const key = taskId !== null ? 'p' + taskId : 'a' + agentId;
+      const listener = taskId !== null ? taskListener(taskId) : agentListener;
+      // A one-off GET that answers as a poll would.
+      void get(pollUrl(endpoint, key, afterSeq)).then((result) => {
+        if (g === generation)
+          listener.on('poll', { ...result, consecutiveFailures: +(result.kind === 'failed') }, afterSeq);
+      });
     },
 
     loadOlder() {

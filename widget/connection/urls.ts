@@ -29,3 +29,11 @@ export function wsUrl(endpoint: string): string {
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   return url.href;
 }
+
+/** What a poll key (see Listener in tab-link.ts) reads: a task's status from `afterSeq`, or an agent's active task. */
+export function pollUrl(endpoint: string, key: string, afterSeq: number | null): string {
+  const id = key.slice(1);
+  return key[0] === 'p'
+    ? httpUrl(endpoint, ROUTES.taskStatus(id), { afterSeq })
+    : httpUrl(endpoint, ROUTES.activeTask(id));
+}

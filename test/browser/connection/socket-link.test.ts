@@ -3,7 +3,7 @@ import { Server, WebSocket as MockWebSocket } from 'mock-socket';
 import type { SnapshotMessage } from '../../../protocol/ws-messages.js';
 import { BACKOFF } from '../../../widget/connection/backoff.js';
 import { LinkRegistry } from '../../../widget/connection/link-registry.js';
-import { TabLink } from '../../../widget/connection/tab-link.js';
+import { TabLink, type Listener } from '../../../widget/connection/tab-link.js';
 import {
   LINK,
   SocketLink,
@@ -78,6 +78,14 @@ function subscriber(taskId: string, cursor: number | null) {
     onError: () => {},
   };
   return { sub, snapshots };
+}
+
+/** A panel's listener on a TabLink key, which hears the same snapshots as a subscriber would. */
+function listener(sub: TaskSubscriber): Listener {
+  return {
+    cursor: sub.cursor,
+    on: (e, m, r) => e === 'snapshot' && sub.onSnapshot(m as SnapshotMessage, r),
+  };
 }
 
 describe('SocketLink', () => {
@@ -233,12 +241,12 @@ describe('TabLink in one tab', () => {
     const link = tab();
     link.open();
     const a = subscriber('t-1', 12);
-    const offA = link.subscribe(a.sub);
+    const offA = link.join('st-1', listener(a.sub));
     const peer = await env.connection();
     peer.hello();
     expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 12 });
     const b = subscriber('t-1', null);
-    const offB = link.subscribe(b.sub);
+    const offB = link.join('st-1', listener(b.sub));
     expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1' });
     peer.send(snapshot(page(lines(1, 12), 12)));
     expect(a.snapshots).to.have.length(1);
@@ -255,17 +263,15 @@ describe('TabLink in one tab', () => {
     const link = tab();
     link.open();
     const heard: string[] = [];
-    const watcher = (who: string) => ({
-      agentId: 'agent-1',
-      onAgentTask: () => void heard.push(who),
-      onError: () => {},
+    const watcher = (who: string): Listener => ({
+      on: (e) => e === 'agent-task' && heard.push(who),
     });
-    const offA = link.watchAgent(watcher('a'));
+    const offA = link.join('wagent-1', watcher('a'));
     const peer = await env.connection();
     peer.hello();
     expect(await peer.next('watch-agent')).to.deep.equal({ type: 'watch-agent', agentId: 'agent-1' });
     peer.send({ type: 'agent-task', agentId: 'agent-1', task: null });
-    const offB = link.watchAgent(watcher('b'));
+    const offB = link.join('wagent-1', watcher('b'));
     expect(await peer.next('watch-agent')).to.deep.equal({ type: 'watch-agent', agentId: 'agent-1' });
     peer.send({ type: 'agent-task', agentId: 'agent-1', task: null });
     expect(heard).to.deep.equal(['a', 'a', 'b']);
@@ -291,8 +297,8 @@ describe('LinkRegistry', () => {
     const first = registry.acquire(config);
     const second = registry.acquire(config);
     expect(second.link).to.equal(first.link);
-    first.link.subscribe(subscriber('t-1', null).sub);
-    second.link.subscribe(subscriber('t-2', null).sub);
+    first.link.join('st-1', listener(subscriber('t-1', null).sub));
+    second.link.join('st-2', listener(subscriber('t-2', null).sub));
     expect(env.sockets).to.have.length(1);
     first.release();
     first.release(); // idempotent: must not release the second holder's share

@@ -2,10 +2,11 @@ import { expect } from '@open-wc/testing';
 import { Server, WebSocket as MockWebSocket } from 'mock-socket';
 import type { SnapshotMessage, UpdateMessage } from '../../../protocol/ws-messages.js';
 import type { PollResult } from '../../../widget/connection/poller.js';
-import type { LinkStatus, TaskSubscriber, WebSocketCtor } from '../../../widget/connection/socket-link.js';
+import type { LinkStatus, WebSocketCtor } from '../../../widget/connection/socket-link.js';
 import {
   tabChannelName,
   TabLink,
+  type Listener,
   type TabLinkConfig,
   type TabMessage,
 } from '../../../widget/connection/tab-link.js';
@@ -112,29 +113,34 @@ function setup() {
 
 type Env = ReturnType<typeof setup>;
 
-/** A panel's subscription: a cursor the test sets, and what it heard. */
+/** A panel's subscription to a task's stream (key `s` + id): a cursor the test sets, and what it heard. */
 function panel(env: Env, taskId: string, cursor: number | null = null) {
   const heard: { snapshots: [SnapshotMessage, number | null][]; updates: UpdateMessage[] } = {
     snapshots: [],
     updates: [],
   };
-  const sub: TaskSubscriber & { at: number | null } = {
-    taskId,
+  const sub: Listener & { at: number | null } = {
     at: cursor,
     cursor: () => sub.at,
-    onSnapshot: (message, requested) => {
-      heard.snapshots.push([message, requested]);
-      sub.at = message.nextAfterSeq;
+    on: (e, m, requested) => {
+      if (e === 'snapshot') {
+        const message = m as SnapshotMessage;
+        heard.snapshots.push([message, requested]);
+        sub.at = message.nextAfterSeq;
+      } else if (e === 'update') {
+        const message = m as UpdateMessage;
+        heard.updates.push(message);
+        sub.at = message.task.seq;
+      }
       env.waiters.poke();
     },
-    onUpdate: (message) => {
-      heard.updates.push(message);
-      sub.at = message.task.seq;
-      env.waiters.poke();
-    },
-    onError: () => {},
   };
-  return { sub, heard };
+  return { key: 's' + taskId, sub, heard };
+}
+
+/** Subscribes a panel on a tab. */
+function follow(link: TabLink, { key, sub }: ReturnType<typeof panel>): () => void {
+  return link.join(key, sub);
 }
 
 function status(env: Env, link: TabLink, predicate: (s: LinkStatus) => boolean): Promise<void> {
@@ -151,7 +157,7 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
     await env.message((m) => m.t === 'lead');
     const b = env.tab('b');
     const mine = panel(env, 't-1', 5);
-    b.subscribe(mine.sub);
+    follow(b, mine);
 
     const peer = await env.connection();
     peer.hello();
@@ -174,7 +180,7 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
     env.tab('a');
     await env.message((m) => m.t === 'lead');
     const b = env.tab('b');
-    b.subscribe(panel(env, 't-1').sub);
+    follow(b, panel(env, 't-1'));
     const peer = await env.connection();
     peer.hello();
     await status(env, b, (s) => s.kind === 'open');
@@ -186,12 +192,12 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
     env = setup();
     const a = env.tab('a');
     await env.message((m) => m.t === 'lead');
-    const offA = a.subscribe(panel(env, 't-1', 9).sub);
+    const offA = follow(a, panel(env, 't-1', 9));
     const peer = await env.connection();
     peer.hello();
     expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 9 });
     const b = env.tab('b');
-    const offB = b.subscribe(panel(env, 't-1', 4).sub);
+    const offB = follow(b, panel(env, 't-1', 4));
     expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 4 });
     offA();
     offB();
@@ -203,12 +209,12 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
     env = setup();
     const a = env.tab('a');
     await env.message((m) => m.t === 'lead');
-    a.subscribe(panel(env, 't-1').sub);
+    follow(a, panel(env, 't-1'));
     const peer = await env.connection();
     peer.hello();
     await peer.next('subscribe');
     const b = env.tab('b');
-    b.subscribe(panel(env, 't-2').sub);
+    follow(b, panel(env, 't-2'));
     expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-2' });
     const said = env.heard.length;
     b.close(); // as a closing tab: no message, only its locks released
@@ -222,7 +228,7 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
     await env.message((m) => m.t === 'lead');
     const b = env.tab('b');
     const mine = panel(env, 't-1');
-    b.subscribe(mine.sub);
+    follow(b, mine);
     const first = await env.connection();
     first.hello();
     await first.next('subscribe');
@@ -248,8 +254,8 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
     const c = env.tab('c');
     const atB = panel(env, 't-b', 3);
     const atC = panel(env, 't-c', 8);
-    b.subscribe(atB.sub);
-    c.subscribe(atC.sub);
+    follow(b, atB);
+    follow(c, atC);
     const first = await env.connection();
     first.hello();
     await first.next('subscribe');
@@ -272,7 +278,7 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
     await env.message((m) => m.t === 'lead');
     const b = env.tab('b');
     const mine = panel(env, 't-1');
-    b.subscribe(mine.sub);
+    follow(b, mine);
     const first = await env.connection();
     first.hello();
     expect(await first.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1' });
@@ -294,9 +300,9 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
     const a = env.tab('a', { document });
     await env.message((m) => m.t === 'lead');
     const ours = panel(env, 't-a');
-    a.subscribe(ours.sub);
+    follow(a, ours);
     const b = env.tab('b');
-    b.subscribe(panel(env, 't-b', 2).sub);
+    follow(b, panel(env, 't-b', 2));
     const first = await env.connection();
     first.hello();
     await first.next('subscribe');
@@ -331,18 +337,17 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
     await env.message((m) => m.t === 'lead');
     const b = env.tab('b');
     const results: [string, PollResult, number | null][] = [];
-    const watcher = (who: string, cursor: number | null) => ({
-      taskId: 't-1',
+    const watcher = (who: string, cursor: number | null): Listener => ({
       cursor: () => cursor,
-      onPoll: (result: PollResult, requested: number | null) => {
-        results.push([who, result, requested]);
+      on: (e, result, requested) => {
+        if (e === 'poll') results.push([who, result as PollResult, requested]);
         env.waiters.poke();
       },
     });
-    a.poll(watcher('a', 7), 1_000);
+    a.join('pt-1', watcher('a', 7), 1_000);
     await settle();
     expect(env.fetch.requests).to.have.length(1);
-    b.poll(watcher('b', 3), 1_000);
+    b.join('pt-1', watcher('b', 3), 1_000);
     await env.waiters.until(() => results.some(([who]) => who === 'b'));
     const asked = env.fetch.requests.map((r) => r.url.searchParams.get('afterSeq'));
     expect(asked).to.deep.equal(['7', '3'], 'a newcomer is answered at once, from the lowest cursor');
@@ -361,8 +366,8 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
     const a = env.tab('a', { BroadcastChannel: null });
     const b = env.tab('b', { BroadcastChannel: null });
     expect(a.leading && b.leading).to.equal(true);
-    a.subscribe(panel(env, 't-1').sub);
-    b.subscribe(panel(env, 't-1').sub);
+    follow(a, panel(env, 't-1'));
+    follow(b, panel(env, 't-1'));
     expect(env.sockets).to.have.length(2);
   });
 
@@ -371,8 +376,8 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
     const a = env.tab('a', { locks: null });
     const b = env.tab('b', { locks: null });
     expect(a.leading && b.leading).to.equal(true);
-    a.subscribe(panel(env, 't-1').sub);
-    b.subscribe(panel(env, 't-1').sub);
+    follow(a, panel(env, 't-1'));
+    follow(b, panel(env, 't-1'));
     expect(env.sockets).to.have.length(2);
   });
 });
