@@ -14,6 +14,18 @@ export interface FanoutLayout {
   concurrency: number;
 }
 
+export const FANOUT_LAYOUTS: readonly FanoutLayout[] = [
+  // The same 10,000 deliveries/s in both: 5 POST/s × 2,000, or 1,000 POST/s × 10.
+  { name: '2,000 subscribers on 1 task, 5 POST/s', subscribers: 2_000, tasks: 1, rate: 5, concurrency: 2 },
+  {
+    name: '2,000 over 200 tasks, 1,000 POST/s',
+    subscribers: 2_000,
+    tasks: 200,
+    rate: 1_000,
+    concurrency: 48,
+  },
+];
+
 export interface FanoutResult {
   kind: ServerKind;
   layout: string;

@@ -1,15 +1,17 @@
 // Profiles behind BENCHMARKS.md, by hand (not part of npm run bench):
 //   node --import tsx bench/profile.ts ingest            CPU µs per status POST by package: bare Hono vs ours
-//   node --import tsx bench/profile.ts fanout [tasks]    CPU profile of our server delivering flat out
+//   node --import tsx bench/profile.ts fanout [tasks]    CPU µs per delivery at the fixed rate: bare ws vs ours
 //   node --import tsx bench/profile.ts heap [kind]       heap added per idle subscribed connection, by constructor
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { FANOUT_LAYOUTS, type FanoutLayout } from './fanout.js';
 import { heapDiff } from './heap-summary.js';
 import { STATUS_BODY } from './ingest.js';
+import { readWindow, type WindowedProfile } from './lib/cpu-window.js';
 import { startChild } from './lib/ipc.js';
 import { startBenchServer, type AnyServerKind } from './lib/servers.js';
 import { BenchAgent } from './load/agent.js';
-import { summarise } from './profile-summary.js';
+import type { ServerKind } from './load/subscriber.js';
 
 const [mode = 'ingest', arg] = process.argv.slice(2);
 
@@ -78,6 +80,31 @@ request = function() i = i + 1; local t = tasks[(i % #tasks) + 1]; return wrk.fo
   return perRequest(mainProfile(dir), Number(/(\d+) requests in/.exec(out)![1]));
 }
 
+/**
+ * One server under --cpu-prof delivering at the layout's fixed rate, as in the table's "server CPU
+ * per 10k deliveries": warmed up first, then only the measured run's samples count.
+ */
+async function fanoutProfile(kind: ServerKind, layout: FanoutLayout, broadcastFile: string) {
+  const dir = profileDir(`fanout-${kind}`);
+  const server = await startBenchServer(kind, { execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  const load = startChild('load/fanout-load.ts');
+  await load.request('setup', { kind, port: server.port, taskCount: layout.tasks });
+  await load.request('connect', { subscribers: layout.subscribers });
+  await load.request('run', { mode: 'rate', rate: layout.rate, durationMs: 2_000 });
+  const from = process.hrtime.bigint() / 1000n;
+  const run = await load.request('run', { mode: 'rate', rate: layout.rate, durationMs: 5_000 });
+  const to = process.hrtime.bigint() / 1000n;
+  await load.request('closeAll');
+  await load.stop();
+  await server.stop();
+  const profile = readWindow(
+    mainProfile(dir),
+    { from, to },
+    (frame) => frame.functionName === 'publish' && frame.url.endsWith(broadcastFile),
+  );
+  return { profile, delivered: run.delivered as number };
+}
+
 if (mode === 'ingest') {
   const floor = await ingestProfile('bare-hono');
   const ours = await ingestProfile('ours');
@@ -101,18 +128,29 @@ if (mode === 'ingest') {
   }
 } else if (mode === 'fanout') {
   const tasks = Number(arg ?? 1);
-  const dir = profileDir('fanout');
-  const server = await startBenchServer('ours', { execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
-  const load = startChild('load/fanout-load.ts');
-  await load.request('setup', { kind: 'ours', port: server.port, taskCount: tasks });
-  await load.request('connect', { subscribers: 2_000 });
+  const layout = FANOUT_LAYOUTS.find((l) => l.tasks === tasks) ?? { ...FANOUT_LAYOUTS[1]!, tasks };
+  // The broadcast: serializing, framing and every socket write of one update, in each server.
+  const floor = await fanoutProfile('bare-ws', layout, 'bench/servers/bare-ws.ts');
+  const ours = await fanoutProfile('ours', layout, 'server/realtime/hub.ts');
+  const per = (p: { profile: WindowedProfile; delivered: number }, us: number) =>
+    (us / p.delivered).toFixed(2).padStart(7);
+  const total = (p: WindowedProfile) => [...p.self.values()].reduce((a, b) => a + b, 0);
   console.log(
-    await load.request('run', { mode: 'saturate', durationMs: 5_000, concurrency: tasks === 1 ? 2 : 48 }),
+    `CPU µs per delivery at ${layout.rate} POST/s, ${layout.subscribers} subscribers over ${tasks} task(s) (self time in the measured window, not idle)`,
   );
-  await load.request('closeAll');
-  await load.stop();
-  await server.stop();
-  console.log(summarise(mainProfile(dir), 30));
+  console.log(`${'bare ws'.padStart(7)} ${'ours'.padStart(7)}  where`);
+  const row = (name: string, pick: (p: WindowedProfile) => number) =>
+    console.log(`${per(floor, pick(floor.profile))} ${per(ours, pick(ours.profile))}  ${name}`);
+  row('total', total);
+  row('the broadcast (publish and all below it: serialize, frame, socket writes)', (p) => p.under);
+  row('the rest (the status POST, the event loop)', (p) => total(p) - p.under);
+  const keys = [...new Set([...floor.profile.self.keys(), ...ours.profile.self.keys()])];
+  const self = (p: { profile: WindowedProfile }, key: string) => p.profile.self.get(key) ?? 0;
+  for (const key of keys
+    .sort((a, b) => Math.max(self(floor, b), self(ours, b)) - Math.max(self(floor, a), self(ours, a)))
+    .slice(0, 30)) {
+    console.log(`${per(floor, self(floor, key))} ${per(ours, self(ours, key))}  ${key}`);
+  }
 } else if (mode === 'heap') {
   const kind = (arg ?? 'ours') as AnyServerKind;
   const server = await startBenchServer(kind);
@@ -131,6 +169,6 @@ if (mode === 'ingest') {
   rmSync(a);
   rmSync(b);
 } else {
-  console.error('usage: bench/profile.ts ingest | fanout [tasks] | heap [ours|bare-ws|socketio|hono-ws]');
+  console.error('usage: bench/profile.ts ingest | fanout [1|200] | heap [ours|bare-ws|socketio|hono-ws]');
   process.exit(1);
 }

@@ -3,7 +3,7 @@
 //   node --import tsx bench/run.ts [--only=fanout,memory,ingest,size,recovery] [--quick]
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { fanout, type FanoutLayout, type FanoutResult } from './fanout.js';
+import { FANOUT_LAYOUTS, fanout, type FanoutResult } from './fanout.js';
 import { ingest, type IngestResult } from './ingest.js';
 import { memory, type MemoryResult } from './memory.js';
 import { recovery, type RecoveryResult } from './recovery.js';
@@ -20,17 +20,6 @@ const only = args
 const wanted = (name: string) => !only || only.includes(name);
 
 const KINDS: ServerKind[] = ['bare-ws', 'socketio', 'ours'];
-const LAYOUTS: FanoutLayout[] = [
-  // The same 10,000 deliveries/s in both: 5 POST/s × 2,000, or 1,000 POST/s × 10.
-  { name: '2,000 subscribers on 1 task, 5 POST/s', subscribers: 2_000, tasks: 1, rate: 5, concurrency: 2 },
-  {
-    name: '2,000 over 200 tasks, 1,000 POST/s',
-    subscribers: 2_000,
-    tasks: 200,
-    rate: 1_000,
-    concurrency: 48,
-  },
-];
 const FANOUT_TIMING = quick
   ? { warmupMs: 1_000, fixedMs: 2_000, saturateMs: 2_000 }
   : { warmupMs: 1_000, fixedMs: 3_000, saturateMs: 2_500 };
@@ -100,7 +89,7 @@ async function main(): Promise<void> {
   const notes: string[] = [];
 
   if (wanted('fanout')) {
-    for (const layout of LAYOUTS) {
+    for (const layout of FANOUT_LAYOUTS) {
       const runs: FanoutResult[] = [];
       for (let round = 0; round < ROUNDS; round += 1) {
         // Each round in another order, so a contender is not always the one after the same one.
