@@ -53,8 +53,8 @@ export class MemoryTaskStore implements TaskStore {
       }
     }
     const applied = applyUpdate(entry.stored.task, update, now);
-    entry.stored = { ...entry.stored, task: applied.task };
-    entry.logs.push(...applied.logs);
+    entry.stored = { task: applied.task, tokenHash: entry.stored.tokenHash };
+    for (const line of applied.logs) entry.logs.push(line);
     if (idemKey) {
       this.#idempotency.set(idemKey, {
         fingerprint: idempotency.fingerprint,
@@ -65,7 +65,7 @@ export class MemoryTaskStore implements TaskStore {
         this.#idempotency.delete(this.#idempotency.keys().next().value as string);
       }
     }
-    return { ...applied, replayed: false };
+    return { task: applied.task, fromSeq: applied.fromSeq, logs: applied.logs, replayed: false };
   }
 
   async readPage(
