@@ -3,11 +3,11 @@
 //   node --import tsx bench/profile.ts fanout [tasks]    CPU µs per delivery at the fixed rate: bare ws vs ours
 //   node --import tsx bench/profile.ts heap [kind]       heap added per idle subscribed connection, by constructor
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { FANOUT_LAYOUTS, type FanoutLayout } from './fanout.js';
 import { heapDiff } from './heap-summary.js';
 import { STATUS_BODY } from './ingest.js';
-import { readWindow, type WindowedProfile } from './lib/cpu-window.js';
+import { readWindow, type TimeWindow, type WindowedProfile } from './lib/cpu-window.js';
 import { startChild } from './lib/ipc.js';
 import { startBenchServer, type AnyServerKind } from './lib/servers.js';
 import { BenchAgent } from './load/agent.js';
@@ -31,32 +31,10 @@ function mainProfile(dir: string): string {
   }`;
 }
 
-/** Self time per request, grouped by package (or our file), idle left out; only samples in `window`. */
-function perRequest(
-  path: string,
-  requests: number,
-  window: { from: bigint; to: bigint },
-): Map<string, number> {
-  const profile = JSON.parse(readFileSync(path, 'utf8'));
-  const byId = new Map<number, { callFrame: { url: string; functionName: string } }>(
-    profile.nodes.map((n: any) => [n.id, n]),
-  );
-  const out = new Map<string, number>();
-  // Sample times are CLOCK_MONOTONIC µs, the clock of process.hrtime in this process too.
-  let at = BigInt(profile.startTime);
-  profile.samples.forEach((id: number, i: number) => {
-    at += BigInt(profile.timeDeltas[i]);
-    if (at < window.from || at > window.to) return;
-    const { url, functionName } = byId.get(id)!.callFrame;
-    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
-    const key =
-      pkg ??
-      (url.startsWith('file:')
-        ? url.replace(/^.*\/work\/main\//, '').replace(/^file:\/\//, '')
-        : url || functionName);
-    if (key !== '(idle)') out.set(key, (out.get(key) ?? 0) + profile.timeDeltas[i] / requests);
-  });
-  return out;
+/** Self time per request, by package (or our file), of the samples in `window` (idle left out). */
+function perRequest(path: string, requests: number, window: TimeWindow): Map<string, number> {
+  const { self } = readWindow(path, window, () => false);
+  return new Map([...self].map(([key, us]) => [key, us / requests]));
 }
 
 async function ingestProfile(kind: AnyServerKind) {
