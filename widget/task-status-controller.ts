@@ -97,11 +97,8 @@ export class TaskStatusController implements ReactiveController {
       return;
     }
     const factory = this.#config.factory ?? defaultFactory;
-    if (!factory) {
-      throw new Error(
-        'agent-task-status: no TaskFeedFactory; load the widget entry or setDefaultFeedFactory()',
-      );
-    }
+    // Only a host that imports the element without the entry (widget/index.ts) gets here.
+    if (!factory) throw new Error('agent-task-status: setDefaultFeedFactory');
     const feed = factory({
       endpoint,
       taskId: s.taskId || undefined,

@@ -1,185 +1,54 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  POLL_FAILURES_BEFORE_OFFLINE,
-  StateHolder,
-  transition,
-  type LinkEvent,
-  type StateChange,
-} from '../../widget/connection/link-state.js';
-import { ConnectionState } from '../../widget/connection/task-feed-types.js';
+import { connectionState, POLL_FAILURES_BEFORE_OFFLINE } from '../../widget/connection/link-state.js';
+import type { ConnectionState } from '../../widget/connection/task-feed-types.js';
 
-const STATES = Object.values(ConnectionState);
-type Row = Record<ConnectionState, ConnectionState>;
+interface Facts {
+  browserOffline?: boolean;
+  fellBack?: boolean;
+  pollFailures?: number;
+  socketUp?: boolean;
+  lost?: boolean;
+}
 
-/** Every event, with the state it leads to from each state: the whole machine in one table. */
-const TABLE: [string, LinkEvent, Row][] = [
+const state = (f: Facts): ConnectionState =>
+  connectionState(!!f.browserOffline, !!f.fellBack, f.pollFailures ?? 0, !!f.socketUp, !!f.lost);
+
+/** What a panel knows, and the state it shows: the whole derivation in one table. */
+const TABLE: [string, Facts, ConnectionState][] = [
+  ['a socket panel that has just started', {}, 'connecting'],
+  ['a panel whose subscription the socket answered', { socketUp: true }, 'live'],
+  ['an answered panel whose socket dropped since', { lost: true }, 'reconnecting'],
+  ['a panel that polls (mode="polling", no WebSocket, a fallback)', { fellBack: true }, 'polling'],
+  ['a polling panel whose socket dropped too', { fellBack: true, lost: true }, 'polling'],
   [
-    'start with a socket',
-    { type: 'start', socket: true },
-    {
-      connecting: 'connecting',
-      live: 'connecting',
-      reconnecting: 'connecting',
-      polling: 'connecting',
-      offline: 'connecting',
-    },
+    'a polling panel just below the failure threshold',
+    { fellBack: true, pollFailures: POLL_FAILURES_BEFORE_OFFLINE - 1 },
+    'polling',
   ],
   [
-    'start without a socket',
-    { type: 'start', socket: false },
-    {
-      connecting: 'polling',
-      live: 'polling',
-      reconnecting: 'polling',
-      polling: 'polling',
-      offline: 'polling',
-    },
+    'a polling panel at the failure threshold',
+    { fellBack: true, pollFailures: POLL_FAILURES_BEFORE_OFFLINE },
+    'offline',
   ],
   [
-    'snapshot-received',
-    { type: 'snapshot-received' },
-    { connecting: 'live', live: 'live', reconnecting: 'live', polling: 'live', offline: 'live' },
+    'a live panel whose one-off Refresh failed (it does not poll)',
+    { socketUp: true, pollFailures: POLL_FAILURES_BEFORE_OFFLINE },
+    'live',
   ],
-  [
-    'socket-lost',
-    { type: 'socket-lost' },
-    {
-      connecting: 'reconnecting',
-      live: 'reconnecting',
-      reconnecting: 'reconnecting',
-      polling: 'polling',
-      offline: 'offline',
-    },
-  ],
-  ...(['no-websocket', 'upgrade-refused', 'attempts-exhausted', 'snapshot-timeout'] as const).map(
-    (reason): [string, LinkEvent, Row] => [
-      `fallback (${reason})`,
-      { type: 'fallback', reason },
-      {
-        connecting: 'polling',
-        live: 'polling',
-        reconnecting: 'polling',
-        polling: 'polling',
-        offline: 'offline',
-      },
-    ],
-  ),
-  [
-    'poll-ok',
-    { type: 'poll-ok' },
-    {
-      connecting: 'connecting',
-      live: 'live',
-      reconnecting: 'reconnecting',
-      polling: 'polling',
-      offline: 'polling',
-    },
-  ],
-  [
-    'poll-failed below the threshold',
-    { type: 'poll-failed', consecutiveFailures: POLL_FAILURES_BEFORE_OFFLINE - 1 },
-    {
-      connecting: 'connecting',
-      live: 'live',
-      reconnecting: 'reconnecting',
-      polling: 'polling',
-      offline: 'offline',
-    },
-  ],
-  [
-    'poll-failed at the threshold',
-    { type: 'poll-failed', consecutiveFailures: POLL_FAILURES_BEFORE_OFFLINE },
-    {
-      connecting: 'connecting',
-      live: 'live',
-      reconnecting: 'reconnecting',
-      polling: 'offline',
-      offline: 'offline',
-    },
-  ],
-  [
-    'browser-offline',
-    { type: 'browser-offline' },
-    {
-      connecting: 'offline',
-      live: 'offline',
-      reconnecting: 'offline',
-      polling: 'offline',
-      offline: 'offline',
-    },
-  ],
-  [
-    'browser-online with the socket still up',
-    { type: 'browser-online', socketUp: true, fellBack: false },
-    {
-      connecting: 'connecting',
-      live: 'live',
-      reconnecting: 'reconnecting',
-      polling: 'polling',
-      offline: 'live',
-    },
-  ],
-  [
-    'browser-online while falling back to polling',
-    { type: 'browser-online', socketUp: false, fellBack: true },
-    {
-      connecting: 'connecting',
-      live: 'live',
-      reconnecting: 'reconnecting',
-      polling: 'polling',
-      offline: 'polling',
-    },
-  ],
-  [
-    'browser-online with the socket down',
-    { type: 'browser-online', socketUp: false, fellBack: false },
-    {
-      connecting: 'connecting',
-      live: 'live',
-      reconnecting: 'reconnecting',
-      polling: 'polling',
-      offline: 'reconnecting',
-    },
-  ],
+  ['a panel while the browser is offline', { browserOffline: true, socketUp: true }, 'offline'],
+  ['a polling panel while the browser is offline', { browserOffline: true, fellBack: true }, 'offline'],
 ];
 
-describe('transition', () => {
-  for (const [name, event, row] of TABLE) {
-    it(`on ${name}: ${STATES.map((s) => `${s}→${row[s]}`).join(', ')}`, () => {
-      for (const state of STATES) {
-        assert.equal(transition(state, event), row[state], `${state} on ${name}`);
-      }
+describe('connectionState', () => {
+  for (const [name, facts, expected] of TABLE) {
+    it(`shows ${expected} for ${name}`, () => {
+      assert.equal(state(facts), expected);
     });
   }
 
-  it('covers every event type in the table', () => {
-    const types = new Set(TABLE.map(([, event]) => event.type));
-    const all: LinkEvent['type'][] = [
-      'start',
-      'snapshot-received',
-      'socket-lost',
-      'fallback',
-      'poll-ok',
-      'poll-failed',
-      'browser-offline',
-      'browser-online',
-    ];
-    assert.deepEqual([...types].sort(), [...all].sort());
-  });
-});
-
-describe('StateHolder', () => {
-  it('notifies {from, to} on a change and stays silent when the state is unchanged', () => {
-    const changes: StateChange<ConnectionState>[] = [];
-    const holder = new StateHolder<ConnectionState>('connecting', (c) => changes.push(c));
-    assert.equal(holder.set('live'), true);
-    assert.equal(holder.set('live'), false);
-    holder.set('reconnecting');
-    assert.deepEqual(changes, [
-      { from: 'connecting', to: 'live' },
-      { from: 'live', to: 'reconnecting' },
-    ]);
-    assert.equal(holder.value, 'reconnecting');
+  it('reaches every state', () => {
+    const reached = new Set(TABLE.map(([, , s]) => s));
+    assert.deepEqual([...reached].sort(), ['connecting', 'live', 'offline', 'polling', 'reconnecting']);
   });
 });

@@ -9,7 +9,7 @@ import type {
 import { systemClock, type Clock } from './clock.js';
 import { getJson, type FetchLike, type HttpResult } from './http-get.js';
 import { sharedLinks, type LinkLease, type LinkRegistry } from './link-registry.js';
-import { transition, type FallbackReason, type LinkEvent } from './link-state.js';
+import { connectionState } from './link-state.js';
 import type { LinkStatus } from './link-status.js';
 import type { PollResult } from './poller.js';
 import { seqMerge, type MergeNeed } from './seq-merge.js';
@@ -57,45 +57,35 @@ export interface TaskFeedDeps {
   locks?: LocksLike | null;
 }
 
-type ResolvedDeps = { [K in keyof TaskFeedDeps]-?: Exclude<TaskFeedDeps[K], undefined> };
-
-function resolveDeps(deps: TaskFeedDeps): ResolvedDeps {
-  const g = globalThis as Partial<typeof globalThis>;
-  const resolved: ResolvedDeps = {
-    WebSocket: (g.WebSocket as WebSocketCtor | undefined) ?? null,
-    fetch: (url, init) => fetch(url, init),
-    clock: systemClock,
-    random: Math.random,
-    window: g.addEventListener ? globalThis : null,
-    document: g.document ?? null,
-    navigator: g.navigator ?? null,
-    links: sharedLinks,
-    BroadcastChannel: g.BroadcastChannel ?? null,
-    locks: g.navigator?.locks ?? null,
-  };
-  // An undefined dependency takes the default; null means "there is none".
-  for (const [key, value] of Object.entries(deps)) {
-    if (value !== undefined) (resolved as Record<string, unknown>)[key] = value;
-  }
-  return resolved;
-}
-
 /**
  * One panel's data: `createTaskFeed(config)` returns a stopped feed; `start()` when the element
  * connects, `stop()` when it disconnects; `config.onChange` gets a new FeedView on each change.
  *
  * It composes the parts for the panel: the link shared by the page and the browser's tabs (live
  * stream, and polls for the fallback or mode="polling"), the seq merge (no gap, no duplicate
- * across every path) and the connection state machine. Live work stops once the task is final
+ * across every path) and the connection state derived from what it knows. Live work stops once the task is final
  * and all of it is in. Written as a closure, not a class: its state is local variables, which
  * minify to one letter where `this.#field` would not (issue 7, the size budget).
  */
 export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}): TaskFeed {
   const { endpoint, agentId, pollIntervalMs, onChange } = config;
-  const { links, ...linkDeps } = resolveDeps(deps);
-  const { clock, window, navigator } = linkDeps;
-  const useSocket = config.mode === 'auto' && linkDeps.WebSocket !== null;
-  let state: ConnectionState = useSocket ? 'connecting' : 'polling';
+  const g: Partial<typeof globalThis> = globalThis;
+  // An undefined dependency takes the browser's own; null means "there is none".
+  const {
+    links = sharedLinks,
+    WebSocket = (g.WebSocket as WebSocketCtor | undefined) ?? null,
+    fetch: fetchJson = (url, init) => fetch(url, init),
+    clock = systemClock,
+    random = Math.random,
+    window = g.addEventListener ? globalThis : null,
+    document = g.document ?? null,
+    navigator = g.navigator ?? null,
+    BroadcastChannel = g.BroadcastChannel ?? null,
+    locks = g.navigator?.locks ?? null,
+  } = deps;
+  const linkDeps = { WebSocket, fetch: fetchJson, clock, random, window, document, BroadcastChannel, locks };
+
+  const useSocket = config.mode === 'auto' && WebSocket !== null;
   let merge = seqMerge();
   let taskId = config.taskId ?? null;
   let running = false;
@@ -105,11 +95,14 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   let offStatus: (() => void) | undefined;
   /** The link's keys this panel follows (see Listener), each with the function that leaves it. */
   const joined = new Map<string, () => void>();
+  // What connectionState (link-state.ts) derives the state shown from.
   /** Live updates come from polling while the socket is probed in the background. */
-  let fellBack = false;
+  let fellBack = !useSocket;
   /** The current socket answered this panel's subscription. */
   let socketUp = false;
   let browserOffline = false;
+  let pollFailures = 0;
+  let lost = false;
   let notFound = false;
   let nextRetryAt: number | null = null;
   let filling = false;
@@ -176,7 +169,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
         }
         // Anything but not_found: the socket works but will not serve this task (store down,
         // too many subscriptions).
-        if (e === 'error' && (m as ErrorMessage).code !== 'not_found') return fallBack('snapshot-timeout');
+        if (e === 'error' && (m as ErrorMessage).code !== 'not_found') return fallBack();
         socketAnswered();
         if (e === 'error') {
           notFound = true;
@@ -196,7 +189,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
         else if (result.kind === 'not-found') onAgentTask(null);
         return render();
       }
-      if (e === 'error') return fallBack('snapshot-timeout');
+      if (e === 'error') return fallBack();
       socketAnswered();
       onAgentTask((m as AgentTaskMessage).task);
     },
@@ -258,26 +251,28 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
     } else if (status.kind === 'down') {
       socketUp = false;
       nextRetryAt = status.nextRetryAt;
-      if (status.fallback !== null && !fellBack) fallBack(status.fallback);
-      else dispatch({ type: 'socket-lost' });
+      lost = true;
+      if (status.fallback !== null && !fellBack) fallBack();
     }
     render();
   }
 
   function socketAnswered(): void {
     socketUp = true;
-    fellBack = false;
+    // The server answered: whatever the browser said, it is reachable.
+    fellBack = browserOffline = false;
+    pollFailures = 0;
     nextRetryAt = null;
     leave('pa');
-    dispatch({ type: 'snapshot-received' });
+    render();
   }
 
   /** Poll over HTTP; the link keeps probing the socket and the first snapshot climbs back. */
-  function fallBack(reason: FallbackReason): void {
+  function fallBack(): void {
     fellBack = true;
     socketUp = false;
-    dispatch({ type: 'fallback', reason });
     startPolling();
+    render();
   }
 
   // ---- polling -------------------------------------------------------------------------------
@@ -296,11 +291,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   }
 
   function polled(result: PollResult): void {
-    dispatch(
-      result.kind === 'failed'
-        ? { type: 'poll-failed', consecutiveFailures: result.consecutiveFailures }
-        : { type: 'poll-ok' },
-    );
+    pollFailures = result.consecutiveFailures;
   }
 
   /** A one-off GET, aborted by stop(). */
@@ -308,7 +299,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
     const abort = new AbortController();
     requests.add(abort);
     try {
-      return await getJson(linkDeps.fetch, url, { abort, clock });
+      return await getJson(fetchJson, url, { abort, clock });
     } finally {
       requests.delete(abort);
     }
@@ -318,15 +309,15 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
 
   function onOffline(): void {
     if (finished()) return;
-    browserOffline = true;
+    browserOffline = lost = true;
     leave('pa');
-    dispatch({ type: 'browser-offline' });
+    render();
   }
 
   function onOnline(): void {
     if (finished() || !browserOffline) return;
     browserOffline = false;
-    dispatch({ type: 'browser-online', socketUp, fellBack });
+    pollFailures = 0;
     // The socket may have died silently while offline: prove it (or replace it) now.
     if (useSocket) lease?.link.probe();
     if (fellBack) startPolling();
@@ -335,13 +326,9 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
 
   // ---- view ----------------------------------------------------------------------------------
 
-  function dispatch(event: LinkEvent): void {
-    state = transition(state, event);
-    render();
-  }
-
   function buildView(): FeedView {
     const problems: Partial<Record<string, string>> = PROBLEMS;
+    const state = connectionState(browserOffline, fellBack, pollFailures, socketUp, lost);
     return {
       task: merge.task,
       logs: merge.logs,
@@ -375,9 +362,9 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
       window?.addEventListener('offline', onOffline);
       if (finished()) return render();
 
-      dispatch({ type: 'start', socket: useSocket });
       fellBack = !useSocket;
-      socketUp = false;
+      socketUp = browserOffline = lost = false;
+      pollFailures = 0;
       // Polls are shared through the link too, so even mode="polling" takes one.
       const link = (lease = links.acquire({ ...linkDeps, url: wsUrl(endpoint), endpoint })).link;
       if (useSocket) {
