@@ -1,4 +1,4 @@
-import { TabLink, type Link, type TabLinkConfig } from './tab-link.js';
+import { tabLink, type Link, type TabLink, type TabLinkConfig } from './tab-link.js';
 
 export interface LinkLease {
   readonly link: Link;
@@ -16,7 +16,7 @@ export class LinkRegistry {
   acquire(config: TabLinkConfig): LinkLease {
     let entry = this.#entries.get(config.url);
     if (!entry) {
-      entry = { link: new TabLink(config), refs: 0 };
+      entry = { link: tabLink(config), refs: 0 };
       this.#entries.set(config.url, entry);
     }
     entry.refs++;

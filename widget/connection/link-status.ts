@@ -29,7 +29,7 @@ export class StatusSource {
     return () => this.#listeners.delete(listener);
   }
 
-  protected setStatus(next: LinkStatus): void {
+  setStatus(next: LinkStatus): void {
     // Statuses are small flat objects: equal JSON is the same status.
     if (JSON.stringify(next) === JSON.stringify(this.#status)) return;
     this.#status = next;

@@ -110,6 +110,14 @@ export function tabChannelName(url: string): string {
   return `agent-task-status/1 ${url}`;
 }
 
+/** The link a registry hands out: a Link, opened and closed by its holders' count. */
+export interface TabLink extends Link {
+  /** Whether this tab holds the socket (for tests and diagnostics). */
+  readonly leading: boolean;
+  open(): void;
+  close(): void;
+}
+
 /**
  * The connection to one endpoint for this tab, shared with the other tabs of the browser. One
  * tab, the leader (elected with a Web Lock held for its life), owns the SocketLink and the
@@ -118,174 +126,114 @@ export function tabChannelName(url: string): string {
  * status, and re-send everything when a new leader takes over. Each tab also holds a lock of its
  * own, so the leader learns when a follower is gone (closed, discarded, frozen) and drops it.
  * Panels never see the difference: they always hold a Link. Without Web Locks or
- * BroadcastChannel the tab is its own leader.
+ * BroadcastChannel the tab is its own leader. A closure, not a class: its state minifies to
+ * one-letter names (issue 7, the size budget).
  */
-export class TabLink extends StatusSource implements Link {
-  readonly #config: TabLinkConfig;
-  readonly #id: string;
-  readonly #name: string;
-  readonly #keys = new Map<string, Entry>();
+export function tabLink(config: TabLinkConfig): TabLink {
+  const { document, window, locks, BroadcastChannel: Channel } = config;
+  const id = config.tabId ?? Math.random().toString(36).slice(2);
+  const name = tabChannelName(config.url);
+  const source = new StatusSource();
+  const keys = new Map<string, Entry>();
   /** Followers whose tab lock the leader is waiting on. */
-  readonly #tabs = new Set<string>();
-  #open = false;
-  #leading = false;
+  const tabs = new Set<string>();
+  let open = false;
+  let leading = false;
   /** This tab's own lock is held: it may speak on the channel. */
-  #ready = false;
-  #abort: AbortController | null = null;
-  #channel: BroadcastChannel | null = null;
-  #socket: SocketLink | null = null;
-
-  constructor(config: TabLinkConfig) {
-    super();
-    this.#config = config;
-    this.#id = config.tabId ?? Math.random().toString(36).slice(2);
-    this.#name = tabChannelName(config.url);
-  }
-
-  /** Whether this tab holds the socket (for tests and diagnostics). */
-  get leading(): boolean {
-    return this.#leading;
-  }
-
-  open(): void {
-    if (this.#open) return;
-    this.#open = true;
-    this.#listen('addEventListener');
-    this.#start();
-  }
-
-  close(): void {
-    if (!this.#open) return;
-    this.#open = false;
-    this.#listen('removeEventListener');
-    this.#stop();
-  }
-
-  join(key: string, listener: Listener, intervalMs = 0): () => void {
-    let entry = this.#keys.get(key);
-    if (!entry) this.#keys.set(key, (entry = { m: new Map() }));
-    const held = entry;
-    const member: Member = { l: listener, c: null, i: intervalMs };
-    held.m.set(member, member);
-    this.#changed(key, true);
-    return () => {
-      if (!held.m.delete(member)) return;
-      if (held.m.size > 0) return this.#changed(key, false);
-      this.#keys.delete(key);
-      this.#close(held);
-      if (!this.#leading) this.#post({ t: 'l', tab: this.#id, k: key });
-    };
-  }
-
-  again(key: string): void {
-    this.#changed(key, true);
-  }
-
-  retryNow(): void {
-    if (this.#leading) this.#socket?.retryNow();
-    else this.#post({ t: 'retry' });
-  }
-
-  probe(): void {
-    if (this.#leading) this.#socket?.probe();
-    else this.#post({ t: 'probe' });
-  }
+  let ready = false;
+  let abort: AbortController | null = null;
+  let channel: BroadcastChannel | null = null;
+  let socket: SocketLink | null = null;
 
   // ---- election ------------------------------------------------------------------------------
 
-  #listen(method: 'addEventListener' | 'removeEventListener'): void {
-    const { document, window } = this.#config;
-    document?.[method]('visibilitychange', this.#onVisibility);
+  function listen(method: 'addEventListener' | 'removeEventListener'): void {
+    document?.[method]('visibilitychange', onVisibility);
     // A frozen or bfcached tab must not keep the socket (or a lock) that other tabs wait on.
-    document?.[method]('freeze', this.#pause);
-    document?.[method]('resume', this.#resume);
-    window?.[method]('pagehide', this.#pause);
-    window?.[method]('pageshow', this.#resume);
+    document?.[method]('freeze', stop);
+    document?.[method]('resume', resume);
+    window?.[method]('pagehide', stop);
+    window?.[method]('pageshow', resume);
   }
 
   /** Polls go slower while hidden: the leader retunes them, a follower tells the leader. */
-  readonly #onVisibility = (): void => {
-    for (const key of this.#keys.keys()) if (key[0] === 'p' || key[0] === 'a') this.#changed(key, false);
+  function onVisibility(): void {
+    for (const key of keys.keys()) if (key[0] === 'p' || key[0] === 'a') changed(key, false);
     // Back in view after a while (a laptop that slept): the socket may be dead but look open.
-    if (this.#config.document?.hidden === false) this.probe();
-  };
+    if (document?.hidden === false) link.probe();
+  }
 
-  readonly #pause = (): void => this.#stop();
+  function resume(): void {
+    if (open) start();
+  }
 
-  readonly #resume = (): void => {
-    if (this.#open) this.#start();
-  };
-
-  #start(): void {
-    if (this.#abort) return;
-    const abort = (this.#abort = new AbortController());
-    const { BroadcastChannel: Channel, locks } = this.#config;
-    if (!Channel || !locks) return this.#lead();
-    const signal = abort.signal;
-    const channel = (this.#channel = new Channel(this.#name));
-    channel.onmessage = (event) => this.#receive(event.data as TabMessage);
+  function start(): void {
+    if (abort) return;
+    const signal = (abort = new AbortController()).signal;
+    if (!Channel || !locks) return lead();
+    channel = new Channel(name);
+    channel.onmessage = (event) => receive(event.data as TabMessage);
     // Both locks are held until stop(); exclusive is the default mode.
     const held = new Promise((resolve) => signal.addEventListener('abort', resolve));
     const ignore = (): void => {};
     // A grant can be on its way when stop() aborts: such a callback lets go at once.
     locks
-      .request(`${this.#name} #${this.#id}`, { signal }, () => {
+      .request(`${name} #${id}`, { signal }, () => {
         if (signal.aborted) return;
-        this.#ready = true;
-        this.#post({ t: 'hi' });
-        for (const key of this.#keys.keys()) this.#join(key, true);
-        locks.request(this.#name, { signal }, () => signal.aborted || (this.#lead(), held)).catch(ignore);
+        ready = true;
+        post({ t: 'hi' });
+        for (const key of keys.keys()) join(key, true);
+        locks.request(name, { signal }, () => signal.aborted || (lead(), held)).catch(ignore);
         return held;
       })
       .catch(ignore);
   }
 
-  #stop(): void {
-    const abort = this.#abort;
+  function stop(): void {
     if (!abort) return;
-    this.#abort = null;
     // Pending lock requests fail; held locks are released (the next tab in line takes over).
     abort.abort();
-    this.#channel?.close();
-    this.#channel = null;
-    this.#ready = false;
-    this.#tabs.clear();
-    if (this.#leading) {
-      this.#leading = false;
-      for (const [key, entry] of this.#keys) {
+    abort = null;
+    channel?.close();
+    channel = null;
+    ready = false;
+    tabs.clear();
+    if (leading) {
+      leading = false;
+      for (const [key, entry] of keys) {
         for (const [who, member] of entry.m) if (!member.l) entry.m.delete(who);
-        this.#close(entry);
-        if (entry.m.size === 0) this.#keys.delete(key);
+        close(entry);
+        if (entry.m.size === 0) keys.delete(key);
       }
-      this.#socket?.close();
-      this.#socket = null;
+      socket?.close();
+      socket = null;
     }
-    this.setStatus(IDLE);
+    source.setStatus(IDLE);
   }
 
-  #lead(): void {
-    this.#leading = true;
-    for (const key of this.#keys.keys()) this.#up(key, true);
-    this.#post({ t: 'lead', s: this.status });
+  function lead(): void {
+    leading = true;
+    for (const key of keys.keys()) up(key, true);
+    post({ t: 'lead', s: source.status });
   }
 
   // ---- interests -----------------------------------------------------------------------------
 
   /** This tab's interest in `key` changed: serve it (leader) or tell the leader. */
-  #changed(key: string, refresh: boolean): void {
-    if (!this.#keys.has(key)) return;
-    if (this.#leading) this.#up(key, refresh);
-    else this.#join(key, refresh);
+  function changed(key: string, refresh: boolean): void {
+    if (!keys.has(key)) return;
+    if (leading) up(key, refresh);
+    else join(key, refresh);
   }
 
-  #join(key: string, refresh: boolean): void {
-    const { c, h, i } = this.#sum(this.#keys.get(key)!);
-    this.#post({ t: 'j', tab: this.#id, k: key, c, h, i, r: refresh });
+  function join(key: string, refresh: boolean): void {
+    const { c, h, i } = sum(keys.get(key)!);
+    post({ t: 'j', tab: id, k: key, c, h, i, r: refresh });
   }
 
   /** The lowest cursor (null if anyone has none), whether all are hidden, the shortest interval. */
-  #sum(entry: Entry): { c: number | null; h: boolean; i: number } {
-    const hidden = !!this.#config.document?.hidden;
+  function sum(entry: Entry): { c: number | null; h: boolean; i: number } {
+    const hidden = !!document?.hidden;
     let c: number | null = Infinity;
     let h = true;
     let i = Infinity;
@@ -298,72 +246,75 @@ export class TabLink extends StatusSource implements Link {
     return { c: c === Infinity ? null : c, h, i };
   }
 
+  function entryOf(key: string): Entry {
+    let entry = keys.get(key);
+    if (!entry) keys.set(key, (entry = { m: new Map() }));
+    return entry;
+  }
+
   // ---- leader --------------------------------------------------------------------------------
 
   /** Opens the key's upstream, or (refresh) asks it again for a newcomer or a resync. */
-  #up(key: string, refresh: boolean): void {
-    const entry = this.#keys.get(key)!;
+  function up(key: string, refresh: boolean): void {
+    const entry = keys.get(key)!;
     const kind = key[0];
-    const id = key.slice(1);
+    const keyId = key.slice(1);
     if (kind === 's' || kind === 'w') {
       if (entry.off && !refresh) return;
-      const socket = this.#socket ?? this.#openSocket();
-      const emit = (m: ServerMessage, r: number | null = null): void => this.#emit(key, m.type, m, r);
+      const emit = (m: ServerMessage, r: number | null = null): void => relay(key, m.type, m, r);
       const old = entry.off;
+      socket ??= openSocket();
       // Added before the old one goes, so the socket link sends a new request and no unsubscribe.
       entry.off =
         kind === 's'
           ? socket.subscribe({
-              taskId: id,
-              cursor: () => this.#sum(entry).c,
+              taskId: keyId,
+              cursor: () => sum(entry).c,
               onSnapshot: emit,
               onUpdate: emit,
               onError: emit,
             })
-          : socket.watchAgent({ agentId: id, onAgentTask: emit, onError: emit });
+          : socket.watchAgent({ agentId: keyId, onAgentTask: emit, onError: emit });
       old?.();
       return;
     }
-    const { clock, fetch, random, endpoint } = this.#config;
-    const config: PollerConfig<number | null> = (entry.poll ??= {
-      clock,
-      fetch,
-      random,
+    const poll: PollerConfig<number | null> = (entry.poll ??= {
+      ...config,
       intervalMs: 0,
       request: () => {
-        const afterSeq = kind === 'p' ? this.#sum(entry).c : null;
-        return { url: pollUrl(endpoint, key, afterSeq), context: afterSeq };
+        const afterSeq = kind === 'p' ? sum(entry).c : null;
+        return { url: pollUrl(config.endpoint, key, afterSeq), context: afterSeq };
       },
-      onResult: (result, afterSeq) => this.#emit(key, 'poll', result, afterSeq),
+      onResult: (result, afterSeq) => relay(key, 'poll', result, afterSeq),
     });
-    const poller = (entry.poller ??= makePoller(config));
-    const { h, i } = this.#sum(entry);
-    config.intervalMs = i;
+    const poller = (entry.poller ??= makePoller(poll));
+    const { h, i } = sum(entry);
+    poll.intervalMs = i;
     poller.setHidden(h);
     if (!poller.running) poller.start();
     else if (refresh) poller.pollNow();
   }
 
-  #close(entry: Entry): void {
+  function close(entry: Entry): void {
     entry.off?.();
     entry.poller?.stop();
     entry.off = entry.poller = undefined;
   }
 
-  #openSocket(): SocketLink {
-    const socket = (this.#socket = new SocketLink({ ...this.#config, WebSocket: this.#config.WebSocket! }));
+  function openSocket(): SocketLink {
+    const opened = new SocketLink({ ...config, WebSocket: config.WebSocket! });
     // The socket is closed before it is dropped, and says nothing after: no need to unlisten.
-    socket.onStatus((s) => {
-      this.setStatus(s);
-      this.#post({ t: 'st', s });
+    opened.onStatus((s) => {
+      source.setStatus(s);
+      post({ t: 'st', s });
     });
-    socket.open();
-    return socket;
+    opened.open();
+    return opened;
   }
 
   /** Relays an event to the other tabs (first, so every tab sees events in one order) and here. */
-  #emit(key: string, e: string, m: unknown, r: number | null): void {
-    const entry = this.#keys.get(key);
+  function relay(key: string, e: string, m: unknown, r: number | null): void {
+    const entry = keys.get(key);
     if (!entry) return;
     let remote = false;
     for (const member of entry.m.values()) {
@@ -371,72 +322,120 @@ export class TabLink extends StatusSource implements Link {
       remote = true;
       member.c = advance(member.c, e, m, r);
     }
-    if (remote) this.#post({ t: 'ev', k: key, e, m, r });
-    this.#deliver(key, e, m, r);
+    if (remote) post({ t: 'ev', k: key, e, m, r });
+    deliver(key, e, m, r);
   }
 
   /** Waits on a follower's own lock: granted when that tab is gone, so its interests go too. */
-  #watch(tab: string): void {
-    if (this.#tabs.has(tab) || !this.#abort) return;
-    this.#tabs.add(tab);
-    this.#config
-      .locks!.request(`${this.#name} #${tab}`, { signal: this.#abort.signal }, () => {
-        this.#tabs.delete(tab);
-        for (const [key, entry] of this.#keys) if (entry.m.delete(tab)) this.#left(key, entry);
+  function watch(tab: string): void {
+    if (tabs.has(tab) || !abort) return;
+    tabs.add(tab);
+    locks!
+      .request(`${name} #${tab}`, { signal: abort.signal }, () => {
+        tabs.delete(tab);
+        for (const [key, entry] of keys) if (entry.m.delete(tab)) left(key, entry);
       })
       .catch(() => {});
   }
 
-  #left(key: string, entry: Entry): void {
-    if (entry.m.size > 0) return this.#up(key, false);
-    this.#keys.delete(key);
-    this.#close(entry);
+  function left(key: string, entry: Entry): void {
+    if (entry.m.size > 0) return up(key, false);
+    keys.delete(key);
+    close(entry);
   }
 
   // ---- channel -------------------------------------------------------------------------------
 
-  #post(message: TabMessage): void {
-    if (this.#ready) this.#channel?.postMessage(message);
+  function post(message: TabMessage): void {
+    if (ready) channel?.postMessage(message);
   }
 
-  #receive(message: TabMessage): void {
-    if (this.#leading) {
+  function receive(message: TabMessage): void {
+    if (leading) {
       switch (message.t) {
         case 'hi':
-          return this.#post({ t: 'st', s: this.status });
+          return post({ t: 'st', s: source.status });
         case 'retry':
-          return this.#socket?.retryNow();
+          return socket?.retryNow();
         case 'probe':
-          return this.#socket?.probe();
-        case 'j': {
-          let entry = this.#keys.get(message.k);
-          if (!entry) this.#keys.set(message.k, (entry = { m: new Map() }));
-          entry.m.set(message.tab, { c: message.c, h: message.h, i: message.i });
-          this.#watch(message.tab);
-          return this.#up(message.k, message.r);
-        }
+          return socket?.probe();
+        case 'j':
+          entryOf(message.k).m.set(message.tab, { c: message.c, h: message.h, i: message.i });
+          watch(message.tab);
+          return up(message.k, message.r);
         case 'l': {
-          const entry = this.#keys.get(message.k);
-          if (entry?.m.delete(message.tab)) this.#left(message.k, entry);
+          const entry = keys.get(message.k);
+          if (entry?.m.delete(message.tab)) left(message.k, entry);
           return;
         }
       }
-    } else if (this.#ready) {
+    } else if (ready) {
       switch (message.t) {
         case 'lead':
-          for (const key of this.#keys.keys()) this.#join(key, true);
+          for (const key of keys.keys()) join(key, true);
         // falls through: a new leader's status is the status
         case 'st':
-          return this.setStatus(message.s);
+          return source.setStatus(message.s);
         case 'ev':
-          return this.#deliver(message.k, message.e, message.m, message.r);
+          return deliver(message.k, message.e, message.m, message.r);
       }
     }
   }
 
-  #deliver(key: string, e: string, m: unknown, r: number | null): void {
-    for (const { l } of [...(this.#keys.get(key)?.m.values() ?? [])]) l?.on(e, m, r);
+  function deliver(key: string, e: string, m: unknown, r: number | null): void {
+    for (const { l } of [...(keys.get(key)?.m.values() ?? [])]) l?.on(e, m, r);
   }
+
+  const link: TabLink = {
+    get status() {
+      return source.status;
+    },
+    onStatus: (listener) => source.onStatus(listener),
+    get leading() {
+      return leading;
+    },
+
+    open() {
+      if (open) return;
+      open = true;
+      listen('addEventListener');
+      start();
+    },
+
+    close() {
+      if (!open) return;
+      open = false;
+      listen('removeEventListener');
+      stop();
+    },
+
+    join(key, listener, intervalMs = 0) {
+      const held = entryOf(key);
+      const member: Member = { l: listener, c: null, i: intervalMs };
+      held.m.set(member, member);
+      changed(key, true);
+      return () => {
+        if (!held.m.delete(member)) return;
+        if (held.m.size > 0) return changed(key, false);
+        keys.delete(key);
+        close(held);
+        if (!leading) post({ t: 'l', tab: id, k: key });
+      };
+    },
+
+    again: (key) => changed(key, true),
+
+    retryNow() {
+      if (leading) socket?.retryNow();
+      else post({ t: 'retry' });
+    },
+
+    probe() {
+      if (leading) socket?.probe();
+      else post({ t: 'probe' });
+    },
+  };
+  return link;
 }
 
 /**

@@ -3,7 +3,7 @@ import { Server, WebSocket as MockWebSocket } from 'mock-socket';
 import type { SnapshotMessage } from '../../../protocol/ws-messages.js';
 import { BACKOFF } from '../../../widget/connection/backoff.js';
 import { LinkRegistry } from '../../../widget/connection/link-registry.js';
-import { TabLink, type Listener } from '../../../widget/connection/tab-link.js';
+import { tabLink, type Listener, type TabLink } from '../../../widget/connection/tab-link.js';
 import {
   LINK,
   SocketLink,
@@ -230,7 +230,7 @@ describe('TabLink in one tab', () => {
   afterEach(() => env.server.stop());
 
   const tab = () =>
-    new TabLink({
+    tabLink({
       ...env.config,
       endpoint: 'http://unused.test',
       fetch: () => Promise.reject(new Error('no')),

@@ -5,8 +5,9 @@ import type { PollResult } from '../../../widget/connection/poller.js';
 import type { LinkStatus, WebSocketCtor } from '../../../widget/connection/socket-link.js';
 import {
   tabChannelName,
-  TabLink,
+  tabLink,
   type Listener,
+  type TabLink,
   type TabLinkConfig,
   type TabMessage,
 } from '../../../widget/connection/tab-link.js';
@@ -70,7 +71,7 @@ function setup() {
     waiters,
     /** A tab; `tabId` must differ between tabs of one test. */
     tab(tabId: string, more: Partial<TabLinkConfig> = {}): TabLink {
-      const link = new TabLink({
+      const link = tabLink({
         url,
         endpoint: `http://${host}`,
         WebSocket: CountingWebSocket as unknown as WebSocketCtor,
