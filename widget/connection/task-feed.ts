@@ -15,13 +15,7 @@ import type { PollResult } from './poller.js';
 import { seqMerge, type MergeNeed } from './seq-merge.js';
 import type { WebSocketCtor } from './socket-link.js';
 import type { Listener, LocksLike } from './tab-link.js';
-import type {
-  ConnectionState,
-  FeedView,
-  TaskFeed,
-  TaskFeedConfig,
-  TaskFeedFactory,
-} from './task-feed-types.js';
+import type { FeedView, TaskFeed, TaskFeedConfig, TaskFeedFactory } from './task-feed-types.js';
 import { httpUrl, pollUrl, wsUrl } from './urls.js';
 import { isActiveTaskResponse, isLogsPage, isTaskStatusPage } from './wire-guards.js';
 
