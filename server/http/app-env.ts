@@ -1,7 +1,7 @@
 /** Per-request values shared by the app's middleware. */
 export interface AppEnv {
   Variables: {
-    /** The metrics label for requests no route answered (set by the not-found handler). */
+    /** The metrics label where the route pattern is not it: no route answered, the WebSocket route. */
     routeLabel?: string;
     /** sha256 of the agent token that authenticated this request (rate-limit key). */
     agentTokenHash?: string;

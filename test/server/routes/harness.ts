@@ -23,6 +23,7 @@ export interface HarnessOptions {
   store?: TaskStore;
   now?: () => number;
   realtime?: AppOptions['realtime'];
+  demo?: AppOptions['demo'];
 }
 
 export function harness(options: HarnessOptions = {}) {
@@ -36,7 +37,15 @@ export function harness(options: HarnessOptions = {}) {
     warn: (...args: unknown[]) => logged.push({ level: 'warn', args }),
   };
   const config = testConfig(options.env);
-  const app = createApp({ store, bus, config, log, realtime: options.realtime, now: options.now });
+  const app = createApp({
+    store,
+    bus,
+    config,
+    log,
+    realtime: options.realtime,
+    now: options.now,
+    demo: options.demo,
+  });
 
   function request(path: string, init: RequestInit = {}): Promise<Response> {
     return Promise.resolve(app.request(path, init));

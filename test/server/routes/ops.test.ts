@@ -56,6 +56,25 @@ test('/metrics includes the realtime figures when realtime is mounted', async ()
   assert.match(text, /^agent_task_status_ws_delivered_total 42$/m);
 });
 
+test('/metrics counts the WebSocket route under its path, and paths beside it as unmatched', async () => {
+  const realtime = {
+    upgrade: async () => new Response(null, { status: 426 }),
+    stats: () => ({ connections: 0, subscriptions: 0, delivered: 0 }),
+  } as unknown as Realtime;
+  const h = harness({ realtime });
+  assert.equal((await h.request(ROUTES.ws)).status, 426);
+  assert.equal((await h.request(`${ROUTES.tasks}/wss`)).status, 404);
+  const text = await (await h.request('/metrics')).text();
+  assert.match(
+    text,
+    /^agent_task_status_http_requests_total\{method="GET",route="\/api\/agent-tasks\/ws",status="426"\} 1$/m,
+  );
+  assert.match(
+    text,
+    /^agent_task_status_http_requests_total\{method="GET",route="unmatched",status="404"\} 1$/m,
+  );
+});
+
 test('the WebSocket route answers 404 when realtime is not mounted', async () => {
   const res = await harness().request(ROUTES.ws);
   assert.equal(res.status, 404);
