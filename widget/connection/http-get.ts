@@ -6,12 +6,13 @@ export const REQUEST_TIMEOUT_MS = 15_000;
 /** The part of `fetch` we use; injected so tests answer requests themselves. */
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
+/** Only an `ok` result has a body: a guard on `body` needs no check of `kind` first. */
 export type HttpResult =
   | { kind: 'ok'; body: unknown; etag: string | null }
-  | { kind: 'not-modified' }
-  | { kind: 'not-found' }
+  | { kind: 'not-modified'; body?: undefined }
+  | { kind: 'not-found'; body?: undefined }
   /** `status` null: no response (network, abort, timeout). */
-  | { kind: 'failed'; status: number | null; retryAfterMs: number | null };
+  | { kind: 'failed'; status: number | null; retryAfterMs: number | null; body?: undefined };
 
 export interface GetOptions {
   /** Aborting it cancels the request (and its timeout), e.g. on stop. */

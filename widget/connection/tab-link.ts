@@ -444,15 +444,8 @@ export function tabLink(config: TabLinkConfig): TabLink {
  * makes that tab's merge see a gap and fill it from the logs route.
  */
 function advance(c: number | null, e: string, m: unknown, r: number | null): number | null {
-  const page = (
-    e === 'snapshot'
-      ? m
-      : e === 'poll' && (m as PollResult).kind === 'ok'
-        ? (m as { body: unknown }).body
-        : null
-  ) as {
-    nextAfterSeq?: unknown;
-  } | null;
+  // Only a snapshot, or a status page a poll brought, has a nextAfterSeq.
+  const page = (e === 'poll' ? (m as PollResult).body : m) as { nextAfterSeq?: unknown } | null | undefined;
   if (typeof page?.nextAfterSeq === 'number') {
     return c === null || (r !== null && r <= c) ? Math.max(c ?? 0, page.nextAfterSeq) : c;
   }

@@ -98,7 +98,6 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   let pollFailures = 0;
   let lost = false;
   let notFound = false;
-  let nextRetryAt: number | null = null;
   let filling = false;
   let older: Promise<void> | null = null;
   /** One-off GETs in flight (gap fill, older lines, Refresh), aborted by stop(). */
@@ -154,7 +153,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
         if (e === 'poll') {
           const result = m as PollResult;
           polled(result);
-          if (result.kind === 'ok' && isTaskStatusPage(result.body)) {
+          if (isTaskStatusPage(result.body)) {
             notFound = false;
             return handle(merge.applyPage(result.body, r));
           }
@@ -179,7 +178,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
       if (e === 'poll') {
         const result = m as PollResult;
         polled(result);
-        if (result.kind === 'ok' && isActiveTaskResponse(result.body)) onAgentTask(result.body.task);
+        if (isActiveTaskResponse(result.body)) onAgentTask(result.body.task);
         else if (result.kind === 'not-found') onAgentTask(null);
         return render();
       }
@@ -225,7 +224,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
     const result = await get(httpUrl(endpoint, ROUTES.taskLogs(id), { afterSeq, limit: FILL_PAGE_LINES }));
     if (g !== generation) return;
     filling = false;
-    if (result.kind === 'ok' && isLogsPage(result.body)) handle(merge.applyPage(result.body, afterSeq));
+    if (isLogsPage(result.body)) handle(merge.applyPage(result.body, afterSeq));
     // A resubscribe from the cursor brings the same events over the socket.
     else again('s' + id);
   }
@@ -240,11 +239,8 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   // ---- socket --------------------------------------------------------------------------------
 
   function onLinkStatus(status: LinkStatus): void {
-    if (status.kind === 'connecting') {
-      nextRetryAt = null;
-    } else if (status.kind === 'down') {
+    if (status.kind === 'down') {
       socketUp = false;
-      nextRetryAt = status.nextRetryAt;
       lost = true;
       if (status.fallback !== null && !fellBack) fallBack();
     }
@@ -256,7 +252,6 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
     // The server answered: whatever the browser said, it is reachable.
     fellBack = browserOffline = false;
     pollFailures = 0;
-    nextRetryAt = null;
     leave('pa');
     render();
   }
@@ -323,12 +318,14 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   function buildView(): FeedView {
     const problems: Partial<Record<string, string>> = PROBLEMS;
     const state = connectionState(browserOffline, fellBack, pollFailures, socketUp, lost);
+    const status = lease?.link.status;
     return {
       task: merge.task,
       logs: merge.logs,
       hasOlder: merge.hasOlder,
       connectionState: state,
-      nextRetryAt: state === 'reconnecting' ? nextRetryAt : null,
+      // The link's own, read when shown: it is the one retry every panel of the browser waits for.
+      nextRetryAt: state === 'reconnecting' && status?.kind === 'down' ? status.nextRetryAt : null,
       problem: merge.complete
         ? null
         : ((state === 'offline' && browserOffline ? PROBLEMS.browserOffline : problems[state]) ?? null),
@@ -385,7 +382,6 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
       leave('swpa');
       releaseLink();
       socketUp = filling = false;
-      nextRetryAt = null;
     },
 
     retryNow() {
@@ -420,7 +416,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
       // A failed page leaves hasOlder set, so the reader can simply ask again.
       return (older = get(url)
         .then((result) => {
-          if (g === generation && result.kind === 'ok' && isLogsPage(result.body)) {
+          if (g === generation && isLogsPage(result.body)) {
             if (held.prependOlder(result.body, beforeSeq)) render();
           }
         })
