@@ -3,7 +3,5 @@ export interface AppEnv {
   Variables: {
     /** The metrics label where the route pattern is not it: no route answered, the WebSocket route. */
     routeLabel?: string;
-    /** sha256 of the agent token that authenticated this request (rate-limit key). */
-    agentTokenHash?: string;
   };
 }

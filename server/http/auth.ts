@@ -2,7 +2,8 @@ import type { MiddlewareHandler } from 'hono';
 import type { TaskStore } from '../store/task-store.js';
 import { ApiError } from './api-error.js';
 import type { AppEnv } from './app-env.js';
-import { readBearerToken, secretsEqual, tokenMatchesHash } from './credentials.js';
+import { readBearerToken, secretsEqual } from './credentials.js';
+import type { TokenVerifier } from './token-verifier.js';
 
 /**
  * One rule for both kinds of token, after RFC 6750 §3.1: 401 `unauthorized` both when no usable
@@ -38,25 +39,14 @@ export function requireAdmin(adminToken: string | null): MiddlewareHandler<AppEn
 }
 
 /**
- * Posting a task's status: the agent token returned when that task was created. Needs the `id`
- * path parameter. The task is looked up before the token is checked, so an unknown task is a 404
+ * Posting a task's status: the agent token returned when that task was created. Resolves to the
+ * task's stored token hash (the rate-limit key), or throws: 401 before the task is looked up, then
+ * 404, then 401. The task is looked up before the token is checked, so an unknown task is a 404
  * for anyone; that reveals nothing, since the read routes are public.
- */
-export function requireAgentToken(store: TaskStore): MiddlewareHandler<AppEnv> {
-  return async function requireAgentToken(c, next) {
-    const tokenHash = await authenticateAgent(store, c.req.header('authorization'), c.req.param('id') ?? '');
-    c.set('agentTokenHash', tokenHash);
-    await next();
-  };
-}
-
-/**
- * The check `requireAgentToken()` makes, as a function for a route that does its steps in one
- * handler: resolves to the task's stored token hash (the rate-limit key), or throws the same
- * ApiError (401 before the task is looked up, then 404, then 401).
  */
 export async function authenticateAgent(
   store: TaskStore,
+  tokens: TokenVerifier,
   authorization: string | undefined,
   taskId: string,
 ): Promise<string> {
@@ -73,7 +63,7 @@ export async function authenticateAgent(
   }
   const stored = await store.getTask(taskId);
   if (!stored) throw new ApiError(404, 'not_found', `no task with id "${taskId}"`);
-  if (!tokenMatchesHash(token, stored.tokenHash)) {
+  if (!tokens.matches(token, stored.tokenHash)) {
     throw new ApiError(
       401,
       'unauthorized',

@@ -23,9 +23,9 @@ export function hashToken(token: string): string {
 }
 
 /**
- * Constant-time check of a presented token against a stored hash. On every status POST, so the
- * one-shot `crypto.hash` to hex, then bytes from Buffer's pool: on Node 20 its 'buffer' output
- * allocates a fresh ArrayBuffer and costs about twice as much.
+ * Constant-time check of a presented token against a stored hash (TokenVerifier calls it once per
+ * token). The one-shot `crypto.hash` to hex, then bytes from Buffer's pool: on Node 20 its 'buffer'
+ * output allocates a fresh ArrayBuffer and costs about twice as much.
  */
 export function tokenMatchesHash(token: string, tokenHash: string): boolean {
   const presented = Buffer.from(hash('sha256', token, 'hex'), 'hex');

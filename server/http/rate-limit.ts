@@ -1,22 +1,11 @@
-import type { MiddlewareHandler } from 'hono';
 import { ApiError } from './api-error.js';
-import type { AppEnv } from './app-env.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 /**
- * 429 `rate_limited` with Retry-After once an agent token has spent its budget. Runs after
- * requireAgentToken (its key is the token's hash), so strangers cannot drain an agent's budget.
- * No limiter: limiting is off (RATE_LIMIT_PER_MINUTE=0).
+ * 429 `rate_limited` with Retry-After once an agent token has spent its budget; returns when
+ * allowed. Called after the token is checked (its key is the token's hash), so strangers cannot
+ * drain an agent's budget. No limiter: limiting is off (RATE_LIMIT_PER_MINUTE=0).
  */
-export function rateLimitPerToken(limiter: RateLimiter | null): MiddlewareHandler<AppEnv> {
-  return async function rateLimitPerToken(c, next) {
-    const key = c.get('agentTokenHash');
-    if (key !== undefined) enforceRateLimit(limiter, key);
-    await next();
-  };
-}
-
-/** The check `rateLimitPerToken()` makes, as a function: returns when allowed, else throws the 429. */
 export function enforceRateLimit(limiter: RateLimiter | null, key: string): void {
   if (!limiter) return;
   const decision = limiter.take(key);

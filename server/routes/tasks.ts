@@ -8,6 +8,7 @@ import { jsonBody, jsonBodyReader } from '../http/json-body.js';
 import { enforceRateLimit } from '../http/rate-limit.js';
 import { RateLimiter } from '../http/rate-limiter.js';
 import { newTaskId } from '../http/task-id.js';
+import { TokenVerifier } from '../http/token-verifier.js';
 import { parseOrThrow, validate } from '../http/validate.js';
 import { publish, type RouteDeps } from './deps.js';
 import { IdempotencyHeaderSchema, TaskParamSchema } from './params.js';
@@ -17,6 +18,7 @@ export function taskWriteRoutes(deps: RouteDeps) {
   const { store, config, now } = deps;
   const body = jsonBody({ maxBytes: config.bodyLimitBytes });
   const readBody = jsonBodyReader({ maxBytes: config.bodyLimitBytes });
+  const tokens = new TokenVerifier();
   const limiter =
     config.rateLimitPerMinute > 0 ? new RateLimiter({ perMinute: config.rateLimitPerMinute, now }) : null;
 
@@ -43,7 +45,7 @@ export function taskWriteRoutes(deps: RouteDeps) {
       // parsing), then the Idempotency-Key header, the body gate, the body schema. One Hono hop
       // instead of seven, each header read once (BENCHMARKS.md, ingest).
       const { id } = parseOrThrow('param', TaskParamSchema, { id: c.req.param('id') });
-      const tokenHash = await authenticateAgent(store, c.req.header('authorization'), id);
+      const tokenHash = await authenticateAgent(store, tokens, c.req.header('authorization'), id);
       enforceRateLimit(limiter, tokenHash);
       const keyHeader = c.req.header('idempotency-key');
       const key =

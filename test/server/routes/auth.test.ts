@@ -52,6 +52,17 @@ describe('agent tokens on status posts', () => {
     assert.equal((await h.postStatus('task-a', a.agentToken, { phase: 'running' })).status, 200);
   });
 
+  test("task A's token, once it has worked on task A, is still refused on task B", async () => {
+    const h = harness();
+    const a = await h.createTask({ agentId: 'agent-1', id: 'task-a' });
+    await h.createTask({ agentId: 'agent-1', id: 'task-b' });
+    assert.equal((await h.postStatus('task-a', a.agentToken, { phase: 'running' })).status, 200);
+    assert.equal((await h.postStatus('task-a', a.agentToken, { progress: 5 })).status, 200);
+    const res = await h.postStatus('task-b', a.agentToken, { phase: 'running' });
+    assert.equal(res.status, 401);
+    assert.equal((await h.store.getTask('task-b'))?.task.phase, 'queued');
+  });
+
   test('the store keeps the sha256 of the token, never the token', async () => {
     const h = harness();
     const { task, agentToken } = await h.createTask();
