@@ -18,25 +18,37 @@ export interface Family {
  * the label set small whatever ids clients send. One per app, so tests do not share counts.
  */
 export class HttpMetrics {
-  readonly #counts = new Map<string, { method: string; route: string; status: string; count: number }>();
+  // Nested by route, method, status rather than keyed by a joined string: on every request, and
+  // these strings (Hono's route patterns, Node's method names) are the same objects each time, so
+  // their hashes are cached and nothing is built.
+  readonly #counts = new Map<string, Map<string, Map<number, number>>>();
 
   record(method: string, route: string, status: number): void {
-    const key = `${method} ${route} ${status}`;
-    const entry = this.#counts.get(key);
-    if (entry) entry.count += 1;
-    else this.#counts.set(key, { method, route, status: String(status), count: 1 });
+    let byMethod = this.#counts.get(route);
+    if (!byMethod) this.#counts.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+    byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
   }
 
   family(): Family {
+    const samples: Sample[] = [];
+    for (const [route, byMethod] of this.#counts) {
+      for (const [method, byStatus] of byMethod) {
+        for (const [status, count] of byStatus) {
+          samples.push({
+            name: 'agent_task_status_http_requests_total',
+            labels: { method, route, status: String(status) },
+            value: count,
+          });
+        }
+      }
+    }
     return {
       name: 'agent_task_status_http_requests_total',
       help: 'HTTP requests answered, by method, route pattern and status.',
       type: 'counter',
-      samples: [...this.#counts.values()].map(({ method, route, status, count }) => ({
-        name: 'agent_task_status_http_requests_total',
-        labels: { method, route, status },
-        value: count,
-      })),
+      samples,
     };
   }
 }
