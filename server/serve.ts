@@ -105,13 +105,16 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   // server.close() would wait for the client's keep-alive timeout.
   let closing: Promise<void> | null = null;
   const responses = new Set<ServerResponse>();
+  // One listener shared by every response, no closure per request. 'close' follows 'finish' (or
+  // an abort), when a kept-alive connection has just gone idle.
+  function responseClosed(this: ServerResponse): void {
+    responses.delete(this);
+    if (closing) setImmediate(() => server.closeIdleConnections());
+  }
   server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
     if (closing) res.shouldKeepAlive = false;
     responses.add(res);
-    res.once('close', () => responses.delete(res));
-    res.once('finish', () => {
-      if (closing) setImmediate(() => server.closeIdleConnections());
-    });
+    res.on('close', responseClosed);
   });
 
   async function close(code: number): Promise<void> {
@@ -151,11 +154,16 @@ class InFlight {
   track<T>(result: T | Promise<T>): T | Promise<T> {
     if (!(result instanceof Promise)) return result;
     this.#count += 1;
-    return result.finally(() => {
-      this.#count -= 1;
-      if (this.#count === 0) for (const resolve of this.#idle.splice(0)) resolve();
-    });
+    // A branch beside the caller's (which still sees the rejection), rather than a `finally`
+    // promise the caller has to wait through: this runs on every request.
+    result.then(this.#settled, this.#settled);
+    return result;
   }
+
+  readonly #settled = (): void => {
+    this.#count -= 1;
+    if (this.#count === 0) for (const resolve of this.#idle.splice(0)) resolve();
+  };
 
   /** Resolves when no handler runs, or after `timeoutMs` (a hung handler must not block exit). */
   drained(timeoutMs: number): Promise<void> {
