@@ -1,12 +1,14 @@
 // The load process of the recovery benchmark. Ours and the bare `ws` baseline are driven by the
-// widget's own SocketLink (full-jitter backoff, 5 s spread after 1012, resubscribe with the
-// cursor); Socket.IO by socket.io-client with its default reconnection, rejoining on connect.
+// widget's own connection, a TabLink alone in its "tab" (full-jitter backoff, 5 s spread after
+// 1012, resubscribe with the cursor); Socket.IO by socket.io-client with its default
+// reconnection, rejoining on connect.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { io, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
-import type { SnapshotMessage } from '../../protocol/ws-messages.js';
+import type { SnapshotMessage, UpdateMessage } from '../../protocol/ws-messages.js';
 import { systemClock } from '../../widget/connection/clock.js';
-import { SocketLink, type WebSocketCtor } from '../../widget/connection/socket-link.js';
+import type { WebSocketCtor } from '../../widget/connection/socket-link.js';
+import { tabLink } from '../../widget/connection/tab-link.js';
 import { serveRequests } from '../lib/ipc.js';
 import { percentile } from '../lib/stats.js';
 import { BenchAgent, type TaskHandle } from './agent.js';
@@ -34,9 +36,12 @@ class BrowserishWebSocket extends WebSocket {
 }
 
 function linkClient(kind: ServerKind, port: number, taskId: string): Client {
-  const link = new SocketLink({
+  // No BroadcastChannel or Web Locks here: each link leads its own tab and owns its socket.
+  const link = tabLink({
     url: wsUrl(kind, port),
+    endpoint: `http://127.0.0.1:${port}`,
     WebSocket: BrowserishWebSocket as unknown as WebSocketCtor,
+    fetch: () => Promise.reject(new Error('the recovery bench never polls')),
     clock: systemClock,
   });
   const client: Client = {
@@ -51,21 +56,20 @@ function linkClient(kind: ServerKind, port: number, taskId: string): Client {
     if (status.kind === 'down' && client.closedAt === null) client.closedAt = performance.now();
     if (status.kind === 'connecting') attempts.push(performance.now());
   });
-  link.subscribe({
-    taskId,
-    cursor: () => client.cursor,
-    onSnapshot(message: SnapshotMessage) {
-      client.cursor = Math.max(client.cursor, message.nextAfterSeq);
-      client.snapshots += 1;
-      if (armed && client.closedAt !== null && client.resyncedAt === null)
-        client.resyncedAt = performance.now();
-    },
-    onUpdate(message) {
-      client.cursor = Math.max(client.cursor, message.task.seq);
-    },
-    onError() {},
-  });
   link.open();
+  link.join('s' + taskId, {
+    cursor: () => client.cursor,
+    on(e, m) {
+      if (e === 'snapshot') {
+        client.cursor = Math.max(client.cursor, (m as SnapshotMessage).nextAfterSeq);
+        client.snapshots += 1;
+        if (armed && client.closedAt !== null && client.resyncedAt === null)
+          client.resyncedAt = performance.now();
+      } else if (e === 'update') {
+        client.cursor = Math.max(client.cursor, (m as UpdateMessage).task.seq);
+      }
+    },
+  });
   return client;
 }
 

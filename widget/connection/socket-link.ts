@@ -1,15 +1,8 @@
-import type {
-  AgentTaskMessage,
-  ClientMessage,
-  ErrorMessage,
-  ServerMessage,
-  SnapshotMessage,
-  UpdateMessage,
-} from '../../protocol/ws-messages.js';
+import type { ClientMessage, ServerMessage } from '../../protocol/ws-messages.js';
 import { BASE_MS, backoffDelay, RESTART_SPREAD_MS, RetryTracker } from './backoff.js';
 import type { Clock } from './clock.js';
 import type { FallbackReason } from './link-state.js';
-import { IDLE, StatusSource } from './link-status.js';
+import type { LinkStatus } from './link-status.js';
 import { parseServerMessage } from './wire-guards.js';
 
 export type { LinkStatus } from './link-status.js';
@@ -60,22 +53,6 @@ export interface SocketLike {
 }
 export type WebSocketCtor = new (url: string) => SocketLike;
 
-export interface TaskSubscriber {
-  readonly taskId: string;
-  /** Asked at each (re)subscribe, so a resumed stream starts right after what is held. */
-  cursor(): number | null;
-  /** `requestedAfterSeq`: the cursor the subscribe was sent with (null: a tail). */
-  onSnapshot(message: SnapshotMessage, requestedAfterSeq: number | null): void;
-  onUpdate(message: UpdateMessage): void;
-  onError(message: ErrorMessage): void;
-}
-
-export interface AgentWatcher {
-  readonly agentId: string;
-  onAgentTask(message: AgentTaskMessage): void;
-  onError(message: ErrorMessage): void;
-}
-
 export interface SocketLinkConfig {
   /** ws:// or wss:// URL of ROUTES.ws. */
   url: string;
@@ -84,226 +61,162 @@ export interface SocketLinkConfig {
   random?: () => number;
   /** How long the link must stay up before its retry count resets; default STABLE_MS (backoff.ts). */
   stableMs?: number;
-}
-
-/** The listener method each server message goes to. */
-const HANDLERS: Partial<Record<string, string>> = {
-  snapshot: 'onSnapshot',
-  update: 'onUpdate',
-  'agent-task': 'onAgentTask',
-  error: 'onError',
-};
-
-/**
- * A task's stream (key `s` + task id) or an agent's watch (`w` + agent id): its one listener, and
- * the cursor of each request sent for it and not yet answered, oldest first.
- */
-interface Stream {
-  l: TaskSubscriber | AgentWatcher;
-  q: (number | null)[];
-}
-
-/**
- * The WebSocket for one endpoint: task subscriptions and agent watches multiplexed by id (one
- * listener each: the TabLink that shares them between panels and tabs), resubscribed with each
- * one's cursor after a reconnect, jittered backoff, and a client-side watchdog because a socket
- * can look open after sleep and be dead.
- */
-export class SocketLink extends StatusSource {
-  readonly #config: SocketLinkConfig;
-  readonly #tracker: RetryTracker;
-  readonly #streams = new Map<string, Stream>();
-  readonly #timers = new Map<TimerName, unknown>();
-  #active = false;
-  #ws: SocketLike | null = null;
-  #helloSeen = false;
-  #heartbeatMs = 0;
-  #lastMessageAt = 0;
-  #lastTickAt = 0;
-  #pingSentAt: number | null = null;
+  /** Hears the socket's status at each step (repeats included: the caller keeps the last one). */
+  status(status: LinkStatus): void;
+  /** Where key `s` + task id stands, asked at each (re)subscribe so a stream resumes right after. */
+  cursor(key: string): number | null;
   /**
-   * Set by a restart close (1012/1013) until a server says hello again: the attempts that fail
-   * while the server is down keep the wide restart spread, or they would all land at once.
+   * A server message for a stream's key; `requested` is the cursor the answered request was
+   * sent with (null for a tail, and for an update, which answers nothing).
    */
-  #restarting = false;
+  on(key: string, message: ServerMessage, requested: number | null): void;
+}
 
-  constructor(config: SocketLinkConfig) {
-    super();
-    this.#config = config;
-    this.#tracker = new RetryTracker(config.stableMs);
-  }
-
-  open(): void {
-    if (this.#active) return;
-    this.#active = true;
-    this.#connect();
-  }
-
+/**
+ * The WebSocket for one endpoint: a task's stream (key `s` + task id) and an agent's watch
+ * (`w` + agent id) multiplexed over it, resubscribed from their cursors after a reconnect,
+ * with jittered backoff and a client-side watchdog, because a socket can look open after sleep
+ * and be dead. Its one user is the TabLink that shares the streams between panels and tabs.
+ */
+export interface SocketLink {
+  open(): void;
   /** Closes the socket and every timer; the link can be opened again. */
-  close(): void {
-    if (!this.#active) return;
-    this.#active = false;
-    this.#detach(CLOSE_NORMAL);
-    this.#clearTimer('retry');
-    this.#tracker.reset();
-    this.#restarting = false;
-    this.setStatus(IDLE);
-  }
-
+  close(): void;
   /** Skip the backoff wait. */
-  retryNow(): void {
-    if (this.#active && this.#timers.has('retry')) this.#connect();
-  }
-
+  retryNow(): void;
   /**
    * The reader is back (online again, tab visible again): a socket that died silently meanwhile
    * can still look open, and the watchdog would take two heartbeats to notice. Ping it now and
    * replace it at once unless something arrives within PROBE_TIMEOUT_MS; with no socket, retry now.
    */
-  probe(): void {
-    if (!this.#active) return;
-    if (!this.#ws || !this.#helloSeen) return this.retryNow();
-    if (this.#timers.has('probe')) return;
-    const sentAt = this.#config.clock.now();
-    this.#send({ type: 'ping' });
-    this.#setTimer('probe', PROBE_TIMEOUT_MS, () => {
-      if (this.#lastMessageAt >= sentAt) return;
-      this.#abandon(CLOSE_SILENT, null, true);
-      this.#connect();
-    });
-  }
+  probe(): void;
+  /** Follows `key`, or asks it again (a fresh answer, from the cursor as it is now). */
+  request(key: string): void;
+  /** Stops following `key`. */
+  drop(key: string): void;
+}
 
+/** A closure, not a class: its state minifies to one-letter names (issue 7, the size budget). */
+export function socketLink(config: SocketLinkConfig): SocketLink {
+  const { clock, status } = config;
+  const tracker = new RetryTracker(config.stableMs);
+  /** Each key's cursors of the requests sent for it and not yet answered, oldest first. */
+  const streams = new Map<string, (number | null)[]>();
+  const timers = new Map<TimerName, unknown>();
+  let active = false;
+  let ws: SocketLike | null = null;
+  let helloSeen = false;
+  let heartbeatMs = 0;
+  let lastMessageAt = 0;
+  let lastTickAt = 0;
+  let pingSentAt: number | null = null;
   /**
-   * Follows a task. A later subscriber of the same task takes its place and is answered afresh
-   * (from its cursor); the earlier one's unsubscribe then does nothing.
+   * Set by a restart close (1012/1013) until a server says hello again: the attempts that fail
+   * while the server is down keep the wide restart spread, or they would all land at once.
    */
-  subscribe(subscriber: TaskSubscriber): () => void {
-    return this.#add('s' + subscriber.taskId, subscriber);
-  }
-
-  /** Follows an agent's active task; like subscribe, a later watcher takes the place. */
-  watchAgent(watcher: AgentWatcher): () => void {
-    return this.#add('w' + watcher.agentId, watcher);
-  }
-
-  #add(key: string, listener: Stream['l']): () => void {
-    const stream = this.#streams.get(key);
-    // A replaced listener's requests stay queued: their answers come first, with their cursors.
-    if (stream) stream.l = listener;
-    else this.#streams.set(key, { l: listener, q: [] });
-    this.#request(key);
-    return () => {
-      if (this.#streams.get(key)?.l !== listener) return;
-      this.#streams.delete(key);
-      const id = key.slice(1);
-      this.#send(
-        key[0] === 's' ? { type: 'unsubscribe', taskId: id } : { type: 'unwatch-agent', agentId: id },
-      );
-      this.#rearmAnswerTimer();
-    };
-  }
+  let restarting = false;
 
   // ---- connection ----------------------------------------------------------------------------
 
-  #connect(): void {
-    this.#clearTimer('retry');
-    let ws: SocketLike;
+  function retryNow(): void {
+    if (active && timers.has('retry')) connect();
+  }
+
+  function connect(): void {
+    clearTimer('retry');
+    let socket: SocketLike;
     try {
-      ws = new this.#config.WebSocket(this.#config.url);
+      socket = new config.WebSocket(config.url);
     } catch {
       // A CSP or a bad URL: the constructor throws synchronously, and will again.
-      return this.#down(null, 'no-websocket', true);
+      return down(null, 'no-websocket', true);
     }
-    this.#ws = ws;
-    ws.addEventListener('message', this.#onMessage);
-    ws.addEventListener('close', this.#onClose);
-    this.#setTimer('connect', CONNECT_TIMEOUT_MS, () => this.#abandon(CLOSE_TIMEOUT, null, true));
-    this.setStatus({ kind: 'connecting' });
+    ws = socket;
+    socket.addEventListener('message', onMessage);
+    socket.addEventListener('close', onClose);
+    setTimer('connect', CONNECT_TIMEOUT_MS, () => abandon(CLOSE_TIMEOUT, null, true));
+    status({ kind: 'connecting' });
   }
 
   // Bound once, so each add has an exact remove; a detached socket's late events never arrive.
-  readonly #onMessage = (event: Event): void => {
-    this.#lastMessageAt = this.#config.clock.now();
+  function onMessage(event: Event): void {
+    lastMessageAt = clock.now();
     const message = parseServerMessage((event as MessageEvent).data);
-    if (message) this.#dispatch(message);
-  };
+    if (message) dispatch(message);
+  }
 
-  readonly #onClose = (event: Event): void => {
-    this.#detach();
-    this.#down((event as CloseEvent).code, null, true);
-  };
+  function onClose(event: Event): void {
+    detach();
+    down((event as CloseEvent).code, null, true);
+  }
 
-  #dispatch(message: ServerMessage): void {
-    if (message.type === 'hello') return this.#onHello(message.protocol, message.heartbeatMs);
+  function dispatch(message: ServerMessage): void {
+    if (message.type === 'hello') return onHello(message.protocol, message.heartbeatMs);
     const { taskId, agentId } = message as { taskId?: string; agentId?: string };
     for (const key of [taskId && 's' + taskId, agentId && 'w' + agentId]) {
-      const stream = key ? this.#streams.get(key) : undefined;
-      if (!stream) continue;
+      const queue = key && streams.get(key);
       // A snapshot, an agent's task or an error answers a request; an update does not.
-      const requested = message.type === 'update' ? null : this.#answered(stream);
-      (stream.l as unknown as Record<string, (m: unknown, r: number | null) => void>)[
-        HANDLERS[message.type]!
-      ]?.(message, requested);
+      if (queue) config.on(key, message, message.type === 'update' ? null : answered(queue));
     }
   }
 
-  #onHello(protocol: number, heartbeatMs: number): void {
-    if (protocol !== PROTOCOL_VERSION) return this.#abandon(CLOSE_PROTOCOL, 'upgrade-refused', false);
-    const now = this.#config.clock.now();
-    this.#clearTimer('connect');
-    this.#helloSeen = true;
-    this.#restarting = false;
-    this.#heartbeatMs = heartbeatMs;
-    this.#pingSentAt = null;
-    this.#tracker.up(now);
-    this.#lastTickAt = now;
-    this.#scheduleWatchdog();
-    this.setStatus({ kind: 'open' });
-    for (const key of this.#streams.keys()) this.#request(key);
+  function onHello(protocol: number, heartbeat: number): void {
+    if (protocol !== PROTOCOL_VERSION) return abandon(CLOSE_PROTOCOL, 'upgrade-refused', false);
+    const now = clock.now();
+    clearTimer('connect');
+    helloSeen = true;
+    restarting = false;
+    heartbeatMs = heartbeat;
+    pingSentAt = null;
+    tracker.up(now);
+    lastTickAt = now;
+    scheduleWatchdog();
+    status({ kind: 'open' });
+    for (const key of streams.keys()) request(key);
   }
 
   /**
    * The socket is gone (closed, or abandoned by us). `healthy: false` when it was up but failing
    * at its job, so its uptime must not reset the retry count.
    */
-  #down(code: number | null, fallback: FallbackReason | null, healthy: boolean): void {
-    if (!this.#active) return;
-    const { clock, random } = this.#config;
+  function down(code: number | null, fallback: FallbackReason | null, healthy: boolean): void {
+    if (!active) return;
     const now = clock.now();
-    const attempt = this.#tracker.down(now, healthy);
+    const attempt = tracker.down(now, healthy);
     const reason =
       fallback ??
       (code !== null && REFUSED_CLOSE_CODES.includes(code) ? 'upgrade-refused' : null) ??
-      (this.#tracker.failures >= FAILURES_BEFORE_FALLBACK ? 'attempts-exhausted' : null);
-    if (code !== null && RESTART_CLOSE_CODES.includes(code)) this.#restarting = true;
-    const baseMs = this.#restarting ? RESTART_SPREAD_MS : BASE_MS;
+      (tracker.failures >= FAILURES_BEFORE_FALLBACK ? 'attempts-exhausted' : null);
+    if (code !== null && RESTART_CLOSE_CODES.includes(code)) restarting = true;
+    const baseMs = restarting ? RESTART_SPREAD_MS : BASE_MS;
+    const { random } = config;
     const delay = backoffDelay(attempt, { baseMs, ...(random ? { random } : {}) });
-    this.#setTimer('retry', delay, () => this.#connect());
-    this.setStatus({ kind: 'down', nextRetryAt: now + delay, fallback: reason });
+    setTimer('retry', delay, connect);
+    status({ kind: 'down', nextRetryAt: now + delay, fallback: reason });
   }
 
   /** Give up on the current socket ourselves (dead, unanswered, wrong protocol). */
-  #abandon(code: number, fallback: FallbackReason | null, healthy: boolean): void {
-    this.#detach(code);
-    this.#down(code, fallback, healthy);
+  function abandon(code: number, fallback: FallbackReason | null, healthy: boolean): void {
+    detach(code);
+    down(code, fallback, healthy);
   }
 
   /** Forget the current socket: listeners, timers, unanswered requests. */
-  #detach(closeCode?: number): void {
-    const ws = this.#ws;
-    this.#ws = null;
-    this.#helloSeen = false;
-    this.#clearTimer('connect');
-    this.#clearTimer('watchdog');
-    this.#clearTimer('answer');
-    this.#clearTimer('probe');
-    for (const stream of this.#streams.values()) stream.q = [];
-    if (!ws) return;
-    ws.removeEventListener('message', this.#onMessage);
-    ws.removeEventListener('close', this.#onClose);
+  function detach(closeCode?: number): void {
+    const socket = ws;
+    ws = null;
+    helloSeen = false;
+    clearTimer('connect');
+    clearTimer('watchdog');
+    clearTimer('answer');
+    clearTimer('probe');
+    for (const key of streams.keys()) streams.set(key, []);
+    if (!socket) return;
+    socket.removeEventListener('message', onMessage);
+    socket.removeEventListener('close', onClose);
     if (closeCode !== undefined) {
       try {
-        ws.close(closeCode);
+        socket.close(closeCode);
       } catch {
         // Already closing; nothing to release.
       }
@@ -312,12 +225,12 @@ export class SocketLink extends StatusSource {
 
   // ---- watchdog ------------------------------------------------------------------------------
 
-  #scheduleWatchdog(): void {
-    this.#setTimer('watchdog', this.#tickMs(), () => this.#tick());
+  function scheduleWatchdog(): void {
+    setTimer('watchdog', tickMs(), tick);
   }
 
-  #tickMs(): number {
-    return Math.max(1, Math.floor(this.#heartbeatMs / 4));
+  function tickMs(): number {
+    return Math.max(1, Math.floor(heartbeatMs / 4));
   }
 
   /**
@@ -325,79 +238,120 @@ export class SocketLink extends StatusSource {
    * A tick that comes very late (background-tab throttling, sleep) proves nothing about the
    * server, so it only pings.
    */
-  #tick(): void {
-    const now = this.#config.clock.now();
-    const late = now - this.#lastTickAt > this.#tickMs() * 2;
-    this.#lastTickAt = now;
-    const hb = this.#heartbeatMs;
-    const sentAt = this.#pingSentAt;
-    const pingPending = sentAt !== null && this.#lastMessageAt < sentAt;
-    if (!late && pingPending && now - sentAt >= hb) return this.#abandon(CLOSE_SILENT, null, true);
-    if (late || (!pingPending && now - this.#lastMessageAt >= hb)) {
-      this.#send({ type: 'ping' });
-      this.#pingSentAt = now;
+  function tick(): void {
+    const now = clock.now();
+    const late = now - lastTickAt > tickMs() * 2;
+    lastTickAt = now;
+    const sentAt = pingSentAt;
+    const pingPending = sentAt !== null && lastMessageAt < sentAt;
+    if (!late && pingPending && now - sentAt >= heartbeatMs) return abandon(CLOSE_SILENT, null, true);
+    if (late || (!pingPending && now - lastMessageAt >= heartbeatMs)) {
+      send({ type: 'ping' });
+      pingSentAt = now;
     }
-    this.#scheduleWatchdog();
+    scheduleWatchdog();
   }
 
   // ---- requests ------------------------------------------------------------------------------
 
-  /** Sends the stream's subscribe (from its listener's cursor) or watch, once the socket is up. */
-  #request(key: string): void {
-    const stream = this.#streams.get(key);
-    if (!stream || !this.#helloSeen) return;
+  /** Sends the stream's subscribe (from its cursor) or watch, once the socket is up. */
+  function request(key: string): void {
+    const queue = streams.get(key);
+    if (!queue || !helloSeen) return;
     const id = key.slice(1);
     let afterSeq: number | null = null;
     if (key[0] === 'w') {
-      this.#send({ type: 'watch-agent', agentId: id });
+      send({ type: 'watch-agent', agentId: id });
     } else {
-      afterSeq = (stream.l as TaskSubscriber).cursor();
-      this.#send(
+      afterSeq = config.cursor(key);
+      send(
         afterSeq === null ? { type: 'subscribe', taskId: id } : { type: 'subscribe', taskId: id, afterSeq },
       );
     }
-    stream.q.push(afterSeq);
-    if (!this.#timers.has('answer')) this.#armAnswerTimer();
+    queue.push(afterSeq);
+    if (!timers.has('answer')) armAnswerTimer();
   }
 
-  #armAnswerTimer(): void {
+  function armAnswerTimer(): void {
     // The socket is up but the server does not serve it: treat it as broken, not as stable.
-    this.#setTimer('answer', ANSWER_TIMEOUT_MS, () =>
-      this.#abandon(CLOSE_UNANSWERED, 'snapshot-timeout', false),
-    );
+    setTimer('answer', ANSWER_TIMEOUT_MS, () => abandon(CLOSE_UNANSWERED, 'snapshot-timeout', false));
   }
 
   /** Returns the cursor the answered request was sent with. */
-  #answered(stream: Stream): number | null {
-    const requested = stream.q.shift() ?? null;
-    this.#rearmAnswerTimer();
+  function answered(queue: (number | null)[]): number | null {
+    const requested = queue.shift() ?? null;
+    rearmAnswerTimer();
     return requested;
   }
 
   /** One timer for all unanswered requests: restarted on each answer, cleared when none wait. */
-  #rearmAnswerTimer(): void {
-    this.#clearTimer('answer');
-    if (this.#helloSeen && [...this.#streams.values()].some((stream) => stream.q.length > 0)) {
-      this.#armAnswerTimer();
-    }
+  function rearmAnswerTimer(): void {
+    clearTimer('answer');
+    if (helloSeen && [...streams.values()].some((queue) => queue.length > 0)) armAnswerTimer();
   }
 
-  #send(message: ClientMessage): void {
-    const ws = this.#ws;
-    if (ws && this.#helloSeen && ws.readyState === OPEN) ws.send(JSON.stringify(message));
+  function send(message: ClientMessage): void {
+    if (ws && helloSeen && ws.readyState === OPEN) ws.send(JSON.stringify(message));
   }
 
-  #setTimer(name: TimerName, ms: number, callback: () => void): void {
-    this.#clearTimer(name);
-    const id = this.#config.clock.setTimeout(() => {
-      this.#timers.delete(name);
-      callback();
-    }, ms);
-    this.#timers.set(name, id);
+  function setTimer(name: TimerName, ms: number, callback: () => void): void {
+    clearTimer(name);
+    timers.set(
+      name,
+      clock.setTimeout(() => {
+        timers.delete(name);
+        callback();
+      }, ms),
+    );
   }
 
-  #clearTimer(name: TimerName): void {
-    this.#config.clock.clearTimeout(this.#timers.get(name));
-    this.#timers.delete(name);
+  function clearTimer(name: TimerName): void {
+    clock.clearTimeout(timers.get(name));
+    timers.delete(name);
   }
+
+  return {
+    open() {
+      if (active) return;
+      active = true;
+      connect();
+    },
+
+    close() {
+      if (!active) return;
+      active = false;
+      detach(CLOSE_NORMAL);
+      clearTimer('retry');
+      tracker.reset();
+      restarting = false;
+    },
+
+    retryNow,
+
+    probe() {
+      if (!active) return;
+      if (!ws || !helloSeen) return retryNow();
+      if (timers.has('probe')) return;
+      const sentAt = clock.now();
+      send({ type: 'ping' });
+      setTimer('probe', PROBE_TIMEOUT_MS, () => {
+        if (lastMessageAt >= sentAt) return;
+        abandon(CLOSE_SILENT, null, true);
+        connect();
+      });
+    },
+
+    request(key) {
+      // A request already on its way stays queued: its answer comes first, with its cursor.
+      if (!streams.has(key)) streams.set(key, []);
+      request(key);
+    },
+
+    drop(key) {
+      if (!streams.delete(key)) return;
+      const id = key.slice(1);
+      send(key[0] === 's' ? { type: 'unsubscribe', taskId: id } : { type: 'unwatch-agent', agentId: id });
+      rearmAnswerTimer();
+    },
+  };
 }

@@ -1,9 +1,8 @@
-import type { ServerMessage } from '../../protocol/ws-messages.js';
 import type { Clock } from './clock.js';
 import type { FetchLike } from './http-get.js';
 import { IDLE, StatusSource, type LinkStatus } from './link-status.js';
 import { poller as makePoller, type Poller, type PollerConfig, type PollResult } from './poller.js';
-import { SocketLink, type WebSocketCtor } from './socket-link.js';
+import { socketLink, type SocketLink, type WebSocketCtor } from './socket-link.js';
 import { pollUrl } from './urls.js';
 
 /**
@@ -134,6 +133,8 @@ export function tabLink(config: TabLinkConfig): TabLink {
   const id = config.tabId ?? Math.random().toString(36).slice(2);
   const name = tabChannelName(config.url);
   const source = new StatusSource();
+  // The leader's socket status, for the other tabs (a follower's status is the leader's).
+  source.onStatus((s) => leading && post({ t: 'st', s }));
   const keys = new Map<string, Entry>();
   /** Followers whose tab lock the leader is waiting on. */
   const tabs = new Set<string>();
@@ -258,24 +259,11 @@ export function tabLink(config: TabLinkConfig): TabLink {
   function up(key: string, refresh: boolean): void {
     const entry = keys.get(key)!;
     const kind = key[0];
-    const keyId = key.slice(1);
     if (kind === 's' || kind === 'w') {
       if (entry.off && !refresh) return;
-      const emit = (m: ServerMessage, r: number | null = null): void => relay(key, m.type, m, r);
-      const old = entry.off;
-      socket ??= openSocket();
-      // Added before the old one goes, so the socket link sends a new request and no unsubscribe.
-      entry.off =
-        kind === 's'
-          ? socket.subscribe({
-              taskId: keyId,
-              cursor: () => sum(entry).c,
-              onSnapshot: emit,
-              onUpdate: emit,
-              onError: emit,
-            })
-          : socket.watchAgent({ agentId: keyId, onAgentTask: emit, onError: emit });
-      old?.();
+      const opened = (socket ??= openSocket());
+      opened.request(key);
+      entry.off = () => opened.drop(key);
       return;
     }
     const poll: PollerConfig<number | null> = (entry.poll ??= {
@@ -302,11 +290,13 @@ export function tabLink(config: TabLinkConfig): TabLink {
   }
 
   function openSocket(): SocketLink {
-    const opened = new SocketLink({ ...config, WebSocket: config.WebSocket! });
-    // The socket is closed before it is dropped, and says nothing after: no need to unlisten.
-    opened.onStatus((s) => {
-      source.setStatus(s);
-      post({ t: 'st', s });
+    const opened = socketLink({
+      ...config,
+      WebSocket: config.WebSocket!,
+      // The socket is closed before it is dropped, and says nothing after.
+      status: (s) => source.setStatus(s),
+      cursor: (key) => sum(keys.get(key)!).c,
+      on: (key, m, r) => relay(key, m.type, m, r),
     });
     opened.open();
     return opened;

@@ -4,11 +4,12 @@ import type { SnapshotMessage } from '../../../protocol/ws-messages.js';
 import { BACKOFF } from '../../../widget/connection/backoff.js';
 import { LinkRegistry } from '../../../widget/connection/link-registry.js';
 import { tabLink, type Listener, type TabLink } from '../../../widget/connection/tab-link.js';
+import { StatusSource } from '../../../widget/connection/link-status.js';
 import {
   LINK,
-  SocketLink,
+  socketLink,
   type LinkStatus,
-  type TaskSubscriber,
+  type SocketLinkConfig,
   type WebSocketCtor,
 } from '../../../widget/connection/socket-link.js';
 import { FakeClock } from '../../widget/helpers/fake-clock.js';
@@ -54,7 +55,10 @@ function setup(options: { random?: () => number; accept?: () => boolean } = {}) 
       return peers[taken++]!;
     },
     /** The link's status once it satisfies `predicate` (now or later). */
-    status(link: SocketLink, predicate: (s: LinkStatus) => boolean): Promise<LinkStatus> {
+    status(
+      link: Pick<StatusSource, 'status' | 'onStatus'>,
+      predicate: (s: LinkStatus) => boolean,
+    ): Promise<LinkStatus> {
       if (predicate(link.status)) return Promise.resolve(link.status);
       return new Promise((resolve) => {
         const off = link.onStatus((status) => {
@@ -67,24 +71,45 @@ function setup(options: { random?: () => number; accept?: () => boolean } = {}) 
   };
 }
 
+interface Subscriber {
+  readonly taskId: string;
+  cursorValue: number | null;
+  snapshots: [SnapshotMessage, number | null][];
+}
+
 function subscriber(taskId: string, cursor: number | null) {
-  const snapshots: [SnapshotMessage, number | null][] = [];
-  const sub: TaskSubscriber & { cursorValue: number | null } = {
-    taskId,
-    cursorValue: cursor,
-    cursor: () => sub.cursorValue,
-    onSnapshot: (message, requested) => snapshots.push([message, requested]),
-    onUpdate: () => {},
-    onError: () => {},
+  const sub: Subscriber = { taskId, cursorValue: cursor, snapshots: [] };
+  return { sub, snapshots: sub.snapshots };
+}
+
+/** A socket link as its TabLink drives it: statuses kept, each task key's subscriber told its snapshots. */
+function socket(config: Omit<SocketLinkConfig, 'status' | 'cursor' | 'on'>) {
+  const source = new StatusSource();
+  const subs = new Map<string, Subscriber>();
+  const link = socketLink({
+    ...config,
+    status: (s) => source.setStatus(s),
+    cursor: (key) => subs.get(key)!.cursorValue,
+    on: (key, m, r) => m.type === 'snapshot' && subs.get(key)?.snapshots.push([m, r]),
+  });
+  return {
+    ...link,
+    get status() {
+      return source.status;
+    },
+    onStatus: (listener: (s: LinkStatus) => void) => source.onStatus(listener),
+    subscribe(sub: Subscriber) {
+      subs.set('s' + sub.taskId, sub);
+      link.request('s' + sub.taskId);
+    },
   };
-  return { sub, snapshots };
 }
 
 /** A panel's listener on a TabLink key, which hears the same snapshots as a subscriber would. */
-function listener(sub: TaskSubscriber): Listener {
+function listener(sub: Subscriber): Listener {
   return {
-    cursor: sub.cursor,
-    on: (e, m, r) => e === 'snapshot' && sub.onSnapshot(m as SnapshotMessage, r),
+    cursor: () => sub.cursorValue,
+    on: (e, m, r) => e === 'snapshot' && sub.snapshots.push([m as SnapshotMessage, r]),
   };
 }
 
@@ -94,7 +119,7 @@ describe('SocketLink', () => {
 
   it('resubscribes every task with its own cursor after a reconnect', async () => {
     env = setup();
-    const link = new SocketLink(env.config);
+    const link = socket(env.config);
     const a = subscriber('t-a', 10);
     const b = subscriber('t-b', null);
     link.subscribe(a.sub);
@@ -120,7 +145,7 @@ describe('SocketLink', () => {
 
   it('tells each subscriber which cursor a snapshot answers', async () => {
     env = setup();
-    const link = new SocketLink(env.config);
+    const link = socket(env.config);
     const a = subscriber('t-1', 7);
     link.subscribe(a.sub);
     link.open();
@@ -132,27 +157,26 @@ describe('SocketLink', () => {
     link.close();
   });
 
-  it('gives a task to its latest subscriber, answered from its cursor; the earlier one is then out', async () => {
+  it('asks a followed task again from its cursor, tells each answer its cursor, and unsubscribes once', async () => {
     env = setup();
-    const link = new SocketLink(env.config);
+    const link = socket(env.config);
     link.open();
     const peer = await env.connection();
     peer.hello();
     const a = subscriber('t-1', 12);
-    const offA = link.subscribe(a.sub);
+    link.subscribe(a.sub);
     expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 12 });
-    const b = subscriber('t-1', null);
-    const offB = link.subscribe(b.sub);
+    a.sub.cursorValue = null;
+    link.request('st-1');
     expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1' });
-    offA(); // replaced already: sends nothing
     peer.send(snapshot(page(lines(1, 12), 12)));
     peer.send(snapshot(page(lines(1, 12), 12)));
-    expect(a.snapshots).to.have.length(0);
-    expect(b.snapshots.map(([, requested]) => requested)).to.deep.equal(
+    expect(a.snapshots.map(([, requested]) => requested)).to.deep.equal(
       [12, null],
       'each answer with its cursor',
     );
-    offB();
+    link.drop('st-1');
+    link.drop('st-1'); // dropped already: sends nothing
     expect(await peer.next('unsubscribe')).to.deep.equal({ type: 'unsubscribe', taskId: 't-1' });
     expect(peer.received.filter((m) => m.type === 'unsubscribe')).to.have.length(1);
     link.close();
@@ -160,7 +184,7 @@ describe('SocketLink', () => {
 
   it('spreads the first retry after a restart close (1012) wider than after other drops', async () => {
     env = setup({ random: () => 0.9 });
-    const link = new SocketLink({ ...env.config, stableMs: 0 });
+    const link = socket({ ...env.config, stableMs: 0 });
     link.open();
     const peer = await env.connection();
     peer.hello();
@@ -181,7 +205,7 @@ describe('SocketLink', () => {
 
   it('keeps counting failures when the link flaps, so it still falls back', async () => {
     env = setup();
-    const link = new SocketLink(env.config);
+    const link = socket(env.config);
     link.open();
     for (let i = 1; i <= LINK.failuresBeforeFallback; i++) {
       const peer = await env.connection();
@@ -203,7 +227,7 @@ describe('SocketLink', () => {
       calls++;
       throw new DOMException('blocked by CSP', 'SecurityError');
     } as unknown as WebSocketCtor;
-    const link = new SocketLink({ ...env.config, WebSocket: Throwing });
+    const link = socket({ ...env.config, WebSocket: Throwing });
     link.open();
     const status = link.status;
     expect(status.kind === 'down' && status.fallback).to.equal('no-websocket');
@@ -215,7 +239,7 @@ describe('SocketLink', () => {
 
   it('gives up on a socket that never says hello', async () => {
     env = setup();
-    const link = new SocketLink(env.config);
+    const link = socket(env.config);
     link.open();
     const peer = await env.connection();
     env.clock.advance(LINK.connectTimeoutMs);

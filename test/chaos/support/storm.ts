@@ -1,7 +1,9 @@
-// 1,000 real SocketLinks (widget/connection/socket-link.ts) on one fake clock with a seeded
-// random source, against a simulated server that restarts: what the reconnect-storm tests measure.
+// 1,000 real socket links (widget/connection/socket-link.ts, the socket under each tab's TabLink)
+// on one fake clock with a seeded random source, against a simulated server that restarts: what
+// the reconnect-storm tests measure. They follow no task, as the simulated server answers no
+// subscribe.
 import assert from 'node:assert/strict';
-import { SocketLink } from '../../../widget/connection/socket-link.js';
+import { socketLink } from '../../../widget/connection/socket-link.js';
 import { FakeClock } from '../../widget/helpers/fake-clock.js';
 import { mulberry32 } from '../../widget/helpers/prng.js';
 import { SimServer } from './fake-server-sockets.js';
@@ -19,15 +21,16 @@ export function restart(downMs: number, seed: number) {
   const clock = new FakeClock();
   const server = new SimServer(clock);
   const random = mulberry32(seed);
-  const links = Array.from(
-    { length: CLIENTS },
-    () =>
-      new SocketLink({
-        url: 'ws://status.test/api/agent-tasks/ws',
-        WebSocket: server.WebSocket,
-        clock,
-        random,
-      }),
+  const links = Array.from({ length: CLIENTS }, () =>
+    socketLink({
+      url: 'ws://status.test/api/agent-tasks/ws',
+      WebSocket: server.WebSocket,
+      clock,
+      random,
+      status: () => {},
+      cursor: () => null,
+      on: () => {},
+    }),
   );
   for (const link of links) link.open();
   clock.advance(60_000);
