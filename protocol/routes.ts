@@ -1,11 +1,17 @@
 // Zod-free on purpose: the widget imports this at run time and must stay small.
 
+// One export per route the widget uses, so the bundler leaves out the rest (issue 7, size budget).
+export const taskStatusRoute = (taskId: string) => `/api/agent-tasks/${encodeURIComponent(taskId)}/status`;
+export const taskLogsRoute = (taskId: string) => `/api/agent-tasks/${encodeURIComponent(taskId)}/logs`;
+export const activeTaskRoute = (agentId: string) => `/api/agents/${encodeURIComponent(agentId)}/active-task`;
+export const WS_ROUTE = '/api/agent-tasks/ws';
+
 /** Routes, so the widget and the server cannot disagree on a path. */
 export const ROUTES = {
   tasks: '/api/agent-tasks',
-  taskStatus: (taskId: string) => `/api/agent-tasks/${encodeURIComponent(taskId)}/status`,
-  taskLogs: (taskId: string) => `/api/agent-tasks/${encodeURIComponent(taskId)}/logs`,
-  activeTask: (agentId: string) => `/api/agents/${encodeURIComponent(agentId)}/active-task`,
-  ws: '/api/agent-tasks/ws',
+  taskStatus: taskStatusRoute,
+  taskLogs: taskLogsRoute,
+  activeTask: activeTaskRoute,
+  ws: WS_ROUTE,
   widget: '/agent-task-status.js',
 } as const;

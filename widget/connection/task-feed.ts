@@ -1,4 +1,4 @@
-import { ROUTES } from '../../protocol/routes.js';
+import { taskLogsRoute } from '../../protocol/routes.js';
 import type { LIMITS, Task } from '../../protocol/task.js';
 import type {
   AgentTaskMessage,
@@ -221,7 +221,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
     if (filling || id === null) return;
     filling = true;
     const g = generation;
-    const result = await get(httpUrl(endpoint, ROUTES.taskLogs(id), { afterSeq, limit: FILL_PAGE_LINES }));
+    const result = await get(httpUrl(endpoint, taskLogsRoute(id), { afterSeq, limit: FILL_PAGE_LINES }));
     if (g !== generation) return;
     filling = false;
     if (isLogsPage(result.body)) handle(merge.applyPage(result.body, afterSeq));
@@ -412,7 +412,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
       // Before the oldest line held; with none held, before the first event after the cursor.
       const beforeSeq = held.oldestSeq ?? (held.cursor ?? -1) + 1;
       if (!running || !held.hasOlder || id === null || beforeSeq < 1) return Promise.resolve();
-      const url = httpUrl(endpoint, ROUTES.taskLogs(id), { beforeSeq, limit: OLDER_PAGE_LINES });
+      const url = httpUrl(endpoint, taskLogsRoute(id), { beforeSeq, limit: OLDER_PAGE_LINES });
       // A failed page leaves hasOlder set, so the reader can simply ask again.
       return (older = get(url)
         .then((result) => {

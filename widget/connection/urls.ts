@@ -1,4 +1,4 @@
-import { ROUTES } from '../../protocol/routes.js';
+import { activeTaskRoute, taskStatusRoute, WS_ROUTE } from '../../protocol/routes.js';
 
 /**
  * `path` under the server's base URL. An empty or relative endpoint is taken against the page,
@@ -25,7 +25,7 @@ export function httpUrl(
 
 /** http → ws, https → wss (a page on https may only open wss). */
 export function wsUrl(endpoint: string): string {
-  const url = under(endpoint, ROUTES.ws);
+  const url = under(endpoint, WS_ROUTE);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   return url.href;
 }
@@ -34,6 +34,6 @@ export function wsUrl(endpoint: string): string {
 export function pollUrl(endpoint: string, key: string, afterSeq: number | null): string {
   const id = key.slice(1);
   return key[0] === 'p'
-    ? httpUrl(endpoint, ROUTES.taskStatus(id), { afterSeq })
-    : httpUrl(endpoint, ROUTES.activeTask(id));
+    ? httpUrl(endpoint, taskStatusRoute(id), { afterSeq })
+    : httpUrl(endpoint, activeTaskRoute(id));
 }
