@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BACKOFF, backoffDelay, RetryTracker } from '../../widget/connection/backoff.js';
+import { BACKOFF, backoffDelay, retryTracker } from '../../widget/connection/backoff.js';
 import { mulberry32 } from './helpers/prng.js';
 
 describe('backoffDelay', () => {
@@ -46,13 +46,13 @@ describe('backoffDelay', () => {
 
 describe('RetryTracker', () => {
   it('counts consecutive failures and hands out growing attempt numbers', () => {
-    const tracker = new RetryTracker(5_000);
+    const tracker = retryTracker(5_000);
     assert.deepEqual([tracker.down(0), tracker.down(100), tracker.down(200)], [0, 1, 2]);
     assert.equal(tracker.failures, 3);
   });
 
   it('keeps counting while the link flaps (up for less than stableMs)', () => {
-    const tracker = new RetryTracker(5_000);
+    const tracker = retryTracker(5_000);
     let now = 0;
     for (let i = 0; i < 4; i++) {
       tracker.up(now);
@@ -63,7 +63,7 @@ describe('RetryTracker', () => {
   });
 
   it('resets the count only after the link stayed up for stableMs', () => {
-    const tracker = new RetryTracker(5_000);
+    const tracker = retryTracker(5_000);
     tracker.down(0);
     tracker.down(1);
     tracker.up(10);
@@ -72,7 +72,7 @@ describe('RetryTracker', () => {
   });
 
   it('does not reset after a link that was up but unhealthy', () => {
-    const tracker = new RetryTracker(5_000);
+    const tracker = retryTracker(5_000);
     tracker.down(0);
     tracker.up(10);
     assert.equal(tracker.down(60_000, false), 1);

@@ -39,38 +39,39 @@ export function backoffDelay(attempt: number, config: BackoffConfig = {}): numbe
  * for `stableMs`; a link that opens and drops at once keeps counting, so it still reaches the
  * fallback threshold and its delays keep growing.
  */
-export class RetryTracker {
-  readonly #stableMs: number;
-  #failures = 0;
-  #upSince: number | null = null;
-
-  constructor(stableMs: number = STABLE_MS) {
-    this.#stableMs = stableMs;
-  }
-
+export interface RetryTracker {
   /** Consecutive failures so far (0 after a stable link). */
-  get failures(): number {
-    return this.#failures;
-  }
-
+  readonly failures: number;
   /** The link became usable at `now`. */
-  up(now: number): void {
-    this.#upSince = now;
-  }
-
+  up(now: number): void;
   /**
    * The link (or an attempt) failed at `now`. `healthy: false` says it failed at its job even
    * though it was up (e.g. no answer to a subscribe), so uptime does not count.
    * Returns the attempt number to compute the next delay with (0 for the first retry).
    */
-  down(now: number, healthy = true): number {
-    if (healthy && this.#upSince !== null && now - this.#upSince >= this.#stableMs) this.#failures = 0;
-    this.#upSince = null;
-    return this.#failures++;
-  }
+  down(now: number, healthy?: boolean): number;
+  reset(): void;
+}
 
-  reset(): void {
-    this.#failures = 0;
-    this.#upSince = null;
-  }
+/** A closure, not a class: its state minifies to one-letter names (issue 7, the size budget). */
+export function retryTracker(stableMs: number = STABLE_MS): RetryTracker {
+  let failures = 0;
+  let upSince: number | null = null;
+  return {
+    get failures() {
+      return failures;
+    },
+    up(now) {
+      upSince = now;
+    },
+    down(now, healthy = true) {
+      if (healthy && upSince !== null && now - upSince >= stableMs) failures = 0;
+      upSince = null;
+      return failures++;
+    },
+    reset() {
+      failures = 0;
+      upSince = null;
+    },
+  };
 }

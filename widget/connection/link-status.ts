@@ -14,25 +14,3 @@ export type LinkStatus =
   | { kind: 'down'; nextRetryAt: number; fallback: FallbackReason | null };
 
 export const IDLE: LinkStatus = { kind: 'idle' };
-
-/** A link's status, changed in one place; listeners hear each real change once. */
-export class StatusSource {
-  #status = IDLE;
-  readonly #listeners = new Set<(status: LinkStatus) => void>();
-
-  get status(): LinkStatus {
-    return this.#status;
-  }
-
-  onStatus(listener: (status: LinkStatus) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  setStatus(next: LinkStatus): void {
-    // Statuses are small flat objects: equal JSON is the same status.
-    if (JSON.stringify(next) === JSON.stringify(this.#status)) return;
-    this.#status = next;
-    for (const listener of [...this.#listeners]) listener(next);
-  }
-}

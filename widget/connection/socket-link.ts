@@ -1,5 +1,5 @@
 import type { ClientMessage, ServerMessage } from '../../protocol/ws-messages.js';
-import { BASE_MS, backoffDelay, RESTART_SPREAD_MS, RetryTracker } from './backoff.js';
+import { BASE_MS, backoffDelay, RESTART_SPREAD_MS, retryTracker } from './backoff.js';
 import type { Clock } from './clock.js';
 import type { FallbackReason } from './link-state.js';
 import type { LinkStatus } from './link-status.js';
@@ -56,7 +56,8 @@ export type WebSocketCtor = new (url: string) => SocketLike;
 export interface SocketLinkConfig {
   /** ws:// or wss:// URL of ROUTES.ws. */
   url: string;
-  WebSocket: WebSocketCtor;
+  /** null: no WebSocket in this browser, which falls back as when the constructor throws. */
+  WebSocket: WebSocketCtor | null;
   clock: Clock;
   random?: () => number;
   /** How long the link must stay up before its retry count resets; default STABLE_MS (backoff.ts). */
@@ -99,7 +100,7 @@ export interface SocketLink {
 /** A closure, not a class: its state minifies to one-letter names (issue 7, the size budget). */
 export function socketLink(config: SocketLinkConfig): SocketLink {
   const { clock, status } = config;
-  const tracker = new RetryTracker(config.stableMs);
+  const tracker = retryTracker(config.stableMs);
   /** Each key's cursors of the requests sent for it and not yet answered, oldest first. */
   const streams = new Map<string, (number | null)[]>();
   const timers = new Map<TimerName, unknown>();
@@ -126,9 +127,9 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
     clearTimer('retry');
     let socket: SocketLike;
     try {
-      socket = new config.WebSocket(config.url);
+      socket = new config.WebSocket!(config.url);
     } catch {
-      // A CSP or a bad URL: the constructor throws synchronously, and will again.
+      // None, a CSP or a bad URL: the constructor throws synchronously, and will again.
       return down(null, 'no-websocket', true);
     }
     ws = socket;
@@ -189,8 +190,7 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
       (tracker.failures >= FAILURES_BEFORE_FALLBACK ? 'attempts-exhausted' : null);
     if (code !== null && RESTART_CLOSE_CODES.includes(code)) restarting = true;
     const baseMs = restarting ? RESTART_SPREAD_MS : BASE_MS;
-    const { random } = config;
-    const delay = backoffDelay(attempt, { baseMs, ...(random ? { random } : {}) });
+    const delay = backoffDelay(attempt, { ...config, baseMs });
     setTimer('retry', delay, connect);
     status({ kind: 'down', nextRetryAt: now + delay, fallback: reason });
   }

@@ -1,6 +1,6 @@
 import type { Clock } from './clock.js';
 import type { FetchLike } from './http-get.js';
-import { IDLE, StatusSource, type LinkStatus } from './link-status.js';
+import { IDLE, type LinkStatus } from './link-status.js';
 import { poller as makePoller, type Poller, type PollerConfig, type PollResult } from './poller.js';
 import { socketLink, type SocketLink, type WebSocketCtor } from './socket-link.js';
 import { pollUrl } from './urls.js';
@@ -132,9 +132,8 @@ export function tabLink(config: TabLinkConfig): TabLink {
   const { document, window, locks, BroadcastChannel: Channel } = config;
   const id = config.tabId ?? Math.random().toString(36).slice(2);
   const name = tabChannelName(config.url);
-  const source = new StatusSource();
-  // The leader's socket status, for the other tabs (a follower's status is the leader's).
-  source.onStatus((s) => leading && post({ t: 'st', s }));
+  let status = IDLE;
+  const watchers = new Set<(status: LinkStatus) => void>();
   const keys = new Map<string, Entry>();
   /** Followers whose tab lock the leader is waiting on. */
   const tabs = new Set<string>();
@@ -145,6 +144,15 @@ export function tabLink(config: TabLinkConfig): TabLink {
   let abort: AbortController | null = null;
   let channel: BroadcastChannel | null = null;
   let socket: SocketLink | null = null;
+
+  /** Listeners hear each real change once; the leader's socket status also goes to the other tabs. */
+  function setStatus(next: LinkStatus): void {
+    // Statuses are small flat objects: equal JSON is the same status.
+    if (JSON.stringify(next) === JSON.stringify(status)) return;
+    status = next;
+    if (leading) post({ t: 'st', s: next });
+    for (const listener of [...watchers]) listener(next);
+  }
 
   // ---- election ------------------------------------------------------------------------------
 
@@ -209,13 +217,13 @@ export function tabLink(config: TabLinkConfig): TabLink {
       socket?.close();
       socket = null;
     }
-    source.setStatus(IDLE);
+    setStatus(IDLE);
   }
 
   function lead(): void {
     leading = true;
     for (const key of keys.keys()) up(key, true);
-    post({ t: 'lead', s: source.status });
+    post({ t: 'lead', s: status });
   }
 
   // ---- interests -----------------------------------------------------------------------------
@@ -292,9 +300,8 @@ export function tabLink(config: TabLinkConfig): TabLink {
   function openSocket(): SocketLink {
     const opened = socketLink({
       ...config,
-      WebSocket: config.WebSocket!,
       // The socket is closed before it is dropped, and says nothing after.
-      status: (s) => source.setStatus(s),
+      status: setStatus,
       cursor: (key) => sum(keys.get(key)!).c,
       on: (key, m, r) => relay(key, m.type, m, r),
     });
@@ -344,7 +351,7 @@ export function tabLink(config: TabLinkConfig): TabLink {
     if (leading) {
       switch (message.t) {
         case 'hi':
-          return post({ t: 'st', s: source.status });
+          return post({ t: 'st', s: status });
         case 'retry':
           return socket?.retryNow();
         case 'probe':
@@ -365,7 +372,7 @@ export function tabLink(config: TabLinkConfig): TabLink {
           for (const key of keys.keys()) join(key, true);
         // falls through: a new leader's status is the status
         case 'st':
-          return source.setStatus(message.s);
+          return setStatus(message.s);
         case 'ev':
           return deliver(message.k, message.e, message.m, message.r);
       }
@@ -378,9 +385,12 @@ export function tabLink(config: TabLinkConfig): TabLink {
 
   const link: TabLink = {
     get status() {
-      return source.status;
+      return status;
     },
-    onStatus: (listener) => source.onStatus(listener),
+    onStatus(listener) {
+      watchers.add(listener);
+      return () => watchers.delete(listener);
+    },
     get leading() {
       return leading;
     },

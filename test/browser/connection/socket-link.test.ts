@@ -4,7 +4,6 @@ import type { SnapshotMessage } from '../../../protocol/ws-messages.js';
 import { BACKOFF } from '../../../widget/connection/backoff.js';
 import { LinkRegistry } from '../../../widget/connection/link-registry.js';
 import { tabLink, type Listener, type TabLink } from '../../../widget/connection/tab-link.js';
-import { StatusSource } from '../../../widget/connection/link-status.js';
 import {
   LINK,
   socketLink,
@@ -56,7 +55,7 @@ function setup(options: { random?: () => number; accept?: () => boolean } = {}) 
     },
     /** The link's status once it satisfies `predicate` (now or later). */
     status(
-      link: Pick<StatusSource, 'status' | 'onStatus'>,
+      link: { readonly status: LinkStatus; onStatus(listener: (s: LinkStatus) => void): () => void },
       predicate: (s: LinkStatus) => boolean,
     ): Promise<LinkStatus> {
       if (predicate(link.status)) return Promise.resolve(link.status);
@@ -84,20 +83,27 @@ function subscriber(taskId: string, cursor: number | null) {
 
 /** A socket link as its TabLink drives it: statuses kept, each task key's subscriber told its snapshots. */
 function socket(config: Omit<SocketLinkConfig, 'status' | 'cursor' | 'on'>) {
-  const source = new StatusSource();
+  let status: LinkStatus = { kind: 'idle' };
+  const watchers = new Set<(s: LinkStatus) => void>();
   const subs = new Map<string, Subscriber>();
   const link = socketLink({
     ...config,
-    status: (s) => source.setStatus(s),
+    status(s) {
+      status = s;
+      for (const watcher of watchers) watcher(s);
+    },
     cursor: (key) => subs.get(key)!.cursorValue,
     on: (key, m, r) => m.type === 'snapshot' && subs.get(key)?.snapshots.push([m, r]),
   });
   return {
     ...link,
     get status() {
-      return source.status;
+      return status;
     },
-    onStatus: (listener: (s: LinkStatus) => void) => source.onStatus(listener),
+    onStatus(listener: (s: LinkStatus) => void) {
+      watchers.add(listener);
+      return () => watchers.delete(listener);
+    },
     subscribe(sub: Subscriber) {
       subs.set('s' + sub.taskId, sub);
       link.request('s' + sub.taskId);
