@@ -20,6 +20,9 @@ export interface IngestResult {
   store: string;
   body: 'status' | 'logs50';
   requestsPerSec: number;
+  /** Server process CPU per request in the measured run: unlike requests/s, it does not follow
+   * how busy the machine was while this contender ran. */
+  cpuUsPerRequest: number;
   non2xx: number;
   p99Ms: number;
 }
@@ -59,12 +62,14 @@ function runWrk(port: number, script: string, seconds: number, connections: numb
 
 function parseWrk(out: string) {
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
-  if (!rps) throw new Error(`cannot read wrk output:\n${out}`);
+  const total = /(\d+) requests in/.exec(out);
+  if (!rps || !total) throw new Error(`cannot read wrk output:\n${out}`);
   const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
   const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(out);
   const unit = { us: 0.001, ms: 1, s: 1_000 } as const;
   return {
     requestsPerSec: Number(rps[1]),
+    requests: Number(total[1]),
     non2xx: non2xx ? Number(non2xx[1]) : 0,
     p99Ms: p99 ? Number(p99[1]) * unit[p99[2] as keyof typeof unit] : NaN,
   };
@@ -91,8 +96,12 @@ export async function ingest(
       const script = join(dir, `${name}.lua`);
       writeFileSync(script, luaScript(tasks, body));
       await runWrk(server.port, script, timing.warmupSeconds, timing.connections);
-      const parsed = parseWrk(await runWrk(server.port, script, timing.seconds, timing.connections));
-      results.push({ kind, store, body: name, ...parsed });
+      const cpuBefore = await server.cpuMs();
+      const { requests, ...parsed } = parseWrk(
+        await runWrk(server.port, script, timing.seconds, timing.connections),
+      );
+      const cpuUsPerRequest = (((await server.cpuMs()) - cpuBefore) * 1000) / requests;
+      results.push({ kind, store, body: name, cpuUsPerRequest, ...parsed });
     }
     return results;
   } finally {

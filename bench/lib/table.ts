@@ -41,6 +41,7 @@ export function renderTable(rows: Row[], headers: { floor: string; peer: string 
 export const fmt = {
   rate: (v: number) => (Number.isFinite(v) ? `${Math.round(v).toLocaleString('en-US')}/s` : 'n/a'),
   ms: (v: number) => (Number.isFinite(v) ? `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms` : 'n/a'),
+  us: (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} µs` : 'n/a'),
   s: (v: number) => (Number.isFinite(v) ? `${v.toFixed(3)} s` : 'n/a'),
   secs: (v: number) => (Number.isFinite(v) ? `${(v / 1000).toFixed(2)} s` : 'n/a'),
   bytes: (v: number) => (Number.isFinite(v) ? `${Math.round(v).toLocaleString('en-US')} B` : 'n/a'),
