@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BACKOFF, backoffDelay, retryTracker } from '../../widget/connection/backoff.js';
+import { BACKOFF, backoffDelay, retryDelay, retryTracker } from '../../widget/connection/backoff.js';
 import { mulberry32 } from './helpers/prng.js';
 
 describe('backoffDelay', () => {
@@ -41,6 +41,22 @@ describe('backoffDelay', () => {
       busiest = Math.max(busiest, end - start);
     }
     assert.ok(busiest <= 50, `a 100 ms window holds ${busiest} of 1000 retries`);
+  });
+});
+
+describe('retryDelay', () => {
+  const top = { random: () => 0.999999 };
+
+  it('keeps the retry of an attempt that failed during a restart inside the spread window', () => {
+    // attempt 0: the restart close; attempt 1: the server was not listening yet.
+    assert.equal(retryDelay(0, true, top), BACKOFF.restartSpreadMs);
+    assert.equal(retryDelay(1, true, top), BACKOFF.restartSpreadMs);
+    assert.equal(retryDelay(2, true, top), 2 * BACKOFF.restartSpreadMs);
+  });
+
+  it('uses the ordinary backoff when no restart is under way', () => {
+    assert.equal(retryDelay(0, false, top), BACKOFF.baseMs);
+    assert.equal(retryDelay(1, false, top), 2 * BACKOFF.baseMs);
   });
 });
 

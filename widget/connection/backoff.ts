@@ -35,6 +35,18 @@ export function backoffDelay(attempt: number, config: BackoffConfig = {}): numbe
 }
 
 /**
+ * The delay before retry `attempt`, `restarting` after a restart close (1012/1013) until a server
+ * says hello. The retry of an attempt that failed because the server was not listening yet draws
+ * from the same spread window instead of twice it: a client that tried in the first milliseconds
+ * still gets in within about RESTART_SPREAD_MS, not 10 s later. Attempts after that grow as usual.
+ */
+export function retryDelay(attempt: number, restarting: boolean, config: BackoffConfig = {}): number {
+  return restarting
+    ? backoffDelay(Math.max(0, attempt - 1), { ...config, baseMs: RESTART_SPREAD_MS })
+    : backoffDelay(attempt, config);
+}
+
+/**
  * Counts consecutive failed attempts. The count resets only when a link that came up stayed up
  * for `stableMs`; a link that opens and drops at once keeps counting, so it still reaches the
  * fallback threshold and its delays keep growing.

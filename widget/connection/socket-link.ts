@@ -1,5 +1,5 @@
 import type { ClientMessage, ServerMessage } from '../../protocol/ws-messages.js';
-import { BASE_MS, backoffDelay, RESTART_SPREAD_MS, retryTracker } from './backoff.js';
+import { retryDelay, retryTracker } from './backoff.js';
 import type { Clock } from './clock.js';
 import type { FallbackReason } from './link-state.js';
 import type { LinkStatus } from './link-status.js';
@@ -189,8 +189,7 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
       (code !== null && REFUSED_CLOSE_CODES.includes(code) ? 'upgrade-refused' : null) ??
       (tracker.failures >= FAILURES_BEFORE_FALLBACK ? 'attempts-exhausted' : null);
     if (code !== null && RESTART_CLOSE_CODES.includes(code)) restarting = true;
-    const baseMs = restarting ? RESTART_SPREAD_MS : BASE_MS;
-    const delay = backoffDelay(attempt, { ...config, baseMs });
+    const delay = retryDelay(attempt, restarting, config);
     setTimer('retry', delay, connect);
     status({ kind: 'down', nextRetryAt: now + delay, fallback: reason });
   }

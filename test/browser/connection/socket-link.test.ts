@@ -199,6 +199,13 @@ describe('SocketLink', () => {
     expect(down.kind === 'down' && down.nextRetryAt - env.clock.now()).to.equal(
       0.9 * BACKOFF.restartSpreadMs,
     );
+    // The server is not listening yet: the retry stays in the same window, not twice as wide.
+    env.clock.runNext();
+    (await env.connection()).close(1006);
+    const refused = await env.status(link, (s) => s.kind === 'down' && s.nextRetryAt > env.clock.now());
+    expect(refused.kind === 'down' && refused.nextRetryAt - env.clock.now()).to.equal(
+      0.9 * BACKOFF.restartSpreadMs,
+    );
     env.clock.runNext();
     const again = await env.connection();
     again.hello();
