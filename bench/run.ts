@@ -241,7 +241,7 @@ async function main(): Promise<void> {
   }
 
   if (wanted('size')) {
-    log('widget size: npm run build, then gzip -9...');
+    log('widget size: the production build in memory, then gzip -9...');
     const { widget, buildError, all } = await sizes();
     const get = (name: string) => all.find((s) => s.name === name)?.gzipBytes ?? NaN;
     const ours = widget?.gzipBytes ?? NaN;
