@@ -1,5 +1,5 @@
 import { expect, html } from '@open-wc/testing';
-import { emulateMedia } from '@web/test-runner-commands';
+import { emulateMedia, executeServerCommand } from '@web/test-runner-commands';
 import type { AgentTaskStatus } from '../../../widget/agent-task-status/agent-task-status.js';
 import type { FeedView } from '../../../widget/connection/task-feed-types.js';
 import { logLines, makeTask } from './fake-feed.js';
@@ -72,6 +72,34 @@ describe('agent-task-status: accessibility', () => {
       await expect(el).to.be.accessible();
     } finally {
       await emulateMedia({ colorScheme: 'light' });
+    }
+  });
+
+  it('keeps working controls at full contrast in forced colours, and greys only steps not reached', async () => {
+    const el = await shown({
+      task: makeTask({ phase: 'running', progress: 40 }),
+      connectionState: 'reconnecting',
+    });
+    await executeServerCommand('emulate-forced-colors', true);
+    try {
+      expect(matchMedia('(forced-colors: active)').matches).to.equal(true);
+      const border = (node: Element) => getComputedStyle(node).borderTopColor;
+      const probe = document.body.appendChild(document.createElement('div'));
+      probe.style.color = 'CanvasText';
+      const canvasText = getComputedStyle(probe).color;
+      probe.remove();
+      expect(border(part(el, 'base')!)).to.equal(canvasText);
+      const steps = [...el.shadowRoot!.querySelectorAll('[part~="step"]')];
+      const todo = steps.filter((s) => !s.matches('[data-state="done"], [aria-current]'));
+      const reached = steps.filter((s) => s.matches('[data-state="done"], [aria-current]'));
+      expect(todo.length, 'steps not reached').to.be.greaterThan(0);
+      expect(reached.length, 'steps reached').to.be.greaterThan(0);
+      const grey = border(todo[0]!);
+      expect(grey).to.not.equal(canvasText);
+      expect(border(part(el, 'retry-button')!)).to.equal(canvasText);
+      for (const step of reached) expect(border(step)).to.not.equal(grey);
+    } finally {
+      await executeServerCommand('emulate-forced-colors', false);
     }
   });
 
