@@ -98,7 +98,8 @@ export class TaskStatusController implements ReactiveController {
     }
     const factory = this.#config.factory ?? defaultFactory;
     // Only a host that imports the element without the entry (widget/index.ts) gets here.
-    if (!factory) throw new Error('agent-task-status: setDefaultFeedFactory');
+    if (!factory)
+      throw new Error('agent-task-status: no feed; import the widget entry or call setDefaultFeedFactory()');
     const feed = factory({
       endpoint,
       taskId: s.taskId || undefined,

@@ -269,7 +269,8 @@ export function tabLink(config: TabLinkConfig): TabLink {
     const kind = key[0];
     if (kind === 's' || kind === 'w') {
       if (entry.off && !refresh) return;
-      const opened = (socket ??= openSocket());
+      if (!socket) openSocket();
+      const opened = socket!;
       opened.request(key);
       entry.off = () => opened.drop(key);
       return;
@@ -297,16 +298,16 @@ export function tabLink(config: TabLinkConfig): TabLink {
     entry.off = entry.poller = undefined;
   }
 
-  function openSocket(): SocketLink {
-    const opened = socketLink({
+  /** Sets `socket` before opening it: open() may already report (a throwing constructor). */
+  function openSocket(): void {
+    const opened = (socket = socketLink({
       ...config,
       // The socket is closed before it is dropped, and says nothing after.
       status: setStatus,
       cursor: (key) => sum(keys.get(key)!).c,
       on: (key, m, r) => relay(key, m.type, m, r),
-    });
+    }));
     opened.open();
-    return opened;
   }
 
   /** Relays an event to the other tabs (first, so every tab sees events in one order) and here. */
