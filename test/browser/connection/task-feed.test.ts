@@ -363,6 +363,32 @@ describe('createTaskFeed polling', () => {
     expect(h.feed.view.connectionState).to.equal('polling');
   });
 
+  it('shows offline with the browser, and live again when it is back, proving the socket with a ping', async () => {
+    h = harness();
+    const peer = await live(h);
+    h.window.dispatchEvent(new Event('offline'));
+    expect(h.feed.view.connectionState).to.equal('offline');
+    expect(h.feed.view.problem).to.equal(PROBLEMS.browserOffline);
+    h.window.dispatchEvent(new Event('online'));
+    await settle();
+    expect(h.feed.view.connectionState).to.equal('live');
+    expect(await peer.next('ping')).to.deep.equal({ type: 'ping' });
+  });
+
+  it('trusts a snapshot over the browser: a server that answers while "offline" shows live', async () => {
+    h = harness();
+    h.feed.start();
+    const peer = await h.connection();
+    peer.hello();
+    expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1' });
+    h.window.dispatchEvent(new Event('offline'));
+    expect(h.feed.view.connectionState).to.equal('offline');
+    peer.send(snapshot(page(lines(1, 3), 3)));
+    await h.view((v) => v.connectionState === 'live');
+    expect(h.feed.view.problem).to.equal(null);
+    expect(seqsOf(h.feed.view)).to.deep.equal(range(1, 3));
+  });
+
   it('shows notFound for an unknown task', async () => {
     h = harness({ config: { mode: 'polling' } });
     h.feed.start();
