@@ -14,21 +14,26 @@ import type { TokenVerifier } from './token-verifier.js';
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="agent-task-status"' };
 const INVALID_TOKEN = { 'WWW-Authenticate': 'Bearer realm="agent-task-status", error="invalid_token"' };
 
+/** The bearer token of an Authorization header, or 401 with the challenge and the fitting message. */
+function bearerOr401(header: string | undefined, whenMissing: string, whenMalformed: string): string {
+  const token = readBearerToken(header);
+  if (token === 'missing' || token === 'malformed') {
+    throw new ApiError(401, 'unauthorized', token === 'missing' ? whenMissing : whenMalformed, {
+      headers: CHALLENGE,
+    });
+  }
+  return token;
+}
+
 /** Creating tasks: open when no admin token is configured (main.ts warns), else the admin token. */
 export function requireAdmin(adminToken: string | null): MiddlewareHandler<AppEnv> {
   return async function requireAdmin(c, next) {
     if (adminToken === null) return next();
-    const token = readBearerToken(c.req.header('authorization'));
-    if (token === 'missing' || token === 'malformed') {
-      throw new ApiError(
-        401,
-        'unauthorized',
-        token === 'missing'
-          ? 'creating a task needs the admin token: send "Authorization: Bearer <ADMIN_TOKEN>"'
-          : 'the Authorization header must be "Bearer <ADMIN_TOKEN>"',
-        { headers: CHALLENGE },
-      );
-    }
+    const token = bearerOr401(
+      c.req.header('authorization'),
+      'creating a task needs the admin token: send "Authorization: Bearer <ADMIN_TOKEN>"',
+      'the Authorization header must be "Bearer <ADMIN_TOKEN>"',
+    );
     if (!secretsEqual(token, adminToken)) {
       throw new ApiError(401, 'unauthorized', 'the admin token is not valid for this server', {
         headers: INVALID_TOKEN,
@@ -50,17 +55,11 @@ export async function authenticateAgent(
   authorization: string | undefined,
   taskId: string,
 ): Promise<string> {
-  const token = readBearerToken(authorization);
-  if (token === 'missing' || token === 'malformed') {
-    throw new ApiError(
-      401,
-      'unauthorized',
-      token === 'missing'
-        ? 'send the task\'s agent token as "Authorization: Bearer <agentToken>" (it was returned when the task was created)'
-        : 'the Authorization header must be "Bearer <agentToken>"',
-      { headers: CHALLENGE },
-    );
-  }
+  const token = bearerOr401(
+    authorization,
+    'send the task\'s agent token as "Authorization: Bearer <agentToken>" (it was returned when the task was created)',
+    'the Authorization header must be "Bearer <agentToken>"',
+  );
   const stored = await store.getTask(taskId);
   if (!stored) throw new ApiError(404, 'not_found', `no task with id "${taskId}"`);
   if (!tokens.matches(token, stored.tokenHash)) {
