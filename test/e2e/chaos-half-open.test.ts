@@ -3,48 +3,33 @@
 // reader is back (a ping with a 3 s deadline: SocketLink.probe) and replaces it if it is dead,
 // instead of trusting it for two heartbeats (50 s by default). Needs the built widget.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './support/browser.js';
+import { describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
 import { Agent } from '../chaos/support/agent.js';
-import { newBrowserContext, openPanels, setHidden, startChaosHost } from '../chaos/support/browser-panels.js';
-import { startProxiedServer, type ProxiedServer } from '../chaos/support/in-process-server.js';
+import { newBrowserContext, openPanels, setHidden } from '../chaos/support/browser-panels.js';
+import { useChaosChromium } from './support/chaos-chromium.js';
 
 /** Long enough for a probe of the socket (a ping with a short deadline) and a reconnect. */
 const CATCH_UP_MS = 5_000;
 
 describe('a socket that died silently while the reader was away (Chromium)', () => {
-  let env: ProxiedServer;
-  let host: Awaited<ReturnType<typeof startChaosHost>>;
-  let browser: Browser;
-
-  before(async () => {
-    // The default heartbeat (25 s): the watchdog alone would take up to 50 s.
-    env = await startProxiedServer();
-    host = await startChaosHost(() => env.proxy.url);
-    browser = await launchChromium();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await host?.close();
-    await env?.close();
-  });
+  // The default heartbeat (25 s): the watchdog alone would take up to 50 s.
+  const chaos = useChaosChromium();
 
   async function awayAndBack(
     name: string,
     away: (page: Page) => Promise<void>,
     back: (page: Page) => Promise<void>,
   ) {
-    env.proxy.drop(); // what an earlier test left stalled
-    const agent = await Agent.create(() => env.server.url, `agent-${name}`);
+    chaos.env.proxy.drop(); // what an earlier test left stalled
+    const agent = await Agent.create(() => chaos.env.server.url, `agent-${name}`);
     await agent.post(2, { phase: 'running' });
-    const context = await newBrowserContext(browser);
+    const context = await newBrowserContext(chaos.browser);
     try {
-      const [panel] = await openPanels(context, host.url, agent.taskId);
+      const [panel] = await openPanels(context, chaos.host.url, agent.taskId);
       await panel!.waitUntil((r) => r.state === 'live' && r.lines.length === 2, null, 15_000, 'live');
       await away(panel!.page);
-      assert.equal(env.proxy.stall('websocket', 'both').length, 1, 'the panel had one socket');
+      assert.equal(chaos.env.proxy.stall('websocket', 'both').length, 1, 'the panel had one socket');
       await agent.post(5);
       const missed = agent.acknowledgedLines;
       await back(panel!.page);

@@ -3,40 +3,24 @@
 // the reader is back (well before the next poll or retry would bring it), with no gap and no
 // duplicate.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { describe, it } from 'node:test';
+import type { BrowserContext, Page } from 'playwright-core';
 import { Agent, lineNumber } from '../chaos/support/agent.js';
 import {
   describeReading,
   newBrowserContext,
   openPanels,
   setHidden,
-  startChaosHost,
   type BrowserPanel,
 } from '../chaos/support/browser-panels.js';
-import { startProxiedServer, type ProxiedServer } from '../chaos/support/in-process-server.js';
-import { launchChromium } from './support/browser.js';
+import { useChaosChromium } from './support/chaos-chromium.js';
 
 /** "At once": a fraction of the poll interval and of any backoff the panel could be waiting on. */
 const AT_ONCE_MS = 1_500;
 const POLL_INTERVAL_MS = 10_000;
 
 describe('hidden then visible, offline then online (Chromium)', () => {
-  let env: ProxiedServer;
-  let host: Awaited<ReturnType<typeof startChaosHost>>;
-  let browser: Browser;
-
-  before(async () => {
-    env = await startProxiedServer();
-    host = await startChaosHost(() => env.proxy.url);
-    browser = await launchChromium();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await host?.close();
-    await env?.close();
-  });
+  const chaos = useChaosChromium();
 
   async function finish(agent: Agent, panel: BrowserPanel, nudge?: () => Promise<void>): Promise<number> {
     await agent.post(1, { phase: 'completed' });
@@ -56,14 +40,14 @@ describe('hidden then visible, offline then online (Chromium)', () => {
   }
 
   it('a polling panel catches up at once when its tab becomes visible again', async () => {
-    const agent = await Agent.create(() => env.server.url, 'agent-hidden');
+    const agent = await Agent.create(() => chaos.env.server.url, 'agent-hidden');
     await agent.post(2, { phase: 'running' });
     // No WebSocket: the panel polls every 10 s, and every 60 s while hidden.
-    env.proxy.refuseUpgrades('503');
+    chaos.env.proxy.refuseUpgrades('503');
     let context: BrowserContext | undefined;
     try {
-      context = await newBrowserContext(browser);
-      const [panel] = await openPanels(context, host.url, agent.taskId, 1, {
+      context = await newBrowserContext(chaos.browser);
+      const [panel] = await openPanels(context, chaos.host.url, agent.taskId, 1, {
         'poll-interval': String(POLL_INTERVAL_MS),
       });
       await panel!.waitUntil((r) => r.state === 'polling' && r.lines.length === 2, null, 15_000, 'polling');
@@ -90,7 +74,7 @@ describe('hidden then visible, offline then online (Chromium)', () => {
         `hidden → visible (polling every ${POLL_INTERVAL_MS} ms): caught up in ${caughtUp} ms; ${lines} lines`,
       );
     } finally {
-      env.proxy.refuseUpgrades(false);
+      chaos.env.proxy.refuseUpgrades(false);
       await context?.close();
     }
   });
@@ -100,11 +84,11 @@ describe('hidden then visible, offline then online (Chromium)', () => {
    * says; lines are posted; the browser comes back online (and the path with it).
    */
   async function offlineThenOnline(name: string, breakPath: () => number) {
-    const agent = await Agent.create(() => env.server.url, `agent-${name}`);
+    const agent = await Agent.create(() => chaos.env.server.url, `agent-${name}`);
     await agent.post(2, { phase: 'running' });
-    const context = await newBrowserContext(browser);
+    const context = await newBrowserContext(chaos.browser);
     try {
-      const [panel] = await openPanels(context, host.url, agent.taskId, 1, {
+      const [panel] = await openPanels(context, chaos.host.url, agent.taskId, 1, {
         'poll-interval': String(POLL_INTERVAL_MS),
       });
       await panel!.waitUntil((r) => r.state === 'live' && r.lines.length === 2, null, 15_000, 'live');
@@ -117,7 +101,7 @@ describe('hidden then visible, offline then online (Chromium)', () => {
       const missed = agent.acknowledgedLines;
       assert.ok(((await panel!.read()).lines.at(-1) ?? 0) < missed, 'nothing reaches an offline panel');
       const onlineAt = Date.now();
-      env.proxy.resume();
+      chaos.env.proxy.resume();
       await context.setOffline(false);
       const reading = await panel!.waitUntil(
         (r, n) => (r.lines.at(-1) ?? 0) >= n,
@@ -137,6 +121,6 @@ describe('hidden then visible, offline then online (Chromium)', () => {
   }
 
   it('a live panel whose connection was reset while offline catches up at once when online again', async () => {
-    await offlineThenOnline('reset', () => env.proxy.drop('websocket'));
+    await offlineThenOnline('reset', () => chaos.env.proxy.drop('websocket'));
   });
 });

@@ -4,18 +4,15 @@
 // within one backoff cycle, with no gap and no duplicate at either switch.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Browser } from 'playwright-core';
 import { Agent, lineNumber } from '../chaos/support/agent.js';
 import {
   describeReading,
   newBrowserContext,
   openPanels,
-  startChaosHost,
   type BrowserPanel,
 } from '../chaos/support/browser-panels.js';
-import { startProxiedServer, type ProxiedServer } from '../chaos/support/in-process-server.js';
 import type { Refusal } from '../chaos/support/tcp-proxy.js';
-import { launchChromium } from './support/browser.js';
+import { useChaosChromium } from './support/chaos-chromium.js';
 
 const LINES_PER_SECOND = 20;
 const POLLING_WITHIN_MS = 5_000;
@@ -27,24 +24,15 @@ const STABLE_MS = 5_000;
 const CONNECT_SLACK_MS = 1_500;
 
 describe('upgrades refused, then allowed again (Chromium)', () => {
-  let env: ProxiedServer;
-  let host: Awaited<ReturnType<typeof startChaosHost>>;
-  let browser: Browser;
   let agent: Agent;
   let panel: BrowserPanel;
 
+  // Hooks of a kind run in the order they are added: the agent stops before the server closes,
+  // and starts once it is up.
+  after(() => agent?.dispose());
+  const chaos = useChaosChromium();
   before(async () => {
-    env = await startProxiedServer();
-    host = await startChaosHost(() => env.proxy.url);
-    browser = await launchChromium();
-    agent = await Agent.create(() => env.server.url, 'agent-refused');
-  });
-
-  after(async () => {
-    agent?.dispose();
-    await browser?.close();
-    await host?.close();
-    await env?.close();
+    agent = await Agent.create(() => chaos.env.server.url, 'agent-refused');
   });
 
   /** The panel's connection states since `since` (epoch ms; page and test share the clock). */
@@ -62,16 +50,16 @@ describe('upgrades refused, then allowed again (Chromium)', () => {
       'live and stable',
     );
 
-    env.proxy.refuseUpgrades(refusal);
+    chaos.env.proxy.refuseUpgrades(refusal);
     const droppedAt = Date.now();
-    assert.equal(env.proxy.drop('websocket'), 1, 'the panel had one socket');
+    assert.equal(chaos.env.proxy.drop('websocket'), 1, 'the panel had one socket');
     const polling = await panel.waitUntil((r) => r.state === 'polling', null, 15_000, 'polling');
     const pollingAt = polling.states.find((s) => s.state === 'polling' && s.at >= droppedAt)!.at;
     assert.ok(
       pollingAt - droppedAt <= POLLING_WITHIN_MS,
       `polling ${pollingAt - droppedAt} ms after the socket broke (${refusal})`,
     );
-    assert.ok(env.proxy.counters.upgradesRefused > 0);
+    assert.ok(chaos.env.proxy.counters.upgradesRefused > 0);
     // New lines arrive by polling.
     const polledFrom = agent.acknowledgedLines;
     await panel.waitUntil(
@@ -81,9 +69,9 @@ describe('upgrades refused, then allowed again (Chromium)', () => {
       'lines while polling',
     );
 
-    const refused = env.proxy.counters.upgradesRefused - refusedBefore;
-    refusedBefore = env.proxy.counters.upgradesRefused;
-    env.proxy.refuseUpgrades(false);
+    const refused = chaos.env.proxy.counters.upgradesRefused - refusedBefore;
+    refusedBefore = chaos.env.proxy.counters.upgradesRefused;
+    chaos.env.proxy.refuseUpgrades(false);
     const allowedAt = Date.now();
     // The drop was attempt 0 and each refusal one more: the retry now pending waits at most
     // base·2^refused (capped). One such cycle, and the socket is back.
@@ -107,8 +95,8 @@ describe('upgrades refused, then allowed again (Chromium)', () => {
   it('polls within 5 s and is live within one backoff cycle, with every line once', async () => {
     const started = Date.now();
     await agent.post(2, { phase: 'running' });
-    const context = await newBrowserContext(browser);
-    panel = (await openPanels(context, host.url, agent.taskId, 1, { 'poll-interval': '2000' }))[0]!;
+    const context = await newBrowserContext(chaos.browser);
+    panel = (await openPanels(context, chaos.host.url, agent.taskId, 1, { 'poll-interval': '2000' }))[0]!;
     await panel!.waitUntil((r) => r.state === 'live' && r.lines.length === 2, null, 15_000, 'live');
     agent.start(LINES_PER_SECOND);
 
