@@ -7,6 +7,7 @@ import {
   stylesModule,
   writeStylesModule,
 } from './scripts/build-widget.js';
+import { precompress } from './scripts/precompress.js';
 
 /**
  * Builds from the stylesheet as it is now (scripts/build-widget.ts). A build that writes dist/ also
@@ -65,7 +66,7 @@ function minifyChunk(): Plugin {
 }
 
 export default defineConfig({
-  plugins: [widgetStyles(), htmlTemplates(), minifyChunk()],
+  plugins: [widgetStyles(), htmlTemplates(), minifyChunk(), precompress()],
   build: {
     outDir: 'dist',
     emptyOutDir: false,

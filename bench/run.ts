@@ -257,6 +257,13 @@ async function main(): Promise<void> {
       },
       { measure: 'dist file vs centrifuge', unit: fmt.kb, ours, peer: get('centrifuge (dist)') },
       {
+        // What a browser downloads: the server sends the build's Brotli copy (scripts/precompress.ts).
+        measure: 'on the wire (Brotli 11) vs socket.io-client',
+        unit: fmt.kb,
+        ours: widget?.brotliBytes ?? NaN,
+        peer: all.find((s) => s.name === 'socket.io-client (dist esm.min)')?.brotliBytes ?? NaN,
+      },
+      {
         measure: 'esbuild for both vs socket.io-client',
         unit: fmt.kb,
         ours: get('widget (esbuild)'),

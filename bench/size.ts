@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { buildWidgetBundle } from '../scripts/build-widget.js';
+import { compressedCopies } from '../scripts/precompress.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -15,13 +16,22 @@ export interface SizeResult {
   source: string;
   minBytes: number;
   gzipBytes: number;
+  /** Brotli at quality 11, as the build precompresses the widget and the server sends it. */
+  brotliBytes: number;
 }
 
 export const gzip9 = (bytes: Uint8Array) => gzipSync(bytes, { level: 9 }).length;
+const brotli11 = (bytes: Uint8Array) => compressedCopies(bytes).find((c) => c.suffix === '.br')!.bytes.length;
 
 function measureFile(name: string, path: string): SizeResult {
   const bytes = readFileSync(path);
-  return { name, source: path.replace(ROOT, ''), minBytes: bytes.length, gzipBytes: gzip9(bytes) };
+  return {
+    name,
+    source: path.replace(ROOT, ''),
+    minBytes: bytes.length,
+    gzipBytes: gzip9(bytes),
+    brotliBytes: brotli11(bytes),
+  };
 }
 
 /** esbuild, bundled and minified for browsers: one minifier for every contender. */
@@ -43,6 +53,7 @@ export async function esbuildSize(name: string, entry: string): Promise<SizeResu
     source: `esbuild ${entry.replace(ROOT, '')}`,
     minBytes: bytes.length,
     gzipBytes: gzip9(bytes),
+    brotliBytes: brotli11(bytes),
   };
 }
 
@@ -70,6 +81,7 @@ export async function sizes(): Promise<{
       source: 'vite.config.ts',
       minBytes,
       gzipBytes: gzip9(Buffer.from(code)),
+      brotliBytes: brotli11(Buffer.from(code)),
     };
   } catch (error) {
     buildError = String(error).split('\n').slice(0, 3).join(' ');

@@ -32,15 +32,21 @@ export function staticRoutes({ dir, allowedOrigins }: StaticDeps) {
 
 /**
  * serveStatic over `root`, created only once the directory exists: the build may appear while the
- * server runs, and serveStatic logs an error when created over a missing directory.
+ * server runs, and serveStatic logs an error when created over a missing directory. A browser that
+ * accepts Brotli or gzip gets the copy the build compressed (scripts/precompress.ts); every answer
+ * varies by Accept-Encoding, the uncompressed one too, so no shared cache hands one to the other.
  */
 function filesFrom(root: string): MiddlewareHandler<AppEnv> {
   let serve: MiddlewareHandler | null = null;
   return async function filesFrom(c, next) {
     if (serve === null) {
       if (!existsSync(root)) return next();
-      serve = serveStatic({ root });
+      serve = serveStatic({ root, precompressed: true });
     }
-    return serve(c, next);
+    const res = (await serve(c, next)) as Response | undefined;
+    if (res?.ok && !/accept-encoding/i.test(res.headers.get('vary') ?? '')) {
+      res.headers.append('Vary', 'Accept-Encoding');
+    }
+    return res;
   };
 }

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { ROUTES } from '../../../protocol/index.js';
+import { compressedCopies } from '../../../scripts/precompress.js';
 import { errorOf, harness } from './harness.js';
 
 describe('static files', () => {
@@ -24,6 +26,35 @@ describe('static files', () => {
     assert.match(res.headers.get('content-type') ?? '', /javascript/);
     assert.equal(res.headers.get('access-control-allow-origin'), 'https://dash.example.com');
     assert.equal(await res.text(), 'export const widget = 1;\n');
+  });
+
+  test('a browser gets the compressed copy the build wrote for the first encoding it accepts, Brotli first', async () => {
+    const widget = join(dir, 'agent-task-status.js');
+    const source = Buffer.from(`export const widget = ${JSON.stringify('x'.repeat(2_000))};\n`);
+    writeFileSync(widget, source);
+    for (const { suffix, bytes } of compressedCopies(source)) writeFileSync(widget + suffix, bytes);
+    const decode = { br: brotliDecompressSync, gzip: gunzipSync, none: (bytes: Buffer) => bytes };
+    const h = harness({ env: { STATIC_DIR: dir } });
+    try {
+      for (const [accept, encoding] of [
+        ['gzip, deflate, br, zstd', 'br'],
+        ['gzip, deflate', 'gzip'],
+        ['identity', 'none'],
+      ] as const) {
+        const res = await h.request(ROUTES.widget, { headers: { 'Accept-Encoding': accept } });
+        assert.equal(res.status, 200, accept);
+        assert.equal(res.headers.get('content-encoding') ?? 'none', encoding, accept);
+        assert.match(res.headers.get('content-type') ?? '', /javascript/, accept);
+        // Uncompressed too: a shared cache must not hand the plain file to a Brotli browser.
+        assert.match(res.headers.get('vary') ?? '', /accept-encoding/i, accept);
+        const body = Buffer.from(await res.arrayBuffer());
+        assert.equal(Number(res.headers.get('content-length')), body.length, accept);
+        assert.deepEqual(decode[encoding](body), source, accept);
+      }
+    } finally {
+      for (const suffix of ['.gz', '.br']) rmSync(widget + suffix);
+      writeFileSync(widget, 'export const widget = 1;\n');
+    }
   });
 
   test('the demo is served at / with its assets', async () => {
