@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono, type MiddlewareHandler } from 'hono';
+import { etag, RETAINED_304_HEADERS } from 'hono/etag';
 import { ROUTES } from '../../protocol/index.js';
 import type { AppEnv } from '../http/app-env.js';
 import { readCors } from '../http/read-cors.js';
@@ -26,9 +27,22 @@ export function staticRoutes({ dir, allowedOrigins }: StaticDeps) {
     await next();
   };
   return new Hono<AppEnv>()
-    .on(['GET', 'OPTIONS'], ROUTES.widget, cors, top)
+    .on(['GET', 'OPTIONS'], ROUTES.widget, cors, revalidated, noCache, top)
     .on(['GET', 'OPTIONS'], '*', notApi, cors, demo, top);
 }
+
+/**
+ * The widget's URL never changes, so browsers check it on each page load and get a 304 while it is
+ * unchanged: a deploy reaches every host page at once, and the widget always speaks the protocol
+ * of the server it came from. The ETag is the body's (per encoding); a 304 keeps the CORS headers.
+ */
+const revalidated = etag({
+  retainedHeaders: [...RETAINED_304_HEADERS, 'access-control-allow-origin', 'access-control-expose-headers'],
+});
+const noCache: MiddlewareHandler<AppEnv> = async function noCache(c, next) {
+  await next();
+  if (c.res.ok) c.res.headers.set('Cache-Control', 'no-cache');
+};
 
 /**
  * serveStatic over `root`, created only once the directory exists: the build may appear while the

@@ -57,6 +57,34 @@ describe('static files', () => {
     }
   });
 
+  test('the widget is checked on every load: 304 while unchanged, CORS kept; a new build answers 200', async () => {
+    const h = harness({ env: { STATIC_DIR: dir, ALLOWED_ORIGINS: 'https://dash.example.com' } });
+    const origin = { Origin: 'https://dash.example.com' };
+    const first = await h.request(ROUTES.widget, { headers: origin });
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get('cache-control'), 'no-cache');
+    const tag = first.headers.get('etag');
+    assert.ok(tag, 'an ETag');
+
+    const again = await h.request(ROUTES.widget, { headers: { ...origin, 'If-None-Match': tag } });
+    assert.equal(again.status, 304);
+    assert.equal(await again.text(), '');
+    assert.equal(again.headers.get('etag'), tag);
+    assert.equal(again.headers.get('access-control-allow-origin'), 'https://dash.example.com');
+    assert.match(again.headers.get('vary') ?? '', /accept-encoding/i);
+
+    const widget = join(dir, 'agent-task-status.js');
+    writeFileSync(widget, 'export const widget = 2;\n');
+    try {
+      const rebuilt = await h.request(ROUTES.widget, { headers: { ...origin, 'If-None-Match': tag } });
+      assert.equal(rebuilt.status, 200);
+      assert.notEqual(rebuilt.headers.get('etag'), tag);
+      assert.equal(await rebuilt.text(), 'export const widget = 2;\n');
+    } finally {
+      writeFileSync(widget, 'export const widget = 1;\n');
+    }
+  });
+
   test('the demo is served at / with its assets', async () => {
     const h = harness({ env: { STATIC_DIR: dir } });
     const page = await h.request('/');
