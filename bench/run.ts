@@ -93,7 +93,9 @@ async function othersBusyCores(): Promise<number | null> {
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   const after = cpuTimes();
   if (!before || !after || after.total <= before.total) return null;
-  const busy = 1 - (after.idle - before.idle) / (after.total - before.total);
+  // Time the hypervisor took (steal) has its own note: count it as idle here.
+  const idle = after.idle - before.idle + (after.steal - before.steal);
+  const busy = 1 - idle / (after.total - before.total);
   return busy * cpus().length;
 }
 

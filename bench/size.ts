@@ -3,10 +3,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { buildWidgetBundle } from '../scripts/build-widget.js';
-import { compressedCopies } from '../scripts/precompress.js';
+import { brotlied, gzipped } from '../scripts/precompress.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -20,8 +19,8 @@ export interface SizeResult {
   brotliBytes: number;
 }
 
-export const gzip9 = (bytes: Uint8Array) => gzipSync(bytes, { level: 9 }).length;
-const brotli11 = (bytes: Uint8Array) => compressedCopies(bytes).find((c) => c.suffix === '.br')!.bytes.length;
+export const gzip9 = (bytes: Uint8Array) => gzipped(bytes).length;
+const brotli11 = (bytes: Uint8Array) => brotlied(bytes).length;
 
 function measureFile(name: string, path: string): SizeResult {
   const bytes = readFileSync(path);

@@ -9,19 +9,23 @@ import type { Plugin } from 'vite';
 
 const COMPRESSIBLE = /\.(js|css|html|svg|json|map)$/;
 
+/** `content` gzipped at level 9. */
+export const gzipped = (content: Uint8Array): Buffer => gzipSync(content, { level: 9 });
+
+/** `content` compressed with Brotli at its highest quality. */
+export const brotlied = (content: Uint8Array): Buffer =>
+  brotliCompressSync(content, {
+    params: {
+      [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY,
+      [constants.BROTLI_PARAM_SIZE_HINT]: content.byteLength,
+    },
+  });
+
 /** The precompressed copies of `content`, by the suffix serveStatic looks for. */
 export function compressedCopies(content: Uint8Array): { suffix: '.gz' | '.br'; bytes: Buffer }[] {
   return [
-    { suffix: '.gz', bytes: gzipSync(content, { level: 9 }) },
-    {
-      suffix: '.br',
-      bytes: brotliCompressSync(content, {
-        params: {
-          [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY,
-          [constants.BROTLI_PARAM_SIZE_HINT]: content.byteLength,
-        },
-      }),
-    },
+    { suffix: '.gz', bytes: gzipped(content) },
+    { suffix: '.br', bytes: brotlied(content) },
   ];
 }
 

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono, type MiddlewareHandler } from 'hono';
@@ -27,7 +27,7 @@ export function staticRoutes({ dir, allowedOrigins }: StaticDeps) {
     await next();
   };
   return new Hono<AppEnv>()
-    .on(['GET', 'OPTIONS'], ROUTES.widget, cors, revalidated, noCache, top)
+    .on(['GET', 'OPTIONS'], ROUTES.widget, cors, revalidatedWhole, noCache, top)
     .on(['GET', 'OPTIONS'], '*', notApi, cors, demo, top);
 }
 
@@ -39,6 +39,11 @@ export function staticRoutes({ dir, allowedOrigins }: StaticDeps) {
 const revalidated = etag({
   retainedHeaders: [...RETAINED_304_HEADERS, 'access-control-allow-origin', 'access-control-expose-headers'],
 });
+/** hono/etag hashes the body it sees, so a Range answer (a slice) gets none rather than a wrong one. */
+const revalidatedWhole: MiddlewareHandler<AppEnv> = async function revalidatedWhole(c, next) {
+  if (c.req.header('range') !== undefined) return next();
+  return revalidated(c, next);
+};
 const noCache: MiddlewareHandler<AppEnv> = async function noCache(c, next) {
   await next();
   if (c.res.ok) c.res.headers.set('Cache-Control', 'no-cache');
@@ -51,16 +56,36 @@ const noCache: MiddlewareHandler<AppEnv> = async function noCache(c, next) {
  * varies by Accept-Encoding, the uncompressed one too, so no shared cache hands one to the other.
  */
 function filesFrom(root: string): MiddlewareHandler<AppEnv> {
-  let serve: MiddlewareHandler | null = null;
+  let serve: { compressed: MiddlewareHandler; plain: MiddlewareHandler } | null = null;
   return async function filesFrom(c, next) {
     if (serve === null) {
       if (!existsSync(root)) return next();
-      serve = serveStatic({ root, precompressed: true });
+      serve = {
+        compressed: serveStatic({ root, precompressed: true }),
+        plain: serveStatic({ root }),
+      };
     }
-    const res = (await serve(c, next)) as Response | undefined;
+    const use = copiesAreFresh(join(root, c.req.path)) ? serve.compressed : serve.plain;
+    const res = (await use(c, next)) as Response | undefined;
     if (res?.ok && !/accept-encoding/i.test(res.headers.get('vary') ?? '')) {
       res.headers.append('Vary', 'Accept-Encoding');
     }
     return res;
   };
+}
+
+/**
+ * False when a compressed copy beside the file at `path` (or its index.html) is older than the file: it was edited or copied
+ * without a build, so the copy would serve the old code. Paths serveStatic refuses (`..`, encoded
+ * characters) or that are not files answer true; serveStatic decides about those.
+ */
+function copiesAreFresh(path: string): boolean {
+  let file = path;
+  let source = statSync(file, { throwIfNoEntry: false });
+  if (source?.isDirectory()) source = statSync((file = join(file, 'index.html')), { throwIfNoEntry: false });
+  if (!source?.isFile()) return true;
+  return ['.br', '.gz'].every((suffix) => {
+    const copy = statSync(file + suffix, { throwIfNoEntry: false });
+    return !copy || copy.mtimeMs >= source.mtimeMs;
+  });
 }

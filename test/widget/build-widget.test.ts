@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { minifyHtmlTemplates, STYLES_MODULE, stylesModule } from '../../scripts/build-widget.js';
+import type { UserConfig } from 'vite';
 import { precompress } from '../../scripts/precompress.js';
 
 describe('the widget build (scripts/build-widget.ts)', () => {
@@ -60,6 +61,14 @@ describe('the widget build (scripts/build-widget.ts)', () => {
       assert.ok(readFileSync(join(dir, 'agent-task-status.js.br')).length < code.length / 10);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('compresses in both builds, the widget and the demo (the server sends those copies)', async () => {
+    for (const file of ['vite.config.ts', 'vite.demo.config.ts']) {
+      const { default: config } = (await import(`../../${file}`)) as { default: UserConfig };
+      const names = (config.plugins ?? []).flat().map((plugin) => (plugin as { name?: string }).name);
+      assert.ok(names.includes('precompress'), `${file} has no precompress() plugin: ${names.join(', ')}`);
     }
   });
 });

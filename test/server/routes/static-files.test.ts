@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
@@ -28,7 +28,7 @@ describe('static files', () => {
     assert.equal(await res.text(), 'export const widget = 1;\n');
   });
 
-  test('a browser gets the compressed copy the build wrote for the first encoding it accepts, Brotli first', async () => {
+  test('a browser gets the compressed copy the build wrote: Brotli if it accepts it, else gzip, else the file', async () => {
     const widget = join(dir, 'agent-task-status.js');
     const source = Buffer.from(`export const widget = ${JSON.stringify('x'.repeat(2_000))};\n`);
     writeFileSync(widget, source);
@@ -55,6 +55,33 @@ describe('static files', () => {
       for (const suffix of ['.gz', '.br']) rmSync(widget + suffix);
       writeFileSync(widget, 'export const widget = 1;\n');
     }
+  });
+
+  test('a compressed copy older than its file is not served: the file was changed without a build', async () => {
+    const widget = join(dir, 'agent-task-status.js');
+    const old = Buffer.from('export const widget = "old";\n');
+    for (const { suffix, bytes } of compressedCopies(old)) writeFileSync(widget + suffix, bytes);
+    writeFileSync(widget, 'export const widget = "patched";\n');
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(widget, later, later);
+    try {
+      const h = harness({ env: { STATIC_DIR: dir } });
+      const res = await h.request(ROUTES.widget, { headers: { 'Accept-Encoding': 'gzip, br' } });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-encoding'), null);
+      assert.equal(await res.text(), 'export const widget = "patched";\n');
+    } finally {
+      for (const suffix of ['.gz', '.br']) rmSync(widget + suffix);
+      writeFileSync(widget, 'export const widget = 1;\n');
+    }
+  });
+
+  test('a Range request for the widget gets its slice without an ETag (the ETag names the whole file)', async () => {
+    const h = harness({ env: { STATIC_DIR: dir } });
+    const res = await h.request(ROUTES.widget, { headers: { Range: 'bytes=0-5' } });
+    assert.equal(res.status, 206);
+    assert.equal(await res.text(), 'export');
+    assert.equal(res.headers.get('etag'), null);
   });
 
   test('the widget is checked on every load: 304 while unchanged, CORS kept; a new build answers 200', async () => {
