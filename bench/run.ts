@@ -266,7 +266,8 @@ async function main(): Promise<void> {
   if (wanted('size')) {
     log('widget size: the production build in memory, then gzip -9...');
     const { widget, buildError, all } = await sizes();
-    const get = (name: string) => all.find((s) => s.name === name)?.gzipBytes ?? NaN;
+    const get = (name: string, size: 'gzipBytes' | 'brotliBytes' = 'gzipBytes') =>
+      all.find((s) => s.name === name)?.[size] ?? NaN;
     const ours = widget?.gzipBytes ?? NaN;
     rows.push(
       {
@@ -284,7 +285,7 @@ async function main(): Promise<void> {
         measure: 'on the wire (Brotli 11) vs socket.io-client',
         unit: fmt.kb,
         ours: widget?.brotliBytes ?? NaN,
-        peer: all.find((s) => s.name === 'socket.io-client (dist esm.min)')?.brotliBytes ?? NaN,
+        peer: get('socket.io-client (dist esm.min)', 'brotliBytes'),
       },
       {
         measure: 'esbuild for both vs socket.io-client',

@@ -19,18 +19,19 @@ export interface SizeResult {
   brotliBytes: number;
 }
 
-export const gzip9 = (bytes: Uint8Array) => gzipped(bytes).length;
-const brotli11 = (bytes: Uint8Array) => brotlied(bytes).length;
-
-function measureFile(name: string, path: string): SizeResult {
-  const bytes = readFileSync(path);
+/** The sizes of `bytes`, compressed as the build compresses the widget (scripts/precompress.ts). */
+function measured(name: string, source: string, bytes: Uint8Array): SizeResult {
   return {
     name,
-    source: path.replace(ROOT, ''),
+    source,
     minBytes: bytes.length,
-    gzipBytes: gzip9(bytes),
-    brotliBytes: brotli11(bytes),
+    gzipBytes: gzipped(bytes).length,
+    brotliBytes: brotlied(bytes).length,
   };
+}
+
+function measureFile(name: string, path: string): SizeResult {
+  return measured(name, path.replace(ROOT, ''), readFileSync(path));
 }
 
 /** esbuild, bundled and minified for browsers: one minifier for every contender. */
@@ -46,14 +47,7 @@ export async function esbuildSize(name: string, entry: string): Promise<SizeResu
     logLevel: 'silent',
     absWorkingDir: ROOT,
   });
-  const bytes = result.outputFiles[0]!.contents;
-  return {
-    name,
-    source: `esbuild ${entry.replace(ROOT, '')}`,
-    minBytes: bytes.length,
-    gzipBytes: gzip9(bytes),
-    brotliBytes: brotli11(bytes),
-  };
+  return measured(name, `esbuild ${entry.replace(ROOT, '')}`, result.outputFiles[0]!.contents);
 }
 
 /** A file inside an installed package (some packages' `exports` hide package.json). */
@@ -74,14 +68,7 @@ export async function sizes(): Promise<{
   let buildError: string | null = null;
   try {
     const { code } = await buildWidgetBundle();
-    const minBytes = Buffer.byteLength(code);
-    widget = {
-      name: 'widget (vite build)',
-      source: 'vite.config.ts',
-      minBytes,
-      gzipBytes: gzip9(Buffer.from(code)),
-      brotliBytes: brotli11(Buffer.from(code)),
-    };
+    widget = measured('widget (vite build)', 'vite.config.ts', Buffer.from(code));
   } catch (error) {
     buildError = String(error).split('\n').slice(0, 3).join(' ');
   }

@@ -75,9 +75,9 @@ function filesFrom(root: string): MiddlewareHandler<AppEnv> {
 }
 
 /**
- * False when a compressed copy beside the file at `path` (or its index.html) is older than the file: it was edited or copied
- * without a build, so the copy would serve the old code. Paths serveStatic refuses (`..`, encoded
- * characters) or that are not files answer true; serveStatic decides about those.
+ * False when a compressed copy beside the file at `path` (or its index.html) is older than the
+ * file: it was edited or copied without a build, so the copy would serve the old code. Paths that
+ * are not files answer true; serveStatic decides about those (and refuses `..`).
  */
 function copiesAreFresh(path: string): boolean {
   let file = path;
