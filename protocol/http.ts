@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AgentIdSchema, TaskIdSchema } from './ids.js';
-import { LIMITS, LogEntrySchema, LogLevelSchema, PhaseSchema, TaskSchema } from './task.js';
+import { LIMITS } from './constants.js';
+import { LogEntrySchema, LogLevelSchema, PhaseSchema, TaskSchema } from './task.js';
 
 /** Body of `POST /api/agent-tasks`. */
 export const CreateTaskSchema = z.strictObject({

@@ -1,3 +1,4 @@
+export * from './constants.js';
 export * from './phases.js';
 export * from './ids.js';
 export * from './task.js';

@@ -8,17 +8,6 @@ export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export const LogLevelSchema = z.enum(LOG_LEVELS);
 export type LogLevel = z.infer<typeof LogLevelSchema>;
 
-/** Limits shared by the server (to refuse) and the widget (to know what to expect). */
-export const LIMITS = {
-  titleChars: 200,
-  messageChars: 2_000,
-  logLineChars: 8_000,
-  logLinesPerPost: 500,
-  logsPageMax: 1_000,
-  /** Lines in a tail read (a fresh panel) unless `limit` says otherwise. */
-  tailLines: 200,
-} as const;
-
 /**
  * The current status of a task. `seq` is the number of the task's latest stored event
  * (status change or log line); 0 means nothing has been posted yet.

@@ -1,23 +1,55 @@
 import { z } from 'zod';
 import { AgentIdSchema, TaskIdSchema } from './ids.js';
+import { LIMITS, PROTOCOL_VERSION } from './constants.js';
 import { LogsPageSchema } from './http.js';
 import { LogEntrySchema, TaskSchema } from './task.js';
 
-/** Bumped on an incompatible change of the messages below. */
-export const PROTOCOL_VERSION = 1;
-
 // ---- client → server ----------------------------------------------------------------------
+
+/**
+ * A task's stream to start (or restart): a snapshot, then live updates. With `afterSeq` the
+ * snapshot holds the lines after it (resume); without, the latest lines (a fresh panel).
+ */
+export const TaskSubscriptionSchema = z.strictObject({
+  taskId: TaskIdSchema,
+  afterSeq: z.int().min(0).optional(),
+});
+
+/** A request id: chosen by the client, echoed by every answer to the request that carried it. */
+const RequestIdSchema = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+const batch = <T extends z.ZodType>(item: T) => z.array(item).max(LIMITS.subscribeBatch).optional();
+
+/** At least one id, and no more than one batch, whichever lists carry them. */
+const oneBatch = (message: { tasks?: unknown[] | undefined; agents?: unknown[] | undefined }) => {
+  const count = (message.tasks?.length ?? 0) + (message.agents?.length ?? 0);
+  return count >= 1 && count <= LIMITS.subscribeBatch;
+};
+const ONE_BATCH_RULE = `name 1 to ${LIMITS.subscribeBatch} tasks and agents in all`;
 
 export const ClientMessageSchema = z.discriminatedUnion('type', [
   /**
-   * Start (or restart) a task's stream: a snapshot, then live updates. With `afterSeq` the
-   * snapshot holds the lines after it (resume); without, the latest lines (a fresh panel).
+   * Follow tasks (snapshot-then-stream each) and agents (their active task, now and on change),
+   * many in one message: a dashboard of hundreds of panels subscribes in a few messages. Every
+   * task and agent is answered on its own (`snapshot`, `agent-task` or `error`), each answer
+   * carrying `requestId`. A task subscribed again while its answer is on its way is answered
+   * once, for the latest request.
    */
-  z.strictObject({ type: z.literal('subscribe'), taskId: TaskIdSchema, afterSeq: z.int().min(0).optional() }),
-  z.strictObject({ type: z.literal('unsubscribe'), taskId: TaskIdSchema }),
-  /** Follow which task is an agent's active one; answered with `agent-task` now and on change. */
-  z.strictObject({ type: z.literal('watch-agent'), agentId: AgentIdSchema }),
-  z.strictObject({ type: z.literal('unwatch-agent'), agentId: AgentIdSchema }),
+  z
+    .strictObject({
+      type: z.literal('subscribe'),
+      requestId: RequestIdSchema,
+      tasks: batch(TaskSubscriptionSchema),
+      agents: batch(AgentIdSchema),
+    })
+    .refine(oneBatch, ONE_BATCH_RULE),
+  z
+    .strictObject({
+      type: z.literal('unsubscribe'),
+      tasks: batch(TaskIdSchema),
+      agents: batch(AgentIdSchema),
+    })
+    .refine(oneBatch, ONE_BATCH_RULE),
   /** Browsers cannot see ping frames, so the client's watchdog uses this app-level ping. */
   z.strictObject({ type: z.literal('ping') }),
 ]);
@@ -39,6 +71,7 @@ export const HelloMessageSchema = z.object({
  */
 export const SnapshotMessageSchema = LogsPageSchema.extend({
   type: z.literal('snapshot'),
+  requestId: RequestIdSchema,
   taskId: TaskIdSchema,
   task: TaskSchema,
 });
@@ -56,9 +89,13 @@ export const UpdateMessageSchema = z.object({
   logs: z.array(LogEntrySchema),
 });
 
-/** An agent's active task, after `watch-agent` and whenever a new task starts; null: none yet. */
+/**
+ * An agent's active task, in answer to a subscribe (with its `requestId`) and whenever a new
+ * task starts (without); null: none yet.
+ */
 export const AgentTaskMessageSchema = z.object({
   type: z.literal('agent-task'),
+  requestId: RequestIdSchema.optional(),
   agentId: AgentIdSchema,
   task: TaskSchema.nullable(),
 });
@@ -67,6 +104,8 @@ export const ErrorMessageSchema = z.object({
   type: z.literal('error'),
   code: z.enum(['invalid_message', 'not_found', 'too_many_subscriptions', 'store_unavailable', 'internal']),
   message: z.string(),
+  /** The subscribe this answers, when it answers one. */
+  requestId: RequestIdSchema.optional(),
   /** The task or agent the error is about, when there is one. */
   taskId: TaskIdSchema.optional(),
   agentId: AgentIdSchema.optional(),
@@ -87,15 +126,3 @@ export type SnapshotMessage = z.infer<typeof SnapshotMessageSchema>;
 export type UpdateMessage = z.infer<typeof UpdateMessageSchema>;
 export type AgentTaskMessage = z.infer<typeof AgentTaskMessageSchema>;
 export type ErrorMessage = z.infer<typeof ErrorMessageSchema>;
-
-/** WebSocket close codes we use (RFC 6455 §7.4 and the IANA registry). */
-export const CLOSE_CODES = {
-  normal: 1000,
-  goingAway: 1001,
-  unsupportedData: 1003,
-  policyViolation: 1008,
-  messageTooBig: 1009,
-  internalError: 1011,
-  serviceRestart: 1012,
-  tryAgainLater: 1013,
-} as const;

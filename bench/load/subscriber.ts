@@ -84,8 +84,9 @@ export function subscribe(
       ws.on('message', (data: Buffer) => {
         if (live) return onLive(data);
         const message = JSON.parse(String(data)) as { type: string; taskId?: string };
-        if (message.type === 'hello') ws.send(JSON.stringify({ type: 'subscribe', taskId }));
-        else if (message.type === 'snapshot') {
+        if (message.type === 'hello') {
+          ws.send(JSON.stringify({ type: 'subscribe', requestId: 1, tasks: [{ taskId }] }));
+        } else if (message.type === 'snapshot') {
           live = true;
           resolve(ws);
         } else if (message.type === 'error') reject(new Error(String(data)));

@@ -4,11 +4,12 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
+import { PROTOCOL_VERSION } from '../../protocol/constants.js';
 import { serveRequests } from '../lib/ipc.js';
 import { BaselineTasks, baselineHttpHandler } from './baseline-tasks.js';
 import { processStats } from './process-stats.js';
 
-const HELLO = Buffer.from(JSON.stringify({ type: 'hello', protocol: 1, heartbeatMs: 25_000 }));
+const HELLO = Buffer.from(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, heartbeatMs: 25_000 }));
 
 const tasks = new BaselineTasks();
 const topics = new Map<string, Set<WebSocket>>();
@@ -25,19 +26,20 @@ wss.on('connection', (ws) => {
   const subscribed = new Set<string>();
   ws.send(HELLO, { binary: false });
   ws.on('message', (data) => {
-    let message: { type?: string; taskId?: string };
+    let message: { type?: string; tasks?: { taskId?: unknown }[] };
     try {
       message = JSON.parse(String(data));
     } catch {
       return;
     }
-    if (message.type === 'subscribe' && typeof message.taskId === 'string') {
-      const snapshot = tasks.snapshot(message.taskId);
+    const taskId = message.type === 'subscribe' ? message.tasks?.[0]?.taskId : undefined;
+    if (typeof taskId === 'string') {
+      const snapshot = tasks.snapshot(taskId);
       if (!snapshot) return;
-      let members = topics.get(message.taskId);
-      if (!members) topics.set(message.taskId, (members = new Set()));
+      let members = topics.get(taskId);
+      if (!members) topics.set(taskId, (members = new Set()));
       members.add(ws);
-      subscribed.add(message.taskId);
+      subscribed.add(taskId);
       ws.send(Buffer.from(JSON.stringify(snapshot)), { binary: false });
     }
   });

@@ -11,6 +11,7 @@ import {
 import type { BusEvent } from '../bus/task-bus.js';
 import type { TaskStore } from '../store/task-store.js';
 import type { Hub, HubMember } from './hub.js';
+import { ReadGate } from './read-gate.js';
 import { fitSnapshot } from './snapshot-budget.js';
 import { SmallMap } from './small-map.js';
 import { writeFrame } from './ws-frame.js';
@@ -23,8 +24,15 @@ export interface SessionLimits {
 
 /** A client that keeps sending garbage is cut off rather than answered forever. */
 const INVALID_MESSAGES_MAX = 20;
-/** Messages per second a client may send before it is closed (subscribe storms, loops). */
+/**
+ * Messages per second a client may send before it is closed (a client that loops). A page of any
+ * size resubscribes in a few messages (one subscribe carries up to LIMITS.subscribeBatch tasks),
+ * so an honest client stays far below it.
+ */
 const MESSAGES_PER_SECOND_MAX = 50;
+
+/** Store reads one session may have in flight; the rest of a large subscribe waits its turn. */
+const READS_IN_FLIGHT_MAX = 8;
 
 /** Live events held per subscription while its snapshot is read. */
 const PENDING_EVENTS_MAX = 1_000;
@@ -48,6 +56,7 @@ interface TaskSubscription {
 export class Session implements HubMember {
   readonly #tasks = new SmallMap<string, TaskSubscription>();
   readonly #agents = new SmallMap<string, true>();
+  readonly #reads = new ReadGate(READS_IN_FLIGHT_MAX);
   #invalid = 0;
   #windowStart = 0;
   #windowCount = 0;
@@ -127,18 +136,17 @@ export class Session implements HubMember {
   #handle(message: ParsedClientMessage): void {
     switch (message.type) {
       case 'subscribe':
-        void this.#subscribe(message.taskId, message.afterSeq);
+        for (const { taskId, afterSeq } of message.tasks ?? []) {
+          void this.#subscribe(taskId, afterSeq, message.requestId);
+        }
+        for (const agentId of message.agents ?? []) void this.#watchAgent(agentId, message.requestId);
         return;
       case 'unsubscribe':
-        this.#tasks.delete(message.taskId);
-        this.hub.removeTask(message.taskId, this);
-        return;
-      case 'watch-agent':
-        void this.#watchAgent(message.agentId);
-        return;
-      case 'unwatch-agent':
-        this.#agents.delete(message.agentId);
-        this.hub.removeAgent(message.agentId, this);
+        for (const taskId of message.tasks ?? []) this.#drop(taskId);
+        for (const agentId of message.agents ?? []) {
+          this.#agents.delete(agentId);
+          this.hub.removeAgent(agentId, this);
+        }
         return;
       case 'ping':
         this.#send({ type: 'pong' });
@@ -146,15 +154,17 @@ export class Session implements HubMember {
     }
   }
 
-  async #subscribe(taskId: string, afterSeq: number | undefined): Promise<void> {
-    if (!this.#tasks.has(taskId) && this.#refusedOverLimit({ taskId })) return;
-    // A resubscribe restarts the stream with a new object: a slower earlier read, finding another
-    // object in the map, is dropped.
+  async #subscribe(taskId: string, afterSeq: number | undefined, requestId: number): Promise<void> {
+    if (!this.#tasks.has(taskId) && this.#refusedOverLimit(requestId, { taskId })) return;
+    // A resubscribe restarts the stream with a new object: an earlier request's read, finding
+    // another object in the map, is dropped, so only the latest request is answered.
     const sub: TaskSubscription = { pending: [], sentSeq: 0 };
     this.#tasks.set(taskId, sub);
     this.hub.addTask(taskId, this);
+    await this.#reads.enter();
     let page;
     try {
+      if (this.#closed || this.#tasks.get(taskId) !== sub) return;
       page =
         afterSeq === undefined
           ? await this.store.readPage(taskId, { limit: LIMITS.tailLines })
@@ -162,51 +172,63 @@ export class Session implements HubMember {
     } catch (error) {
       if (this.#tasks.get(taskId) !== sub) return;
       this.#drop(taskId);
-      this.#sendError(
-        'store_unavailable',
-        'could not read the task from the store; subscribe again shortly',
-        { taskId },
-      );
+      // The client retries this subscription with backoff, and polls meanwhile.
+      this.#sendError('store_unavailable', 'could not read the task from the store; retry shortly', {
+        requestId,
+        taskId,
+      });
       console.error('snapshot read failed', error);
       return;
+    } finally {
+      this.#reads.done();
     }
     if (this.#closed || this.#tasks.get(taskId) !== sub) return;
     if (!page) {
       this.#drop(taskId);
-      this.#sendError('not_found', `no task with id "${taskId}"`, { taskId });
+      this.#sendError('not_found', `no task with id "${taskId}"`, { requestId, taskId });
       return;
     }
     // Half the buffer bound: the snapshot must fit with room to spare for live events.
     const fitted = fitSnapshot(page, afterSeq !== undefined, this.limits.maxBufferedBytes / 2);
-    this.#send({ type: 'snapshot', taskId, ...fitted });
+    this.#send({ type: 'snapshot', requestId, taskId, ...fitted });
     sub.sentSeq = page.task.seq;
     const pending = sub.pending ?? [];
     sub.pending = null;
     for (const { event, frame } of pending) this.deliver(event, frame);
   }
 
-  async #watchAgent(agentId: string): Promise<void> {
-    if (!this.#agents.has(agentId) && this.#refusedOverLimit({ agentId })) return;
+  async #watchAgent(agentId: string, requestId: number): Promise<void> {
+    if (!this.#agents.has(agentId) && this.#refusedOverLimit(requestId, { agentId })) return;
     this.#agents.set(agentId, true);
     this.hub.addAgent(agentId, this);
+    await this.#reads.enter();
     try {
+      if (this.#closed || !this.#agents.has(agentId)) return;
       const task = await this.store.getActiveTask(agentId);
-      if (!this.#closed && this.#agents.has(agentId)) this.#send({ type: 'agent-task', agentId, task });
+      if (!this.#closed && this.#agents.has(agentId)) {
+        this.#send({ type: 'agent-task', requestId, agentId, task });
+      }
     } catch (error) {
-      this.#sendError('store_unavailable', 'could not read the agent from the store; watch again shortly', {
+      this.#sendError('store_unavailable', 'could not read the agent from the store; retry shortly', {
+        requestId,
         agentId,
       });
       console.error('active task read failed', error);
+    } finally {
+      this.#reads.done();
     }
   }
 
-  /** At the per-connection limit, a new subscription is answered with an error instead. */
-  #refusedOverLimit(about: { taskId?: string; agentId?: string }): boolean {
+  /**
+   * At the per-connection limit, a new subscription is answered with an error for that task or
+   * agent alone: the socket and every other subscription on it carry on.
+   */
+  #refusedOverLimit(requestId: number, about: { taskId?: string; agentId?: string }): boolean {
     if (this.subscriptionCount < this.limits.maxSubscriptions) return false;
     this.#sendError(
       'too_many_subscriptions',
-      `at most ${this.limits.maxSubscriptions} subscriptions per connection`,
-      about,
+      `this connection already follows ${this.limits.maxSubscriptions} tasks and agents (WS_MAX_SUBSCRIPTIONS); this one is polled instead`,
+      { requestId, ...about },
     );
     return true;
   }
@@ -228,7 +250,7 @@ export class Session implements HubMember {
   #sendError(
     code: ErrorMessage['code'],
     message: string,
-    about: { taskId?: string; agentId?: string } = {},
+    about: { requestId?: number; taskId?: string; agentId?: string } = {},
   ): void {
     this.#send({ type: 'error', code, message, ...about });
   }

@@ -4,18 +4,16 @@ import { gzipSync } from 'node:zlib';
 import { buildWidgetBundle } from '../../scripts/build-widget.js';
 
 /**
- * Issue 7 asks for an embeddable file of at most 12 KB minified + gzip -9 (Lit included), and for
- * npm test to fail past 14 KB. The widget measures 15.8 KB (Lit alone about 5.5 KB), and it
- * only fits 14 KB without five behaviours issues 3 and 6 require (BENCHMARKS.md, "Not yet": each
- * feature's cost, measured), so the budget waits on a product decision. Until then this is a
- * ratchet at today's size plus about 100 B, so the file cannot grow unnoticed; lower it with every
- * cut, and set it to ISSUE_BUDGET_BYTES once the widget fits.
+ * The embeddable file's ceiling, minified + gzip -9 with Lit included. Issue 12 set it at 16 KB
+ * and let it rise to 16.5 KB for readable code, said so in BENCHMARKS.md: protocol v2 (batched
+ * subscribes, request ids, per-task retries) took the file from 16,128 B to 16,779 B. Past this, a
+ * rarely used part (the cross-tab relay, the older-lines pager) is to be loaded on demand rather
+ * than the ceiling raised again.
  */
-const RATCHET_BYTES = 16_200;
-const ISSUE_BUDGET_BYTES = 14 * 1024;
+const CEILING_BYTES = 16.5 * 1024;
 
 describe('the embeddable bundle', () => {
-  it(`does not grow past today's ${RATCHET_BYTES} B minified + gzip -9, Lit included`, async () => {
+  it(`stays within ${CEILING_BYTES} B minified + gzip -9, Lit included`, async () => {
     // The production build, in memory, so a fresh clone (no dist/ yet) checks it too.
     const { code, modules } = await buildWidgetBundle();
     const size = gzipSync(code, { level: 9 }).length;
@@ -23,12 +21,10 @@ describe('the embeddable bundle', () => {
       .slice(0, 6)
       .map(({ id, length }) => `${id} ${length} B`)
       .join(', ');
-    console.log(
-      `widget: ${size} B gzipped (issue 7 budget ${ISSUE_BUDGET_BYTES} B, ${size - ISSUE_BUDGET_BYTES} B over)`,
-    );
+    console.log(`widget: ${size} B gzipped (ceiling ${CEILING_BYTES} B, ${CEILING_BYTES - size} B to spare)`);
     assert.ok(
-      size <= RATCHET_BYTES,
-      `the widget is ${size} B gzipped, over the ${RATCHET_BYTES} B ratchet; largest inputs before minifying: ${biggest}`,
+      size <= CEILING_BYTES,
+      `the widget is ${size} B gzipped, over the ${CEILING_BYTES} B ceiling; largest inputs before minifying: ${biggest}`,
     );
   });
 });

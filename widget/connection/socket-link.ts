@@ -1,5 +1,6 @@
+import { CLOSE_CODES, LIMITS, PROTOCOL_VERSION } from '../../protocol/constants.js';
 import type { ClientMessage, ServerMessage } from '../../protocol/ws-messages.js';
-import { retryDelay, retryTracker } from './backoff.js';
+import { backoffDelay, retryDelay, retryTracker } from './backoff.js';
 import type { Clock } from './clock.js';
 import type { FallbackReason } from './link-state.js';
 import type { LinkStatus } from './link-status.js';
@@ -23,11 +24,20 @@ export const LINK = {
   failuresBeforeFallback: FAILURES_BEFORE_FALLBACK,
 } as const;
 
-/** Closes that retrying will not fix: the feed polls at once (the link keeps probing). */
-const REFUSED_CLOSE_CODES = [1003, 1008, 1009];
+/**
+ * Closes that retrying will not fix, because this client sends what the server cannot take
+ * (binary data, frames too big): the feed polls at once (the link keeps probing). A policy close
+ * (1008: sending too fast, say) is not one of them: it is retried with backoff like a drop, so
+ * the link never polls for good because of its own message volume (issue 12).
+ */
+const REFUSED_CLOSE_CODES: readonly number[] = [CLOSE_CODES.unsupportedData, CLOSE_CODES.messageTooBig];
 /** The server restarts or sheds load: everyone retries at once, so spread wider. */
-const RESTART_CLOSE_CODES = [1012, 1013];
-const CLOSE_NORMAL = 1000;
+const RESTART_CLOSE_CODES: readonly number[] = [CLOSE_CODES.serviceRestart, CLOSE_CODES.tryAgainLater];
+/**
+ * Answers that refuse one subscription while the socket works: the link subscribes it again
+ * with backoff (the panel polls meanwhile) until it is served.
+ */
+const RETRIED_ERRORS: readonly string[] = ['store_unavailable', 'too_many_subscriptions', 'internal'];
 // Our own close codes (RFC 6455 leaves 4000–4999 to applications).
 const CLOSE_SILENT = 4000;
 const CLOSE_UNANSWERED = 4001;
@@ -35,13 +45,13 @@ const CLOSE_PROTOCOL = 4002;
 const CLOSE_TIMEOUT = 4003;
 const OPEN = 1;
 
-/**
- * ws-messages.ts imports zod, so its PROTOCOL_VERSION cannot be imported at run time here; the
- * type ties this copy to it (bumping the version there fails the type check here).
- */
-const PROTOCOL_VERSION: Extract<ServerMessage, { type: 'hello' }>['protocol'] = 1;
+type TimerName = 'connect' | 'watchdog' | 'answer' | 'retry' | 'probe' | 'resubscribe';
 
-type TimerName = 'connect' | 'watchdog' | 'answer' | 'retry' | 'probe';
+/** A subscribe sent and not yet answered: its id, and the cursor it asked from (null: the tail). */
+interface Outstanding {
+  requestId: number;
+  cursor: number | null;
+}
 
 /** The part of a browser WebSocket we use; injected (mock-socket in tests). */
 export interface SocketLike {
@@ -97,12 +107,27 @@ export interface SocketLink {
   drop(key: string): void;
 }
 
+/** A message's lists, each left out when empty (the server takes either alone). */
+function nonEmpty<T>(tasks: T[], agents: string[]): { tasks?: T[]; agents?: string[] } {
+  return { ...(tasks.length > 0 ? { tasks } : {}), ...(agents.length > 0 ? { agents } : {}) };
+}
+
 /** A closure, not a class: its state minifies to one-letter names (issue 7, the size budget). */
 export function socketLink(config: SocketLinkConfig): SocketLink {
   const { clock, status } = config;
   const tracker = retryTracker(config.stableMs);
-  /** Each key's cursors of the requests sent for it and not yet answered, oldest first. */
-  const streams = new Map<string, (number | null)[]>();
+  /** Each followed key's subscribes sent and not yet answered, oldest first. */
+  const streams = new Map<string, Outstanding[]>();
+  /** How many subscribes wait for their answer, over every key (the answer timer runs while any do). */
+  let waiting = 0;
+  /** Request ids grow for the link's life, so an answer meant for an earlier socket never matches. */
+  let lastRequestId = 0;
+  /** What the next flush sends: keys to subscribe (from their cursors then) and to unsubscribe. */
+  const toSubscribe = new Set<string>();
+  const toUnsubscribe = new Set<string>();
+  let flushQueued = false;
+  /** Keys the server refused for now (store down, over its limit), with their refusals in a row. */
+  const refused = new Map<string, number>();
   const timers = new Map<TimerName, unknown>();
   let active = false;
   let ws: SocketLike | null = null;
@@ -148,16 +173,31 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
 
   function onClose(event: Event): void {
     detach();
-    down((event as CloseEvent).code, null, true);
+    const { code } = event as CloseEvent;
+    // A policy close says this client did something wrong: its uptime must not reset the count.
+    down(code, null, code !== CLOSE_CODES.policyViolation);
   }
 
   function dispatch(message: ServerMessage): void {
     if (message.type === 'hello') return onHello(message.protocol, message.heartbeatMs);
-    const { taskId, agentId } = message as { taskId?: string; agentId?: string };
+    const { taskId, agentId, requestId } = message as {
+      taskId?: string;
+      agentId?: string;
+      requestId?: number;
+    };
     for (const key of [taskId && 's' + taskId, agentId && 'w' + agentId]) {
       const queue = key && streams.get(key);
-      // A snapshot, an agent's task or an error answers a request; an update does not.
-      if (queue) config.on(key, message, message.type === 'update' ? null : answered(queue));
+      if (!queue) continue;
+      // An update, or an agent's new task, answers nothing: it is news.
+      if (requestId === undefined) {
+        if (message.type !== 'error') config.on(key, message, null);
+        continue;
+      }
+      const cursor = answered(key, queue, requestId);
+      if (cursor === undefined) continue;
+      if (message.type === 'error' && RETRIED_ERRORS.includes(message.code)) refuse(key);
+      else refused.delete(key);
+      config.on(key, message, cursor);
     }
   }
 
@@ -173,7 +213,8 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
     lastTickAt = now;
     scheduleWatchdog();
     status({ kind: 'open' });
-    for (const key of streams.keys()) request(key);
+    for (const key of streams.keys()) toSubscribe.add(key);
+    flush();
   }
 
   /**
@@ -209,7 +250,13 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
     clearTimer('watchdog');
     clearTimer('answer');
     clearTimer('probe');
+    clearTimer('resubscribe');
+    // The next hello subscribes every key afresh.
     for (const key of streams.keys()) streams.set(key, []);
+    waiting = 0;
+    toSubscribe.clear();
+    toUnsubscribe.clear();
+    refused.clear();
     if (!socket) return;
     socket.removeEventListener('message', onMessage);
     socket.removeEventListener('close', onClose);
@@ -253,22 +300,83 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
 
   // ---- requests ------------------------------------------------------------------------------
 
-  /** Sends the stream's subscribe (from its cursor) or watch, once the socket is up. */
-  function request(key: string): void {
-    const queue = streams.get(key);
-    if (!queue || !helloSeen) return;
-    const id = key.slice(1);
-    let afterSeq: number | null = null;
-    if (key[0] === 'w') {
-      send({ type: 'watch-agent', agentId: id });
-    } else {
-      afterSeq = config.cursor(key);
-      send(
-        afterSeq === null ? { type: 'subscribe', taskId: id } : { type: 'subscribe', taskId: id, afterSeq },
-      );
+  /** Sends what the last changes call for, in as few messages as a batch allows. */
+  function schedule(): void {
+    if (flushQueued) return;
+    flushQueued = true;
+    // Panels join one by one as a page renders: a microtask gathers them into one subscribe.
+    queueMicrotask(flush);
+  }
+
+  function flush(): void {
+    flushQueued = false;
+    if (!helloSeen) return;
+    const dropped = [...toUnsubscribe];
+    toUnsubscribe.clear();
+    for (let i = 0; i < dropped.length; i += LIMITS.subscribeBatch) {
+      const { tasks, agents } = split(dropped.slice(i, i + LIMITS.subscribeBatch));
+      send({
+        type: 'unsubscribe',
+        ...nonEmpty(
+          tasks.map((task) => task.taskId),
+          agents,
+        ),
+      });
     }
-    queue.push(afterSeq);
-    if (!timers.has('answer')) armAnswerTimer();
+    const wanted = [...toSubscribe].filter((key) => streams.has(key));
+    toSubscribe.clear();
+    for (let i = 0; i < wanted.length; i += LIMITS.subscribeBatch) {
+      const requestId = ++lastRequestId;
+      const { tasks, agents } = split(wanted.slice(i, i + LIMITS.subscribeBatch), requestId);
+      send({ type: 'subscribe', requestId, ...nonEmpty(tasks, agents) });
+    }
+    if (waiting > 0 && !timers.has('answer')) armAnswerTimer();
+  }
+
+  /**
+   * A batch's tasks (from their cursors as they are now) and agents; with `requestId`, each is
+   * recorded as waiting for its answer.
+   */
+  function split(keys: string[], requestId?: number) {
+    const tasks: { taskId: string; afterSeq?: number }[] = [];
+    const agents: string[] = [];
+    for (const key of keys) {
+      const id = key.slice(1);
+      let cursor: number | null = null;
+      if (key[0] === 'w') agents.push(id);
+      else {
+        cursor = requestId === undefined ? null : config.cursor(key);
+        tasks.push(cursor === null ? { taskId: id } : { taskId: id, afterSeq: cursor });
+      }
+      if (requestId !== undefined) {
+        streams.get(key)!.push({ requestId, cursor });
+        waiting += 1;
+      }
+    }
+    return { tasks, agents };
+  }
+
+  /** The cursor the answered request asked from; undefined when this socket waits for no such answer. */
+  function answered(key: string, queue: Outstanding[], requestId: number): number | null | undefined {
+    const index = queue.findIndex((sent) => sent.requestId === requestId);
+    if (index < 0) return undefined;
+    const { cursor } = queue[index]!;
+    // The server answers the latest subscribe of a key: earlier ones will never be answered.
+    queue.splice(0, index + 1);
+    waiting -= index + 1;
+    rearmAnswerTimer();
+    return key[0] === 'w' ? null : cursor;
+  }
+
+  /** A key refused for now is subscribed again after a backoff (with the others refused by then). */
+  function refuse(key: string): void {
+    const refusals = (refused.get(key) ?? 0) + 1;
+    refused.set(key, refusals);
+    if (timers.has('resubscribe')) return;
+    setTimer('resubscribe', backoffDelay(refusals, config), () => {
+      for (const again of refused.keys()) toSubscribe.add(again);
+      flush();
+    });
   }
 
   function armAnswerTimer(): void {
@@ -276,17 +384,10 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
     setTimer('answer', ANSWER_TIMEOUT_MS, () => abandon(CLOSE_UNANSWERED, 'snapshot-timeout', false));
   }
 
-  /** Returns the cursor the answered request was sent with. */
-  function answered(queue: (number | null)[]): number | null {
-    const requested = queue.shift() ?? null;
-    rearmAnswerTimer();
-    return requested;
-  }
-
   /** One timer for all unanswered requests: restarted on each answer, cleared when none wait. */
   function rearmAnswerTimer(): void {
     clearTimer('answer');
-    if (helloSeen && [...streams.values()].some((queue) => queue.length > 0)) armAnswerTimer();
+    if (helloSeen && waiting > 0) armAnswerTimer();
   }
 
   function send(message: ClientMessage): void {
@@ -319,7 +420,7 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
     close() {
       if (!active) return;
       active = false;
-      detach(CLOSE_NORMAL);
+      detach(CLOSE_CODES.normal);
       clearTimer('retry');
       tracker.reset();
       restarting = false;
@@ -341,16 +442,25 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
     },
 
     request(key) {
-      // A request already on its way stays queued: its answer comes first, with its cursor.
       if (!streams.has(key)) streams.set(key, []);
-      request(key);
+      toUnsubscribe.delete(key);
+      // Before the hello, the hello subscribes it.
+      if (!helloSeen) return;
+      toSubscribe.add(key);
+      schedule();
     },
 
     drop(key) {
-      if (!streams.delete(key)) return;
-      const id = key.slice(1);
-      send(key[0] === 's' ? { type: 'unsubscribe', taskId: id } : { type: 'unwatch-agent', agentId: id });
+      const queue = streams.get(key);
+      if (!queue) return;
+      streams.delete(key);
+      waiting -= queue.length;
+      toSubscribe.delete(key);
+      refused.delete(key);
       rearmAnswerTimer();
+      if (!helloSeen) return;
+      toUnsubscribe.add(key);
+      schedule();
     },
   };
 }

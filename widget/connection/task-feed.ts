@@ -1,5 +1,6 @@
+import { LIMITS } from '../../protocol/constants.js';
 import { taskLogsRoute } from '../../protocol/routes.js';
-import type { LIMITS, Task } from '../../protocol/task.js';
+import type { Task } from '../../protocol/task.js';
 import type {
   AgentTaskMessage,
   ErrorMessage,
@@ -23,15 +24,16 @@ import { isActiveTaskResponse, isLogsPage, isTaskStatusPage } from './wire-guard
 export const PROBLEMS = {
   reconnecting: 'Connection lost; reconnecting',
   polling: 'Real-time updates unavailable',
+  /** The server follows at most WS_MAX_SUBSCRIPTIONS tasks per browser; this panel polls. */
+  overLimit: 'Live-update limit reached for this page',
   offline: 'Server unreachable',
   browserOffline: 'You are offline',
 } as const;
 
-// task.ts imports zod: its LIMITS are copied here, and the types keep the copies equal.
 /** Lines asked for per "load older" click: as many as a fresh panel's tail. */
-export const OLDER_PAGE_LINES: (typeof LIMITS)['tailLines'] = 200;
+export const OLDER_PAGE_LINES = LIMITS.tailLines;
 /** Lines per gap-fill page: the most the logs route serves. */
-const FILL_PAGE_LINES: (typeof LIMITS)['logsPageMax'] = 1_000;
+const FILL_PAGE_LINES = LIMITS.logsPageMax;
 
 /** Everything the feed touches outside itself; each defaults to the browser's own. */
 export interface TaskFeedDeps {
@@ -98,6 +100,8 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   let pollFailures = 0;
   let lost = false;
   let notFound = false;
+  /** The server refused this panel's subscription for being over its limit (until it serves it). */
+  let overLimit = false;
   let filling = false;
   let older: Promise<void> | null = null;
   /** One-off GETs in flight (gap fill, older lines, Refresh), aborted by stop(). */
@@ -160,9 +164,12 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
           if (result.kind === 'not-found') notFound = true;
           return render();
         }
-        // Anything but not_found: the socket works but will not serve this task (store down,
-        // too many subscriptions).
-        if (e === 'error' && (m as ErrorMessage).code !== 'not_found') return fallBack();
+        // Anything but not_found: the socket works but will not serve this task for now (store
+        // down, too many subscriptions). Poll meanwhile; the link subscribes again with backoff.
+        if (e === 'error' && (m as ErrorMessage).code !== 'not_found') {
+          overLimit = (m as ErrorMessage).code === 'too_many_subscriptions';
+          return fallBack();
+        }
         socketAnswered();
         if (e === 'error') {
           notFound = true;
@@ -249,6 +256,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
 
   function socketAnswered(): void {
     socketUp = true;
+    overLimit = false;
     // The server answered: whatever the browser said, it is reachable.
     fellBack = browserOffline = false;
     pollFailures = 0;
@@ -328,7 +336,11 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
       nextRetryAt: state === 'reconnecting' && status?.kind === 'down' ? status.nextRetryAt : null,
       problem: merge.complete
         ? null
-        : ((state === 'offline' && browserOffline ? PROBLEMS.browserOffline : problems[state]) ?? null),
+        : state === 'offline' && browserOffline
+          ? PROBLEMS.browserOffline
+          : state === 'polling' && overLimit
+            ? PROBLEMS.overLimit
+            : (problems[state] ?? null),
       notFound,
     };
   }

@@ -1,4 +1,5 @@
 import { Server, WebSocket as MockWebSocket, type Client } from 'mock-socket';
+import { PROTOCOL_VERSION } from '../../../protocol/constants.js';
 import type { ClientMessage } from '../../../protocol/ws-messages.js';
 import { LinkRegistry } from '../../../widget/connection/link-registry.js';
 import type { WebSocketCtor } from '../../../widget/connection/socket-link.js';
@@ -10,16 +11,34 @@ import { mulberry32 } from '../../widget/helpers/prng.js';
 
 let hosts = 0;
 
+/**
+ * What a client asked for, one task or agent at a time: a `subscribe` (or `unsubscribe`) frame
+ * carries a list, and most tests care about each entry and its cursor, not how they were batched.
+ */
+export type Asked =
+  | { type: 'subscribe'; taskId: string; afterSeq?: number }
+  | { type: 'unsubscribe'; taskId: string }
+  | { type: 'watch-agent'; agentId: string }
+  | { type: 'unwatch-agent'; agentId: string }
+  | { type: 'ping' };
+
 /** The server end of one mock socket: what the client sent, and a way to answer. */
 export class Peer {
-  readonly received: ClientMessage[] = [];
+  /** Every frame as sent. */
+  readonly frames: ClientMessage[] = [];
+  /** The same, one entry per task or agent. */
+  readonly received: Asked[] = [];
+  /** Per `t:` + task id or `a:` + agent id, the requests not yet answered, oldest first. */
+  readonly #unanswered = new Map<string, number[]>();
   readonly #waiters: (() => void)[] = [];
   #read = 0;
   readonly closed: Promise<number>;
 
   constructor(readonly socket: Client) {
     socket.on('message', (data) => {
-      this.received.push(JSON.parse(String(data)) as ClientMessage);
+      const frame = JSON.parse(String(data)) as ClientMessage;
+      this.frames.push(frame);
+      this.received.push(...this.#entries(frame));
       for (const wake of this.#waiters.splice(0)) wake();
     });
     // mock-socket's `on('close')` listens on the client socket itself: it hears any close.
@@ -28,20 +47,64 @@ export class Peer {
     );
   }
 
+  #entries(frame: ClientMessage): Asked[] {
+    if (frame.type === 'ping') return [frame];
+    const subscribe = frame.type === 'subscribe';
+    const entries: Asked[] = [];
+    for (const task of frame.tasks ?? []) {
+      const taskId = typeof task === 'string' ? task : task.taskId;
+      if (subscribe) {
+        this.#ask(`t:${taskId}`, frame.requestId);
+        entries.push({ type: 'subscribe', ...(task as { taskId: string; afterSeq?: number }) });
+      } else entries.push({ type: 'unsubscribe', taskId });
+    }
+    for (const agentId of frame.agents ?? []) {
+      if (subscribe) this.#ask(`a:${agentId}`, frame.requestId);
+      entries.push({ type: subscribe ? 'watch-agent' : 'unwatch-agent', agentId });
+    }
+    return entries;
+  }
+
+  #ask(key: string, requestId: number): void {
+    const queue = this.#unanswered.get(key) ?? [];
+    queue.push(requestId);
+    this.#unanswered.set(key, queue);
+  }
+
+  /**
+   * Sends `message`. A snapshot, an error or an agent's task about a task or agent with a
+   * request waiting answers the oldest such request (its `requestId` filled in), unless the
+   * message names its `requestId` itself or says `requestId: null` (news, answering nothing).
+   */
   send(message: object): void {
+    const m = message as { type?: string; taskId?: string; agentId?: string; requestId?: number | null };
+    if (m.requestId === null) {
+      const { requestId: _, ...news } = m;
+      return this.socket.send(JSON.stringify(news));
+    }
+    if (m.requestId === undefined && ['snapshot', 'error', 'agent-task'].includes(m.type ?? '')) {
+      const key = m.taskId !== undefined ? `t:${m.taskId}` : `a:${m.agentId}`;
+      const requestId = this.#unanswered.get(key)?.shift();
+      if (requestId !== undefined) return this.socket.send(JSON.stringify({ ...m, requestId }));
+    }
     this.socket.send(JSON.stringify(message));
   }
 
-  hello(heartbeatMs = 30_000): void {
-    this.send({ type: 'hello', protocol: 1, heartbeatMs });
+  /** The id of the latest request for task `taskId` not yet answered. */
+  requestIdOf(taskId: string): number | undefined {
+    return this.#unanswered.get(`t:${taskId}`)?.at(-1);
   }
 
-  /** The next message (after those already taken) of this type. */
-  async next<T extends ClientMessage['type']>(type: T): Promise<Extract<ClientMessage, { type: T }>> {
+  hello(heartbeatMs = 30_000): void {
+    this.send({ type: 'hello', protocol: PROTOCOL_VERSION, heartbeatMs });
+  }
+
+  /** The next entry (after those already taken) of this type. */
+  async next<T extends Asked['type']>(type: T): Promise<Extract<Asked, { type: T }>> {
     for (;;) {
       while (this.#read < this.received.length) {
         const message = this.received[this.#read++]!;
-        if (message.type === type) return message as Extract<ClientMessage, { type: T }>;
+        if (message.type === type) return message as Extract<Asked, { type: T }>;
       }
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }

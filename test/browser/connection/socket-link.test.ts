@@ -1,5 +1,6 @@
 import { expect } from '@open-wc/testing';
 import { Server, WebSocket as MockWebSocket } from 'mock-socket';
+import { LIMITS } from '../../../protocol/constants.js';
 import type { SnapshotMessage } from '../../../protocol/ws-messages.js';
 import { BACKOFF } from '../../../widget/connection/backoff.js';
 import { LinkRegistry } from '../../../widget/connection/link-registry.js';
@@ -74,10 +75,12 @@ interface Subscriber {
   readonly taskId: string;
   cursorValue: number | null;
   snapshots: [SnapshotMessage, number | null][];
+  /** The codes of the errors that answered its subscribes. */
+  errors: string[];
 }
 
 function subscriber(taskId: string, cursor: number | null) {
-  const sub: Subscriber = { taskId, cursorValue: cursor, snapshots: [] };
+  const sub: Subscriber = { taskId, cursorValue: cursor, snapshots: [], errors: [] };
   return { sub, snapshots: sub.snapshots };
 }
 
@@ -93,7 +96,10 @@ function socket(config: Omit<SocketLinkConfig, 'status' | 'cursor' | 'on'>) {
       for (const watcher of watchers) watcher(s);
     },
     cursor: (key) => subs.get(key)!.cursorValue,
-    on: (key, m, r) => m.type === 'snapshot' && subs.get(key)?.snapshots.push([m, r]),
+    on(key, m, r) {
+      if (m.type === 'snapshot') subs.get(key)?.snapshots.push([m, r]);
+      if (m.type === 'error') subs.get(key)?.errors.push(m.code);
+    },
   });
   return {
     ...link,
@@ -186,6 +192,82 @@ describe('SocketLink', () => {
     expect(await peer.next('unsubscribe')).to.deep.equal({ type: 'unsubscribe', taskId: 't-1' });
     expect(peer.received.filter((m) => m.type === 'unsubscribe')).to.have.length(1);
     link.close();
+  });
+
+  it('pairs each answer with its own request when a task is asked again before the first answer', async () => {
+    env = setup();
+    const link = socket(env.config);
+    link.open();
+    const peer = await env.connection();
+    peer.hello();
+    const a = subscriber('t-1', 3);
+    link.subscribe(a.sub);
+    expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 3 });
+    a.sub.cursorValue = 5;
+    link.request('st-1');
+    expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 5 });
+    // The server answers only the latest subscribe of a task, naming it.
+    const [first, second] = peer.frames.filter((f) => f.type === 'subscribe').map((f) => f.requestId);
+    expect(second).to.be.greaterThan(first!);
+    peer.send(snapshot(page(lines(6, 6), 6), second));
+    expect(a.snapshots.map(([, requested]) => requested)).to.deep.equal([5]);
+    // No answer is awaited any more: the socket is not torn down as unanswered.
+    env.clock.advance(LINK.answerTimeoutMs * 2);
+    expect(link.status.kind).to.equal('open');
+    expect(env.sockets.filter((s) => s.readyState === MockWebSocket.OPEN)).to.have.length(1);
+    link.close();
+  });
+
+  it('subscribes the panels that join in one go in batches, also after a reconnect', async () => {
+    env = setup();
+    const link = socket(env.config);
+    link.open();
+    const peer = await env.connection();
+    peer.hello();
+    const ids = Array.from({ length: 300 }, (_, i) => `t-${i}`);
+    for (const id of ids) link.subscribe(subscriber(id, null).sub);
+    for (const id of ids) expect((await peer.next('subscribe')).taskId).to.equal(id);
+    const sizes = (p: Peer) => p.frames.filter((f) => f.type === 'subscribe').map((f) => f.tasks?.length);
+    expect(sizes(peer)).to.deep.equal([
+      LIMITS.subscribeBatch,
+      LIMITS.subscribeBatch,
+      300 - 2 * LIMITS.subscribeBatch,
+    ]);
+
+    peer.close(1011);
+    await env.status(link, (s) => s.kind === 'down');
+    env.clock.runNext();
+    const again = await env.connection();
+    again.hello();
+    for (const id of ids) expect((await again.next('subscribe')).taskId).to.equal(id);
+    expect(sizes(again)).to.have.length(3);
+    for (const id of ids.slice(0, 200)) link.drop('s' + id);
+    for (const id of ids.slice(0, 200)) expect((await again.next('unsubscribe')).taskId).to.equal(id);
+    expect(again.frames.filter((f) => f.type === 'unsubscribe')).to.have.length(2);
+    link.close();
+  });
+
+  it('subscribes a task again with backoff while the store cannot serve it, until it is served', async () => {
+    env = setup();
+    const link = socket(env.config);
+    link.open();
+    const peer = await env.connection();
+    peer.hello();
+    const a = subscriber('t-1', 4);
+    link.subscribe(a.sub);
+    await peer.next('subscribe');
+    for (let refusal = 1; refusal <= 3; refusal++) {
+      peer.send({ type: 'error', code: 'store_unavailable', message: 'store down', taskId: 't-1' });
+      expect(a.sub.errors).to.have.length(refusal);
+      expect(peer.received.filter((m) => m.type === 'subscribe')).to.have.length(refusal);
+      env.clock.runNext();
+      expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 4 });
+    }
+    peer.send(snapshot(page(lines(5, 5), 5)));
+    expect(a.snapshots).to.have.length(1);
+    expect(link.status.kind).to.equal('open');
+    link.close();
+    expect(env.clock.pending).to.equal(0);
   });
 
   it('spreads the first retry after a restart close (1012) wider than after other drops', async () => {

@@ -185,7 +185,7 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
     const peer = await env.connection();
     peer.hello();
     await status(env, b, (s) => s.kind === 'open');
-    peer.close(1008); // refused: fall back to polling at once
+    peer.close(1003); // refused: fall back to polling at once
     await status(env, b, (s) => s.kind === 'down' && s.fallback === 'upgrade-refused');
   });
 

@@ -1,4 +1,5 @@
 import { expect } from '@open-wc/testing';
+import { BACKOFF } from '../../../widget/connection/backoff.js';
 import { LINK } from '../../../widget/connection/socket-link.js';
 import { PROBLEMS } from '../../../widget/connection/task-feed.js';
 import { settle } from '../../widget/helpers/fake-clock.js';
@@ -118,16 +119,65 @@ describe('createTaskFeed over the WebSocket', () => {
     expect(h.fetch.requests.length).to.equal(polls, 'polling stopped once live');
   });
 
-  it('falls back to polling at once when the server refuses with a policy close (1008)', async () => {
+  it('falls back to polling at once when the server cannot take what this client sends (1003)', async () => {
     h = harness();
     h.fetch.route = () => ({ status: 200, body: page(lines(1, 2), 2) });
     h.feed.start();
     const peer = await h.connection();
-    peer.close(1008);
+    peer.close(1003);
     await h.view((v) => v.connectionState === 'polling');
     await settle();
     expect(h.fetch.to('/status')).to.have.length(1);
     expect(seqsOf(h.feed.view)).to.deep.equal([1, 2]);
+  });
+
+  it('reconnects after a policy close (1008) instead of polling for good, and goes live again', async () => {
+    h = harness();
+    h.fetch.route = () => ({ status: 200, body: page(lines(1, 2), 2) });
+    const peer = await live(h, 2);
+    peer.close(1008);
+    await h.view((v) => v.connectionState === 'reconnecting');
+    expect(h.fetch.to('/status')).to.have.length(0);
+    retry(h);
+    const again = await h.connection();
+    again.hello();
+    expect(await again.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 2 });
+    again.send(snapshot(page([], 2)));
+    await h.view((v) => v.connectionState === 'live');
+  });
+
+  it('polls while the store cannot serve its subscription, and goes live again when a resubscribe is served', async () => {
+    h = harness();
+    h.fetch.route = () => ({ status: 200, body: page(lines(1, 2), 2) });
+    h.feed.start();
+    const peer = await h.connection();
+    peer.hello();
+    await peer.next('subscribe');
+    peer.send({ type: 'error', code: 'store_unavailable', message: 'store down', taskId: 't-1' });
+    await h.view((v) => v.connectionState === 'polling');
+    await h.view((v) => v.logs.length === 2);
+    // The socket stays up; the subscription is asked again after a backoff (at most 2 base delays
+    // after a first refusal: full jitter).
+    h.clock.advance(2 * BACKOFF.baseMs);
+    expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 2 });
+    peer.send(snapshot(page(lines(3, 3), 3)));
+    await h.view((v) => v.connectionState === 'live');
+    expect(seqsOf(h.feed.view)).to.deep.equal([1, 2, 3]);
+    expect(h.sockets).to.have.length(1);
+  });
+
+  it('says so and polls when the server refuses the subscription for its limit, while other panels stay live', async () => {
+    h = harness();
+    h.fetch.route = () => ({ status: 200, body: page(lines(1, 1), 1, { id: 't-2' }) });
+    const peer = await live(h, 3);
+    const second = h.panel({ taskId: 't-2' });
+    second.start();
+    await peer.next('subscribe');
+    peer.send({ type: 'error', code: 'too_many_subscriptions', message: 'at most 1', taskId: 't-2' });
+    await h.view((v) => v.connectionState === 'polling', second);
+    expect(second.view.problem).to.equal(PROBLEMS.overLimit);
+    expect(h.feed.view.connectionState).to.equal('live');
+    expect(h.openSockets()).to.equal(1);
   });
 
   it('falls back to polling when the socket opens but no snapshot comes', async () => {
@@ -190,7 +240,8 @@ describe('createTaskFeed over the WebSocket', () => {
     h = harness();
     const peer = await live(h, 3);
     peer.send(update(4, 5, 'completed'));
-    expect(await peer.next('unsubscribe')).to.deep.equal({ type: 'unsubscribe', taskId: 't-1' });
+    // Its last panel done, the socket closes: that ends the subscription too.
+    expect(await peer.closed).to.equal(1000);
     expect(h.openSockets()).to.equal(0);
     expect(h.clock.pending).to.equal(0);
     expect(h.feed.view.task?.phase).to.equal('completed');

@@ -1,5 +1,6 @@
 // The element with the real connection code (not a fake feed), against a mock server: what a
 // host page that mounts and removes panels all day would leak, if anything.
+import { PROTOCOL_VERSION } from '../../../protocol/constants.js';
 import { expect, oneEvent } from '@open-wc/testing';
 import { Server, WebSocket as MockWebSocket } from 'mock-socket';
 import type { ClientMessage } from '../../../protocol/ws-messages.js';
@@ -65,12 +66,14 @@ describe('<agent-task-status> with the real connection code', () => {
   beforeEach(() => {
     server = new Server(WS_URL);
     server.on('connection', (socket) => {
-      socket.send(JSON.stringify({ type: 'hello', protocol: 1, heartbeatMs: 30_000 }));
+      socket.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, heartbeatMs: 30_000 }));
       socket.on('message', (data) => {
         const message = JSON.parse(String(data)) as ClientMessage;
         if (message.type !== 'subscribe') return;
-        const p = page(lines(1, 3), 3);
-        socket.send(JSON.stringify(snapshot({ ...p, task: { ...p.task, id: message.taskId } })));
+        for (const { taskId } of message.tasks ?? []) {
+          const p = page(lines(1, 3), 3);
+          socket.send(JSON.stringify(snapshot({ ...p, task: { ...p.task, id: taskId } }, message.requestId)));
+        }
       });
     });
     window.WebSocket = MockWebSocket as unknown as typeof WebSocket;

@@ -1,5 +1,6 @@
 // A simulated WebSocket server for SocketLink, on a fake clock: thousands of links connect,
 // are told to come back (1012), and reconnect, all without real sockets or real time.
+import { PROTOCOL_VERSION } from '../../../protocol/constants.js';
 import type { SocketLike, WebSocketCtor } from '../../../widget/connection/socket-link.js';
 import type { FakeClock } from '../../widget/helpers/fake-clock.js';
 
@@ -119,7 +120,7 @@ export class SimServer {
       socket.onSend = (message) => {
         if (message.type === 'ping') this.clock.setTimeout(() => socket.deliver({ type: 'pong' }), 1);
       };
-      socket.deliver({ type: 'hello', protocol: 1, heartbeatMs: this.heartbeatMs });
+      socket.deliver({ type: 'hello', protocol: PROTOCOL_VERSION, heartbeatMs: this.heartbeatMs });
     }, this.connectMs);
     return socket;
   }

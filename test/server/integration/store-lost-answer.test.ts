@@ -40,7 +40,7 @@ describe('a DynamoDB write whose answer is lost and which the SDK sends again', 
     const { task, agentToken } = await createTask(server.url, 'agent-lost-1');
     const subscriber = await TestClient.connect(server.url.replace('http', 'ws') + ROUTES.ws);
     try {
-      subscriber.send({ type: 'subscribe', taskId: task.id, afterSeq: 0 });
+      subscriber.subscribe(task.id, 0);
       await subscriber.expect('snapshot');
       const lost = loseNextAnswer(client, 'PutItem');
       const res = await postStatus(server.url, task.id, agentToken, {

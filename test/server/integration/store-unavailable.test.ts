@@ -78,7 +78,7 @@ describe('the server while its DynamoDB endpoint goes away and comes back', () =
     seqBeforeOutage = res.body.task.seq;
 
     subscriber = await TestClient.connect(server.url.replace('http', 'ws') + '/api/agent-tasks/ws');
-    subscriber.send({ type: 'subscribe', taskId, afterSeq: 0 });
+    subscriber.subscribe(taskId, 0);
     const snapshot = await subscriber.expect('snapshot');
     assert.equal(snapshot.task.seq, seqBeforeOutage);
     assert.equal(snapshot.logs.length, 3);
@@ -116,7 +116,7 @@ describe('the server while its DynamoDB endpoint goes away and comes back', () =
   });
 
   test('the WebSocket subscriber stays connected; a subscribe meanwhile is answered with an error, not a close', async () => {
-    subscriber.send({ type: 'subscribe', taskId: otherTaskId });
+    subscriber.subscribe(otherTaskId);
     const error = await subscriber.expect('error');
     assert.equal(error.code, 'store_unavailable');
     assert.equal(error.taskId, otherTaskId);
@@ -168,7 +168,7 @@ describe('the server while its DynamoDB endpoint goes away and comes back', () =
     assert.equal(update.task.message, 'after');
     assert.equal(subscriber.ws.readyState, subscriber.ws.OPEN);
     // And it can subscribe to what failed during the outage.
-    subscriber.send({ type: 'subscribe', taskId: otherTaskId });
+    subscriber.subscribe(otherTaskId);
     assert.equal((await subscriber.expect('snapshot')).taskId, otherTaskId);
   });
 });

@@ -1,7 +1,6 @@
-import { serve } from '@hono/node-server';
-import { Hono } from 'hono';
-import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { WebSocket, type ClientOptions } from 'ws';
 import {
   ROUTES,
@@ -36,14 +35,10 @@ export async function startRealtimeServer(
     bus,
     config: { ...TEST_REALTIME_CONFIG, ...options.config },
   });
-  const app = new Hono();
-  app.get(ROUTES.ws, realtime.upgrade);
-  const server = serve({
-    fetch: app.fetch,
-    port: 0,
-    hostname: '127.0.0.1',
-    websocket: { server: realtime.wss },
-  });
+  // What serve.ts does: a plain HTTP server whose 'upgrade' event goes to the hub.
+  const server = createServer((_req, res) => res.writeHead(404).end());
+  server.on('upgrade', (req, socket, head) => realtime.handleUpgrade(req, socket, head));
+  server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   let created = 0;
@@ -52,6 +47,7 @@ export async function startRealtimeServer(
     store,
     bus,
     realtime,
+    port,
     wsUrl: `ws://127.0.0.1:${port}${ROUTES.ws}`,
     async createTask(id = `task-${++created}`, agentId = 'agent-1') {
       const task = await store.createTask({ id, agentId, title: null, tokenHash: 'x', now: new Date() });
@@ -101,6 +97,23 @@ export class TestClient {
 
   send(message: unknown): void {
     this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
+  }
+
+  #lastRequestId = 0;
+
+  /** Subscribes one task (from `afterSeq`, or its tail); returns the request id its answer echoes. */
+  subscribe(taskId: string, afterSeq?: number): number {
+    const requestId = ++this.#lastRequestId;
+    const task = afterSeq === undefined ? { taskId } : { taskId, afterSeq };
+    this.send({ type: 'subscribe', requestId, tasks: [task] });
+    return requestId;
+  }
+
+  /** Follows an agent's active task; returns the request id its answer echoes. */
+  watchAgent(agentId: string): number {
+    const requestId = ++this.#lastRequestId;
+    this.send({ type: 'subscribe', requestId, agents: [agentId] });
+    return requestId;
   }
 
   /** The next message received (queued or future). */

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
-import type { TaskStatusPage } from '../../../protocol/index.js';
+import { LIMITS, type TaskStatusPage } from '../../../protocol/index.js';
 import { MemoryTaskStore } from '../../../server/store/memory-store.js';
 import type { ReadPageInput, TaskStore } from '../../../server/store/task-store.js';
-import { startRealtimeServer, TestClient } from './realtime-harness.js';
+import { startRealtimeServer, TEST_REALTIME_CONFIG, TestClient } from './realtime-harness.js';
 
 type Server = Awaited<ReturnType<typeof startRealtimeServer>>;
 
@@ -20,7 +20,7 @@ describe('realtime hub', () => {
     const task = await server.createTask();
     await server.post(task.id, { phase: 'starting', logs: [{ message: 'booting' }] });
     const client = await TestClient.connect(server.wsUrl);
-    client.send({ type: 'subscribe', taskId: task.id, afterSeq: 0 });
+    client.subscribe(task.id, 0);
     const snapshot = await client.expect('snapshot');
     assert.equal(snapshot.task.phase, 'starting');
     assert.deepEqual(
@@ -53,7 +53,7 @@ describe('realtime hub', () => {
     const lines = Array.from({ length: 250 }, (_, i) => ({ message: `line ${i + 1}` }));
     await server.post(task.id, { logs: lines });
     const client = await TestClient.connect(server.wsUrl);
-    client.send({ type: 'subscribe', taskId: task.id });
+    client.subscribe(task.id);
     const snapshot = await client.expect('snapshot');
     assert.equal(snapshot.logs.length, 200);
     assert.equal(snapshot.logs.at(-1)?.message, 'line 250');
@@ -67,8 +67,8 @@ describe('realtime hub', () => {
     const b = await server.createTask();
     const clientA = await TestClient.connect(server.wsUrl);
     const clientB = await TestClient.connect(server.wsUrl);
-    clientA.send({ type: 'subscribe', taskId: a.id, afterSeq: 0 });
-    clientB.send({ type: 'subscribe', taskId: b.id, afterSeq: 0 });
+    clientA.subscribe(a.id, 0);
+    clientB.subscribe(b.id, 0);
     await clientA.expect('snapshot');
     await clientB.expect('snapshot');
 
@@ -84,7 +84,7 @@ describe('realtime hub', () => {
   it('gives a resubscribe with a cursor exactly the missed events, in order', async () => {
     const task = await server.createTask();
     const first = await TestClient.connect(server.wsUrl);
-    first.send({ type: 'subscribe', taskId: task.id, afterSeq: 0 });
+    first.subscribe(task.id, 0);
     await first.expect('snapshot');
     await server.post(task.id, { phase: 'running', logs: [{ message: 'a' }] });
     const seen = await first.expect('update');
@@ -96,7 +96,7 @@ describe('realtime hub', () => {
     await server.post(task.id, { progress: 50, logs: [{ message: 'd' }] });
 
     const again = await TestClient.connect(server.wsUrl);
-    again.send({ type: 'subscribe', taskId: task.id, afterSeq: cursor });
+    again.subscribe(task.id, cursor);
     const snapshot = await again.expect('snapshot');
     assert.deepEqual(
       snapshot.logs.map((l) => l.message),
@@ -110,7 +110,7 @@ describe('realtime hub', () => {
 
   it('answers an unknown task with a not_found error', async () => {
     const client = await TestClient.connect(server.wsUrl);
-    client.send({ type: 'subscribe', taskId: 'no-such-task' });
+    client.subscribe('no-such-task');
     const error = await client.expect('error');
     assert.equal(error.code, 'not_found');
     assert.equal(error.taskId, 'no-such-task');
@@ -121,11 +121,11 @@ describe('realtime hub', () => {
     const task = await server.createTask();
     const other = await server.createTask();
     const client = await TestClient.connect(server.wsUrl);
-    client.send({ type: 'subscribe', taskId: task.id, afterSeq: 0 });
-    client.send({ type: 'subscribe', taskId: other.id, afterSeq: 0 });
+    client.subscribe(task.id, 0);
+    client.subscribe(other.id, 0);
     await client.expect('snapshot');
     await client.expect('snapshot');
-    client.send({ type: 'unsubscribe', taskId: task.id });
+    client.send({ type: 'unsubscribe', tasks: [task.id] });
     client.send({ type: 'ping' });
     await client.expect('pong'); // the unsubscribe has been handled
     await server.post(task.id, { message: 'unseen' });
@@ -136,7 +136,7 @@ describe('realtime hub', () => {
 
   it('tells agent watchers the active task now and when a new one starts', async () => {
     const client = await TestClient.connect(server.wsUrl);
-    client.send({ type: 'watch-agent', agentId: 'agent-watch' });
+    client.watchAgent('agent-watch');
     const none = await client.expect('agent-task');
     assert.equal(none.task, null);
     const task = await server.createTask('watched-1', 'agent-watch');
@@ -149,7 +149,7 @@ describe('realtime hub', () => {
     const task = await server.createTask();
     const bad = await TestClient.connect(server.wsUrl);
     const good = await TestClient.connect(server.wsUrl);
-    good.send({ type: 'subscribe', taskId: task.id, afterSeq: 0 });
+    good.subscribe(task.id, 0);
     await good.expect('snapshot');
 
     bad.send('{not json');
@@ -158,7 +158,7 @@ describe('realtime hub', () => {
     assert.match(error.message, /not valid JSON/);
     bad.send({ type: 'launch-missiles' });
     assert.equal((await bad.expect('error')).code, 'invalid_message');
-    bad.send({ type: 'subscribe', taskId: '../etc/passwd' });
+    bad.subscribe('../etc/passwd');
     assert.match((await bad.expect('error')).message, /taskId/);
 
     await server.post(task.id, { message: 'still here' });
@@ -178,13 +178,95 @@ describe('realtime hub', () => {
   it('refuses more subscriptions than the per-socket limit', async () => {
     const client = await TestClient.connect(server.wsUrl);
     const tasks = await Promise.all(Array.from({ length: 11 }, () => server.createTask()));
-    for (const task of tasks) client.send({ type: 'subscribe', taskId: task.id, afterSeq: 0 });
+    for (const task of tasks) client.subscribe(task.id, 0);
     const messages = await Promise.all(tasks.map(() => client.next()));
     const errors = messages.filter((m) => m.type === 'error');
     assert.equal(messages.filter((m) => m.type === 'snapshot').length, 10);
     assert.equal(errors.length, 1);
     assert.equal(errors[0]?.type === 'error' && errors[0].code, 'too_many_subscriptions');
     client.close();
+  });
+
+  it('subscribes many tasks and an agent in one message, answering each with its request id', async () => {
+    const tasks = await Promise.all(Array.from({ length: 6 }, () => server.createTask()));
+    const client = await TestClient.connect(server.wsUrl);
+    client.send({
+      type: 'subscribe',
+      requestId: 41,
+      tasks: tasks.map((task, i) => (i % 2 === 0 ? { taskId: task.id } : { taskId: task.id, afterSeq: 0 })),
+      agents: ['agent-batch'],
+    });
+    const answers = await Promise.all(Array.from({ length: 7 }, () => client.next()));
+    assert.deepEqual(
+      answers
+        .filter((m) => m.type === 'snapshot')
+        .map((m) => m.type === 'snapshot' && m.taskId)
+        .sort(),
+      tasks.map((task) => task.id).sort(),
+    );
+    const agent = answers.find((m) => m.type === 'agent-task');
+    assert.equal(agent?.type === 'agent-task' && agent.agentId, 'agent-batch');
+    for (const answer of answers) assert.equal((answer as { requestId?: number }).requestId, 41);
+    client.close();
+  });
+
+  it('refuses the tasks of a batch past the per-socket limit one by one, and keeps the socket', async () => {
+    const tasks = await Promise.all(Array.from({ length: 12 }, () => server.createTask()));
+    const client = await TestClient.connect(server.wsUrl);
+    client.send({ type: 'subscribe', requestId: 7, tasks: tasks.map((task) => ({ taskId: task.id })) });
+    const answers = await Promise.all(tasks.map(() => client.next()));
+    const refused = answers.filter((m) => m.type === 'error');
+    assert.equal(
+      answers.filter((m) => m.type === 'snapshot').length,
+      TEST_REALTIME_CONFIG.maxSubscriptionsPerSocket,
+    );
+    assert.deepEqual(
+      refused.map((m) => m.type === 'error' && [m.code, m.requestId, m.taskId]),
+      tasks.slice(10).map((task) => ['too_many_subscriptions', 7, task.id]),
+    );
+    assert.match((refused[0] as { message: string }).message, /WS_MAX_SUBSCRIPTIONS/);
+    client.send({ type: 'ping' });
+    await client.expect('pong');
+    await server.post(tasks[0]!.id, { message: 'still live' });
+    assert.equal((await client.expect('update')).task.message, 'still live');
+    client.close();
+  });
+
+  it('answers the latest subscribe of a task with its request id, whatever came before', async () => {
+    const task = await server.createTask();
+    await server.post(task.id, { logs: [{ message: 'a' }, { message: 'b' }] });
+    const client = await TestClient.connect(server.wsUrl);
+    const first = client.subscribe(task.id, 0);
+    const second = client.subscribe(task.id, 1);
+    let answer = await client.expect('snapshot');
+    // The first read may finish before the second subscribe arrives, or be dropped for it.
+    if (answer.requestId === first) answer = await client.expect('snapshot');
+    assert.equal(answer.requestId, second);
+    assert.deepEqual(
+      answer.logs.map((l) => l.message),
+      ['b'],
+    );
+    client.send({ type: 'ping' });
+    await client.expect('pong');
+    client.close();
+  });
+
+  it('refuses a subscribe of more than one batch, or of nothing, with invalid_message', async () => {
+    const client = await TestClient.connect(server.wsUrl);
+    const tasks = Array.from({ length: LIMITS.subscribeBatch + 1 }, (_, i) => ({ taskId: `t-${i}` }));
+    client.send({ type: 'subscribe', requestId: 1, tasks });
+    assert.equal((await client.expect('error')).code, 'invalid_message');
+    client.send({ type: 'subscribe', requestId: 2, tasks: [] });
+    assert.match((await client.expect('error')).message, /1 to 128 tasks and agents/);
+    client.close();
+  });
+
+  it('closes a client that loops, sending more than 50 messages a second, with 1008', async () => {
+    const client = await TestClient.connect(server.wsUrl);
+    for (let i = 0; i < 60; i++) client.send({ type: 'ping' });
+    const closed = await client.closed;
+    assert.equal(closed.code, 1008);
+    assert.match(closed.reason, /messages per second/);
   });
 
   it('refuses an upgrade from a disallowed Origin with 403 and no 101', async () => {
@@ -211,9 +293,9 @@ describe('realtime limits and liveness', () => {
     const task = await server.createTask();
     const big = await TestClient.connect(server.wsUrl);
     const other = await TestClient.connect(server.wsUrl);
-    other.send({ type: 'subscribe', taskId: task.id, afterSeq: 0 });
+    other.subscribe(task.id, 0);
     await other.expect('snapshot');
-    big.send({ type: 'subscribe', taskId: 'x'.repeat(4096) });
+    big.subscribe('x'.repeat(4096));
     assert.equal((await big.closed).code, 1009);
     await server.post(task.id, { message: 'unaffected' });
     assert.equal((await other.expect('update')).task.message, 'unaffected');
@@ -240,7 +322,7 @@ describe('realtime limits and liveness', () => {
     const server = await startRealtimeServer({ config: { maxBufferedBytes } });
     const task = await server.createTask();
     const slow = await TestClient.connect(server.wsUrl);
-    slow.send({ type: 'subscribe', taskId: task.id, afterSeq: 0 });
+    slow.subscribe(task.id, 0);
     await slow.expect('snapshot');
     const [serverSide] = server.realtime.wss.clients;
     // Stop reading: the kernel buffers fill, then the server's per-socket buffer.
@@ -286,7 +368,7 @@ describe('realtime limits and liveness', () => {
     const task = await server.createTask();
     await server.post(task.id, { logs: [{ message: 'before' }] });
     const client = await TestClient.connect(server.wsUrl);
-    client.send({ type: 'subscribe', taskId: task.id, afterSeq: 0 });
+    client.subscribe(task.id, 0);
     while (reads === 0) await new Promise((resolve) => setImmediate(resolve));
     // Committed after the snapshot's read, before it is sent.
     await server.post(task.id, { logs: [{ message: 'during' }] });

@@ -98,13 +98,13 @@ describe('snapshots of long lines on a real socket', () => {
       });
     }
     const fresh = await TestClient.connect(server.wsUrl);
-    fresh.send({ type: 'subscribe', taskId: task.id });
+    fresh.subscribe(task.id);
     const tail = await snapshotOrClose(fresh);
     assert.ok(tail.logs.length > 0 && tail.hasOlder);
     assert.equal(tail.logs.at(-1)?.message.split(' ')[0], '200', 'the tail ends with the newest line');
 
     const behind = await TestClient.connect(server.wsUrl);
-    behind.send({ type: 'subscribe', taskId: task.id, afterSeq: 0 });
+    behind.subscribe(task.id, 0);
     const forward = await snapshotOrClose(behind);
     assert.equal(forward.logs[0]?.seq, 1);
     assert.equal(forward.hasMore, true);

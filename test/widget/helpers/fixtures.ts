@@ -48,8 +48,9 @@ export function page(
   };
 }
 
-export function snapshot(p: TaskStatusPage): SnapshotMessage {
-  return { type: 'snapshot', taskId: p.task.id, ...p };
+/** A snapshot of `p`; without `requestId`, a test Peer fills in the request it answers. */
+export function snapshot(p: TaskStatusPage, requestId?: number): Omit<SnapshotMessage, 'requestId'> {
+  return { type: 'snapshot', taskId: p.task.id, ...p, ...(requestId === undefined ? {} : { requestId }) };
 }
 
 export function seqs(logs: readonly LogEntry[]): number[] {
