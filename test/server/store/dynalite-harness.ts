@@ -31,16 +31,22 @@ export type StoreOverrides = Partial<Omit<DynamoTaskStoreConfig, 'client' | 'tab
 
 /**
  * A real dynalite on a temp directory (port 0) with the table created, and DynamoDB stores on it;
- * each store has its own client, like separate server instances.
+ * each store has its own client, like separate server instances. The stores read with `clock`
+ * (unless a test gives one its own): the tests write with fixed dates, and a store hides lines
+ * whose TTL has passed by its clock, so reading with the real one would make them depend on
+ * today's date.
  */
 export class DynaliteFixture {
   dynalite!: EmbeddedDynalite;
   readonly #stores: DynamoTaskStore[] = [];
 
-  private constructor(readonly dataDir: string) {}
+  private constructor(
+    readonly dataDir: string,
+    readonly clock: () => Date,
+  ) {}
 
-  static async start(): Promise<DynaliteFixture> {
-    const fixture = new DynaliteFixture(await mkdtemp(path.join(tmpdir(), 'ats-dynalite-')));
+  static async start(clock: () => Date): Promise<DynaliteFixture> {
+    const fixture = new DynaliteFixture(await mkdtemp(path.join(tmpdir(), 'ats-dynalite-')), clock);
     await fixture.startDynalite();
     const client = testClient(fixture.dynalite.endpoint);
     await ensureTable(client, TABLE);
@@ -55,7 +61,13 @@ export class DynaliteFixture {
   }
 
   store(overrides: StoreOverrides = {}, client = testClient(this.dynalite.endpoint)): DynamoTaskStore {
-    const store = new DynamoTaskStore({ client, tableName: TABLE, logTtlDays: 30, ...overrides });
+    const store = new DynamoTaskStore({
+      client,
+      tableName: TABLE,
+      logTtlDays: 30,
+      clock: this.clock,
+      ...overrides,
+    });
     this.#stores.push(store);
     return store;
   }

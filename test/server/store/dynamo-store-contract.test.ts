@@ -1,10 +1,11 @@
 import { DynaliteFixture } from './dynalite-harness.js';
 import { describeTaskStoreContract } from './task-store-contract.js';
 
-// A real dynalite on a temp directory per test; each store instance has its own client.
+// A real dynalite on a temp directory per test; each store instance has its own client, and reads
+// with the contract's clock.
 describeTaskStoreContract(
   'DynamoTaskStore on dynalite',
-  async () => (await DynaliteFixture.start()).harness(),
+  async (clock) => (await DynaliteFixture.start(clock)).harness(),
   {
     persists: true,
   },

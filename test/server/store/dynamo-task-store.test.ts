@@ -10,6 +10,8 @@ import { DynaliteFixture, TABLE, testClient } from './dynalite-harness.js';
 
 const T0 = new Date('2026-11-02T10:00:00.000Z');
 const DAY_MS = 86_400_000;
+/** What the stores read with unless a test says otherwise: the time of the writes, not today's. */
+const atT0 = (): Date => T0;
 
 function at(ms: number): Date {
   return new Date(T0.getTime() + ms);
@@ -28,7 +30,7 @@ class SimulatedCrash extends Error {}
 describe('DynamoTaskStore on dynalite', () => {
   let fixture: DynaliteFixture;
   beforeEach(async () => {
-    fixture = await DynaliteFixture.start();
+    fixture = await DynaliteFixture.start(atT0);
   });
   afterEach(async () => {
     await fixture.close();
@@ -120,7 +122,7 @@ describe('DynamoTaskStore on dynalite', () => {
       );
       await fixture.store().getTask('t-1');
       assert.equal((await rawItem('t-1', STATUS_SK))?.seq, 0, 'a fresh lag is a writer at work: left alone');
-      const later = fixture.store({ clock: () => new Date(Date.now() + 60_000) });
+      const later = fixture.store({ clock: () => at(60_000) });
       assert.equal((await later.readPage('t-1', { limit: 5 }))?.task.phase, 'failed');
       const status = await rawItem('t-1', STATUS_SK);
       assert.deepEqual([status?.seq, status?.phase, status?.message], [1, 'failed', 'oom']);

@@ -8,8 +8,6 @@ import { DataDirInUseError } from '../../../server/store/dynamodb/embedded-dynal
 import { MemoryTaskStore } from '../../../server/store/memory-store.js';
 import { openStore } from '../../../server/store/open-store.js';
 
-const NOW = new Date('2026-11-02T10:00:00.000Z');
-
 describe('openStore', () => {
   let dir: string;
   beforeEach(async () => {
@@ -39,8 +37,10 @@ describe('openStore', () => {
       (await stat(path.join(dir, 'dynalite', 'LOCK'))).isFile(),
       'LevelDB lives in <DATA_DIR>/dynalite',
     );
-    await first.store.createTask({ id: 't-1', agentId: 'a', title: null, tokenHash: 'h', now: NOW });
-    await first.store.append('t-1', { update: { logs: [{ level: 'info', message: 'hello' }] }, now: NOW });
+    // Written with the real clock, which the store also reads with (lines expire after 30 days).
+    const now = new Date();
+    await first.store.createTask({ id: 't-1', agentId: 'a', title: null, tokenHash: 'h', now });
+    await first.store.append('t-1', { update: { logs: [{ level: 'info', message: 'hello' }] }, now });
     await assert.rejects(openStore(options), DataDirInUseError, 'a second server on the same DATA_DIR');
     await first.close();
 
@@ -63,7 +63,13 @@ describe('openStore', () => {
         dynamodb: { endpoint: external.endpoint, tableName: 'custom-table' },
       });
       assert.equal(opened.description, `dynamodb (${external.endpoint}, table custom-table)`);
-      await opened.store.createTask({ id: 't-1', agentId: 'a', title: null, tokenHash: 'h', now: NOW });
+      await opened.store.createTask({
+        id: 't-1',
+        agentId: 'a',
+        title: null,
+        tokenHash: 'h',
+        now: new Date(),
+      });
       assert.equal((await opened.store.getActiveTask('a'))?.id, 't-1');
       await opened.close();
     } finally {

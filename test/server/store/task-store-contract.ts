@@ -21,6 +21,12 @@ export interface StoreHarness {
 
 const T0 = new Date('2026-11-02T10:00:00.000Z');
 
+/**
+ * The clock the stores read with (a store hides lines past their TTL by it): the time of the
+ * writes below, all within minutes of T0, so that no test depends on today's date.
+ */
+const atT0 = (): Date => T0;
+
 function at(secondsAfterT0: number): Date {
   return new Date(T0.getTime() + secondsAfterT0 * 1000);
 }
@@ -64,22 +70,20 @@ function assertContiguous(results: AppendResult[], lastSeq: number): void {
 
 /**
  * The behaviour every TaskStore must have, registered as node:test tests. `open` gives a fresh,
- * empty store for each test.
- */
-/**
- * The behaviour every store shares. `persists`: the kind keeps its data across a restart (its
- * harness has `restart`); only then is the restart test registered.
+ * empty store for each test, whose reads go by `clock` (the time the tests write at).
+ * `persists`: the kind keeps its data across a restart (its harness has `restart`); only then is
+ * the restart test registered.
  */
 export function describeTaskStoreContract(
   kind: string,
-  open: () => Promise<StoreHarness>,
+  open: (clock: () => Date) => Promise<StoreHarness>,
   { persists }: { persists: boolean },
 ): void {
   describe(`TaskStore contract: ${kind}`, () => {
     let h: StoreHarness;
     let store: TaskStore;
     beforeEach(async () => {
-      h = await open();
+      h = await open(atT0);
       store = h.store;
     });
     afterEach(async () => {
