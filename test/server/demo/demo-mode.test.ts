@@ -10,22 +10,27 @@ import { MemoryTaskStore } from '../../../server/store/memory-store.js';
 
 const env = { PORT: '0', STORE: 'memory', STATIC_DIR: '/nonexistent' };
 
+// Every server (and agent) is stopped after its test even when the test fails: one left running
+// would keep the process, and so the whole run, from ever ending. Closing twice is harmless.
 describe('demo mode', () => {
-  it('mounts the chaos controls only when DEMO=1', async () => {
+  it('mounts the chaos controls only when DEMO=1', async (t) => {
     const plain = await startServer({ config: loadConfig(env) });
+    t.after(() => plain.close());
     const missing = await fetch(`${plain.url}/demo/api/state`);
     assert.equal(missing.status, 404);
     await missing.body?.cancel();
     await plain.close();
 
     const demo = await startServer({ config: loadConfig({ ...env, DEMO: '1' }) });
+    t.after(() => demo.close());
     const state = (await (await fetch(`${demo.url}/demo/api/state`)).json()) as { agentsRunning: boolean };
     assert.equal(state.agentsRunning, true);
     await demo.close();
   });
 
-  it('refuses upgrades and drops sockets on request, and rejects a malformed control', async () => {
+  it('refuses upgrades and drops sockets on request, and rejects a malformed control', async (t) => {
     const server = await startServer({ config: loadConfig({ ...env, DEMO: '1' }) });
+    t.after(() => server.close());
     const wsUrl = server.url.replace('http', 'ws') + ROUTES.ws;
     const control = (path: string, body: unknown) =>
       fetch(`${server.url}/demo/api/${path}`, {
@@ -65,10 +70,14 @@ describe('demo mode', () => {
 });
 
 describe('the simulated agent', () => {
-  it('runs a task through the phases to an outcome over HTTP, like a real agent', async () => {
+  it('runs a task through the phases to an outcome over HTTP, like a real agent', async (t) => {
     const store = new MemoryTaskStore();
     const server = await startServer({ config: loadConfig(env), store });
     const agent = new SimulatedAgent({ baseUrl: server.url, agentId: 'sim', stepMs: 1, failEvery: 1 });
+    t.after(() => {
+      agent.stop();
+      return server.close();
+    });
     agent.start();
     let task: Task | null = null;
     while (!task || !isTerminal(task.phase)) {

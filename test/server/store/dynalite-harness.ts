@@ -47,10 +47,19 @@ export class DynaliteFixture {
 
   static async start(clock: () => Date): Promise<DynaliteFixture> {
     const fixture = new DynaliteFixture(await mkdtemp(path.join(tmpdir(), 'ats-dynalite-')), clock);
-    await fixture.startDynalite();
-    const client = testClient(fixture.dynalite.endpoint);
-    await ensureTable(client, TABLE);
-    client.destroy();
+    try {
+      await fixture.startDynalite();
+      const client = testClient(fixture.dynalite.endpoint);
+      try {
+        await ensureTable(client, TABLE);
+      } finally {
+        client.destroy();
+      }
+    } catch (error) {
+      // Nobody else can close a fixture that was never returned.
+      await fixture.close();
+      throw error;
+    }
     return fixture;
   }
 
@@ -77,9 +86,12 @@ export class DynaliteFixture {
   }
 
   async close(): Promise<void> {
-    await this.closeStores();
-    await this.dynalite.close();
-    await rm(this.dataDir, { recursive: true, force: true });
+    try {
+      await this.closeStores();
+      await this.dynalite?.close();
+    } finally {
+      await rm(this.dataDir, { recursive: true, force: true });
+    }
   }
 
   /** The contract suite's view: a store, a peer (another instance), a restart on the same path. */

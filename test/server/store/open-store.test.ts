@@ -6,19 +6,32 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { startEmbeddedDynalite } from '../../../server/store/dynamodb/embedded-dynalite.js';
 import { DataDirInUseError } from '../../../server/store/dynamodb/embedded-dynalite.js';
 import { MemoryTaskStore } from '../../../server/store/memory-store.js';
-import { openStore } from '../../../server/store/open-store.js';
+import { openStore, type OpenStoreOptions } from '../../../server/store/open-store.js';
 
 describe('openStore', () => {
   let dir: string;
+  /**
+   * Closed after each test even when it fails (closing twice is harmless): a dynalite left open
+   * would keep the process, and so the whole run, from ever ending.
+   */
+  const toClose: { close(): Promise<void> }[] = [];
   beforeEach(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'ats-open-'));
   });
   afterEach(async () => {
+    const closed = await Promise.allSettled(toClose.splice(0).map((resource) => resource.close()));
     await rm(dir, { recursive: true, force: true });
+    for (const result of closed) if (result.status === 'rejected') throw result.reason;
   });
 
+  async function open(options: OpenStoreOptions) {
+    const opened = await openStore(options);
+    toClose.push(opened);
+    return opened;
+  }
+
   it('opens the memory store', async () => {
-    const opened = await openStore({ kind: 'memory', dataDir: dir, logTtlDays: 30 });
+    const opened = await open({ kind: 'memory', dataDir: dir, logTtlDays: 30 });
     assert.ok(opened.store instanceof MemoryTaskStore);
     assert.match(opened.description, /^memory/);
     await opened.close();
@@ -31,7 +44,7 @@ describe('openStore', () => {
       logTtlDays: 30,
       dynamodb: { tableName: 'agent-task-status' },
     };
-    const first = await openStore(options);
+    const first = await open(options);
     assert.match(first.description, /embedded dynalite/);
     assert.ok(
       (await stat(path.join(dir, 'dynalite', 'LOCK'))).isFile(),
@@ -41,10 +54,10 @@ describe('openStore', () => {
     const now = new Date();
     await first.store.createTask({ id: 't-1', agentId: 'a', title: null, tokenHash: 'h', now });
     await first.store.append('t-1', { update: { logs: [{ level: 'info', message: 'hello' }] }, now });
-    await assert.rejects(openStore(options), DataDirInUseError, 'a second server on the same DATA_DIR');
+    await assert.rejects(open(options), DataDirInUseError, 'a second server on the same DATA_DIR');
     await first.close();
 
-    const second = await openStore(options);
+    const second = await open(options);
     const page = await second.store.readPage('t-1', { limit: 10 });
     assert.deepEqual(
       page?.logs.map((l) => l.message),
@@ -55,25 +68,16 @@ describe('openStore', () => {
 
   it('uses a configured endpoint and creates the table there when missing', async () => {
     const external = await startEmbeddedDynalite({ dataDir: path.join(dir, 'external') });
-    try {
-      const opened = await openStore({
-        kind: 'dynamodb',
-        dataDir: path.join(dir, 'unused'),
-        logTtlDays: 30,
-        dynamodb: { endpoint: external.endpoint, tableName: 'custom-table' },
-      });
-      assert.equal(opened.description, `dynamodb (${external.endpoint}, table custom-table)`);
-      await opened.store.createTask({
-        id: 't-1',
-        agentId: 'a',
-        title: null,
-        tokenHash: 'h',
-        now: new Date(),
-      });
-      assert.equal((await opened.store.getActiveTask('a'))?.id, 't-1');
-      await opened.close();
-    } finally {
-      await external.close();
-    }
+    toClose.push(external);
+    const opened = await open({
+      kind: 'dynamodb',
+      dataDir: path.join(dir, 'unused'),
+      logTtlDays: 30,
+      dynamodb: { endpoint: external.endpoint, tableName: 'custom-table' },
+    });
+    assert.equal(opened.description, `dynamodb (${external.endpoint}, table custom-table)`);
+    await opened.store.createTask({ id: 't-1', agentId: 'a', title: null, tokenHash: 'h', now: new Date() });
+    assert.equal((await opened.store.getActiveTask('a'))?.id, 't-1');
+    await opened.close();
   });
 });
