@@ -30,12 +30,30 @@ export interface AppOptions {
   now?: () => number;
   /** Demo mode's chaos controls, mounted at /demo/api (see server/demo/). */
   demo?: Hono | undefined;
+  /** Request counts for /metrics; serve.ts passes one it shares with the upgrade listener. */
+  metrics?: HttpMetrics;
 }
 
+/** A plain GET at ROUTES.ws: RFC 9110 §15.5.22, 426 names the protocol to upgrade to. */
+const UPGRADE_REQUIRED = new ApiError(
+  426,
+  'validation_failed',
+  `${ROUTES.ws} is a WebSocket: connect with a WebSocket client (Upgrade: websocket), or poll GET ${ROUTES.tasks}/:id/status`,
+  { headers: { Upgrade: 'websocket' } },
+);
+
 /** The whole HTTP surface as a Hono app; listening is serve.ts's job, so tests use app.request(). */
-export function createApp({ store, bus, config, realtime, log = console, now = Date.now, demo }: AppOptions) {
+export function createApp({
+  store,
+  bus,
+  config,
+  realtime,
+  log = console,
+  now = Date.now,
+  demo,
+  metrics = new HttpMetrics(),
+}: AppOptions) {
   const deps: RouteDeps = { store, bus, config, log, now };
-  const metrics = new HttpMetrics();
   const app = new Hono<AppEnv>();
 
   app.use(async function countRequests(c, next) {
@@ -43,16 +61,17 @@ export function createApp({ store, bus, config, realtime, log = console, now = D
     metrics.record(c.req.method, c.get('routeLabel') ?? routePath(c), c.res.status);
   });
 
-  // The upgrade first and bare: no CORS (the hub checks Origin itself), no body handling.
+  // Upgrades never reach the app: serve.ts gives them to realtime.handleUpgrade on the HTTP
+  // server's 'upgrade' event. A GET here has no Upgrade header, so it is told what the route is
+  // for. First and bare: no CORS, no body handling.
   if (realtime) {
     // Registered as the task id parameter the read routes have at that depth: Hono's RegExpRouter
     // cannot hold a static segment beside a parameter for one method, and its fallback, the
     // TrieRouter, costs about a microsecond more on every request (bench/profile.ts ingest).
-    const upgrade = realtime.upgrade;
-    app.get(`${ROUTES.tasks}/:id`, function upgradeRoute(c, next) {
+    app.get(`${ROUTES.tasks}/:id`, function upgradeRequired(c, next) {
       if (c.req.path !== ROUTES.ws) return next();
       c.set('routeLabel', ROUTES.ws);
-      return upgrade(c, next);
+      return errorResponse(c, UPGRADE_REQUIRED);
     });
   }
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { serve } from '@hono/node-server';
 import { CLOSE_CODES } from '../protocol/index.js';
 import { createApp } from './app.js';
@@ -7,6 +8,7 @@ import { LocalTaskBus } from './bus/local-bus.js';
 import type { TaskBus } from './bus/task-bus.js';
 import { realtimeConfig, type Config } from './config.js';
 import type { ErrorLog } from './http/error-handler.js';
+import { HttpMetrics } from './http/metrics.js';
 import { demoRoutes } from './demo/demo-routes.js';
 import { SimulatedAgent } from './demo/simulated-agent.js';
 import { createRealtime, type Realtime, type RealtimeStats } from './realtime/realtime.js';
@@ -61,15 +63,24 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   // Demo mode: simulated agents post to this very server over HTTP once it listens.
   const demoAgents: SimulatedAgent[] = [];
   const demo = config.demo && realtime ? demoRoutes(realtime, demoAgents) : undefined;
-  const app = createApp({ store, bus, config, realtime, log, demo });
+  const metrics = new HttpMetrics();
+  const app = createApp({ store, bus, config, realtime, log, demo, metrics });
 
   const inFlight = new InFlight();
   const server = serve({
     fetch: (request, env) => inFlight.track(app.fetch(request, env)),
     port: config.port,
     hostname: config.host,
-    ...(realtime ? { websocket: { server: realtime.wss } } : {}),
   }) as Server;
+  if (realtime) {
+    // The upgrade is ours, not @hono/node-server's `upgradeWebSocket`: that helper's listeners
+    // close over the whole upgrade request for as long as the socket lives (about 6 KB of heap per
+    // idle connection; BENCHMARKS.md). Counted in /metrics like the app's own answers.
+    server.on('upgrade', function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
+      const { route, status } = realtime.handleUpgrade(req, socket, head);
+      metrics.record(req.method ?? 'GET', route, status);
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     const fail = (error: Error) => reject(error);
     server.once('error', fail);

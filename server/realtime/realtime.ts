@@ -1,11 +1,12 @@
-import { upgradeWebSocket } from '@hono/node-server';
-import type { MiddlewareHandler } from 'hono';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CLOSE_CODES } from '../../protocol/index.js';
+import { CLOSE_CODES, ROUTES, type ErrorBody } from '../../protocol/index.js';
 import type { TaskBus } from '../bus/task-bus.js';
 import type { TaskStore } from '../store/task-store.js';
 import { Heartbeat } from './heartbeat.js';
 import { Hub } from './hub.js';
+import { refuseUpgrade } from './refuse-upgrade.js';
 import { Session } from './session.js';
 import { checkUpgradeOrigin } from './upgrade-origin.js';
 
@@ -22,9 +23,13 @@ export interface RealtimeConfig {
 }
 
 export interface Realtime {
-  /** Mounted by the app at ROUTES.ws (GET with Upgrade: websocket). */
-  readonly upgrade: MiddlewareHandler;
-  /** Handed to @hono/node-server's `serve({ websocket: { server } })`. */
+  /**
+   * The HTTP server's 'upgrade' listener (serve.ts attaches it): a WebSocket upgrade at
+   * ROUTES.ws passes the checks and is handed to `ws`; anything else gets a JSON error on the raw
+   * socket. Returns what it answered, for the request metrics.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): UpgradeAnswer;
+  /** The `ws` server (noServer) behind handleUpgrade; its `clients` are the open sockets. */
   readonly wss: WebSocketServer;
   /** Open connections, subscriptions and deliveries, for /metrics. */
   stats(): RealtimeStats;
@@ -37,6 +42,12 @@ export interface Realtime {
   dropConnections(code?: number): void;
   /** Closes every socket with `code` (1001 going away, 1012 restart) and stops the heartbeat. */
   close(code?: number): Promise<void>;
+}
+
+/** How an upgrade request was answered: its metrics route label and HTTP status (101: accepted). */
+export interface UpgradeAnswer {
+  route: string;
+  status: number;
 }
 
 export interface RealtimeStats {
@@ -58,36 +69,6 @@ const CLOSE_GRACE_MS = 2_000;
 
 /** `ws` emits 'error' before closing on protocol errors; the close that follows does the work. */
 function ignoreSocketError(): void {}
-
-/**
- * Moves an open socket's events from @hono/node-server's listeners to `ours`. Its listeners close
- * over the whole upgrade request (Hono context, headers, URL, the IncomingMessage), which would
- * otherwise stay alive as long as the socket: about 6 KB of heap per idle connection, twice what
- * `ws` itself holds (bench/, BENCHMARKS.md). They are attached synchronously right after
- * `onOpen` returns, so a microtask later every listener that was not there at `onOpen` is
- * theirs; the ones already there (ws's own client tracking, the heartbeat) are kept. Should a
- * later version attach differently, its listeners stay and stay harmless: the events they
- * forward are ignored once `direct` is set.
- */
-function takeOverListeners(
-  ws: WebSocket,
-  ours: {
-    message: (this: WebSocket, data: Buffer, isBinary: boolean) => void;
-    close: (this: WebSocket) => void;
-    error: () => void;
-  },
-): void {
-  const events = ['message', 'close', 'error'] as const;
-  const before = events.map((name) => ws.listeners(name));
-  queueMicrotask(() => {
-    events.forEach((name, i) => {
-      for (const listener of ws.listeners(name)) {
-        if (!before[i]!.includes(listener)) ws.off(name, listener as (...args: unknown[]) => void);
-      }
-      ws.on(name, ours[name] as (...args: unknown[]) => void);
-    });
-  });
-}
 
 /** The WebSocket side of the server: upgrade (with the Origin check), sessions, hub, heartbeat. */
 export function createRealtime({ store, bus, config }: RealtimeDeps): Realtime {
@@ -115,39 +96,44 @@ export function createRealtime({ store, bus, config }: RealtimeDeps): Realtime {
     maxBufferedBytes: config.maxBufferedBytes,
     maxSubscriptions: config.maxSubscriptionsPerSocket,
   };
-  const accept = upgradeWebSocket(() => {
-    let session: Session | undefined;
-    // Until takeOverListeners runs, @hono/node-server's own listeners deliver (its replay of
-    // messages that arrived while the socket was opening); after it, ours do, straight from `ws`.
-    let direct = false;
-    return {
-      onOpen(_event, ctx) {
-        const ws = ctx.raw as WebSocket;
-        heartbeat.watch(ws);
-        const opened = new Session(ws, hub, store, limits);
-        session = opened;
-        sessions.set(ws, opened);
-        takeOverListeners(ws, { message: onSocketMessage, close: onSocketClose, error: ignoreSocketError });
-        queueMicrotask(() => (direct = true));
-      },
-      onMessage(event) {
-        if (!direct) session?.receive(event.data, typeof event.data !== 'string');
-      },
-      onClose() {
-        if (direct || !session) return;
-        session.dispose();
-        sessions.delete(session.ws);
-      },
-    };
-  });
+  /** ws's handleUpgrade callback, shared by every connection: `ws` is open and its own. */
+  function onUpgraded(ws: WebSocket): void {
+    heartbeat.watch(ws);
+    sessions.set(ws, new Session(ws, hub, store, limits));
+    // Attached before ws reads any frame: frames sent with the handshake are read on a later tick.
+    ws.on('message', onSocketMessage);
+    ws.on('close', onSocketClose);
+    ws.on('error', ignoreSocketError);
+  }
 
   let refusing = false;
   /** Set by close(): a socket accepted after it would never be told to come back. */
   let closing = false;
-  const upgrade: MiddlewareHandler = async function realtimeUpgrade(c, next) {
+  function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): UpgradeAnswer {
+    // With an 'upgrade' listener, Node 20 sends every request carrying Upgrade here, whatever
+    // protocol it names (an `h2c` upgrade included), and it cannot be handed back to the app.
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
+      return refused(socket, 'unmatched', 400, {
+        error: {
+          code: 'validation_failed',
+          message: `this server upgrades only to WebSocket, at GET ${ROUTES.ws}; send other requests without an Upgrade header`,
+        },
+      });
+    }
+    const path = pathOf(req.url);
+    if (req.method !== 'GET' || path !== ROUTES.ws) {
+      return refused(socket, 'unmatched', 404, {
+        error: {
+          code: 'not_found',
+          message: `no WebSocket at ${req.method ?? ''} ${path ?? req.url ?? ''}; it is at GET ${ROUTES.ws}`,
+        },
+      });
+    }
     if (refusing || closing) {
-      c.header('Retry-After', '5');
-      return c.json(
+      return refused(
+        socket,
+        ROUTES.ws,
+        503,
         {
           error: {
             code: 'realtime_unavailable',
@@ -156,16 +142,30 @@ export function createRealtime({ store, bus, config }: RealtimeDeps): Realtime {
               : 'real-time updates are switched off for now; poll the status route',
           },
         },
-        503,
+        { 'Retry-After': '5' },
       );
     }
-    const refused = checkUpgradeOrigin(c.req.header('origin'), c.req.header('host'), config.allowedOrigins);
-    if (refused) return c.json(refused, 403);
-    return accept(c, next);
-  };
+    const forbidden = checkUpgradeOrigin(req.headers.origin, req.headers.host, config.allowedOrigins);
+    if (forbidden) return refused(socket, ROUTES.ws, 403, forbidden);
+    // ws checks the rest of the handshake (Sec-WebSocket-Key, -Version): onHandshakeError answers
+    // a broken one, synchronously, so an ended socket here is a refused one.
+    wss.handleUpgrade(req, socket, head, onUpgraded);
+    return { route: ROUTES.ws, status: socket.writableEnded ? 400 : 101 };
+  }
+  /** ws found the handshake broken; with this listener it leaves the answer to us (ws docs). */
+  wss.on('wsClientError', function onHandshakeError(error, socket, req) {
+    const version = req.headers['sec-websocket-version'];
+    refuseUpgrade(
+      socket,
+      400,
+      { error: { code: 'validation_failed', message: `invalid WebSocket handshake: ${error.message}` } },
+      // RFC 6455 §4.4: name the versions we speak when the client's is not one of them.
+      version === '13' || version === '8' ? {} : { 'Sec-WebSocket-Version': '13, 8' },
+    );
+  });
 
   return {
-    upgrade,
+    handleUpgrade,
     wss,
     stats: () => ({
       connections: sessions.size,
@@ -202,4 +202,24 @@ export function createRealtime({ store, bus, config }: RealtimeDeps): Realtime {
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+function refused(
+  socket: Duplex,
+  route: string,
+  status: number,
+  body: ErrorBody,
+  headers?: Record<string, string>,
+): UpgradeAnswer {
+  refuseUpgrade(socket, status, body, headers);
+  return { route, status };
+}
+
+/** The path of a request target (origin-form or absolute-form); undefined when it does not parse. */
+function pathOf(target: string | undefined): string | undefined {
+  try {
+    return new URL(target ?? '/', 'http://localhost').pathname;
+  } catch {
+    return undefined;
+  }
 }

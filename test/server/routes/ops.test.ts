@@ -34,7 +34,6 @@ test('/metrics counts requests by route pattern and status in Prometheus text', 
 
 test('/metrics includes the realtime figures when realtime is mounted', async () => {
   const realtime = {
-    upgrade: async () => new Response(null, { status: 426 }),
     stats: () => ({ connections: 3, subscriptions: 5, delivered: 42 }),
   } as unknown as Realtime;
   const text = await (await harness({ realtime }).request('/metrics')).text();
@@ -44,9 +43,8 @@ test('/metrics includes the realtime figures when realtime is mounted', async ()
   assert.match(text, /^agent_task_status_ws_delivered_total 42$/m);
 });
 
-test('/metrics counts the WebSocket route under its path, and paths beside it as unmatched', async () => {
+test('/metrics counts a plain GET of the WebSocket route under its path, and paths beside it as unmatched', async () => {
   const realtime = {
-    upgrade: async () => new Response(null, { status: 426 }),
     stats: () => ({ connections: 0, subscriptions: 0, delivered: 0 }),
   } as unknown as Realtime;
   const h = harness({ realtime });
@@ -108,7 +106,7 @@ test('/metrics reports the real sockets, their subscriptions and the events deli
 
     for (let i = 0; i < 2; i++) {
       const c = await client(server.url.replace(/^http/, 'ws') + ROUTES.ws);
-      c.send({ type: 'subscribe', taskId: task.id });
+      c.send({ type: 'subscribe', requestId: 1, tasks: [{ taskId: task.id }] });
       await c.next('snapshot');
       clients.push(c);
     }
@@ -122,7 +120,7 @@ test('/metrics reports the real sockets, their subscriptions and the events deli
     for (const c of clients) await c.next('update');
     assert.deepEqual(await metrics(), { connections: 2, subscriptions: 2, delivered: 2 });
 
-    clients[1]!.send({ type: 'unsubscribe', taskId: task.id });
+    clients[1]!.send({ type: 'unsubscribe', tasks: [task.id] });
     clients[1]!.send({ type: 'ping' });
     await clients[1]!.next('pong'); // answered in order: the unsubscribe is done
     assert.deepEqual(await metrics(), { connections: 2, subscriptions: 1, delivered: 2 });

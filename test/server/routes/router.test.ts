@@ -9,7 +9,7 @@ import { harness } from './harness.js';
 // A static path segment beside a parameter (for one method) drops Hono to its TrieRouter, which
 // costs about a microsecond more on every request, the status POST included.
 test('every route, the WebSocket and demo ones too, fits RegExpRouter', async () => {
-  const realtime = { upgrade: async () => new Response(null, { status: 426 }) } as unknown as Realtime;
+  const realtime = {} as Realtime;
   const { app } = harness({ realtime, demo: demoRoutes(realtime, []) });
   await app.request(ROUTES.ws);
   assert.equal((app.router as SmartRouter<unknown>).activeRouter.name, 'RegExpRouter');
