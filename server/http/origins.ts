@@ -1,6 +1,7 @@
 /**
  * The origin allowlist shared by CORS (read routes, the widget file) and the WebSocket upgrade's
- * Origin check (DESIGN.md: one ALLOWED_ORIGINS for both). Pure: no I/O, no Hono.
+ * Origin check: one ALLOWED_ORIGINS for both, so a host page allowed to read is allowed to
+ * subscribe too. Pure: no I/O, no Hono.
  *
  * An entry is one of
  * - an exact origin: `https://dash.example.com`, `http://localhost:5173` (default ports may be

@@ -17,7 +17,10 @@ export interface RealtimeConfig {
   heartbeatMs: number;
   /** Largest client frame accepted (ws `maxPayload`). */
   maxPayloadBytes: number;
-  /** A socket whose unsent data exceeds this is closed (1008) instead of growing memory. */
+  /**
+   * A socket whose unsent data exceeds this is closed (1013, try again later) instead of growing
+   * memory; the client reconnects and resyncs from its cursor.
+   */
   maxBufferedBytes: number;
   maxSubscriptionsPerSocket: number;
 }

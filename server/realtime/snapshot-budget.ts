@@ -4,8 +4,8 @@ import type { TaskStatusPage } from '../../protocol/index.js';
  * Trims a snapshot page to at most `budgetBytes` of JSON, so that a subscription's first answer
  * fits under the socket's buffer bound (WS_MAX_BUFFERED_BYTES). Without it a snapshot of long
  * lines (1,000 lines of 8 KB after a cursor, or a 200-line tail) is larger than the bound by
- * itself, and the session would close a client that reads perfectly well as "too slow" (1008),
- * sending it to polling on every resubscribe.
+ * itself, and the session would close a client that reads perfectly well as "too slow" (1013),
+ * again on every reconnect: a loop of resubscribes that never streams.
  *
  * The trimmed page keeps the protocol's meaning, so clients need nothing new:
  * - a forward page (after a cursor) keeps its first lines and says `hasMore`, with

@@ -87,7 +87,7 @@ function snapshotOrClose(client: TestClient) {
 }
 
 describe('snapshots of long lines on a real socket', () => {
-  it('answers a subscriber that reads with a snapshot under the buffer bound, not a 1008', async () => {
+  it('answers a subscriber that reads with a snapshot under the buffer bound, not a 1013 close', async () => {
     const maxBufferedBytes = 256 * 1024;
     const server = await startRealtimeServer({ config: { maxBufferedBytes } });
     const task = await server.createTask();
