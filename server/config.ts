@@ -119,8 +119,9 @@ export const ENV_VARS = {
   }),
   wsMaxSubscriptions: envVar({
     name: 'WS_MAX_SUBSCRIPTIONS',
-    default: '200',
-    meaning: 'tasks and agents one WebSocket may follow at once',
+    default: '2000',
+    meaning:
+      'tasks and agents one WebSocket may follow at once: one socket serves every tab of a browser, so size it for the panels of all its dashboards; past it a task is refused alone (too_many_subscriptions) and its panel polls',
     schema: integer(1, 100_000),
   }),
   store: envVar({

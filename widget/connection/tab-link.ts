@@ -95,11 +95,23 @@ export type TabMessage =
   | { t: 'probe' }
   /** `lead`: a new leader; followers send their joins again. `st`: the leader's socket status. */
   | { t: 'lead' | 'st'; s: LinkStatus }
-  /** A follower's interest in a key, or its update; `r`: answer it afresh (snapshot, poll now). */
-  | { t: 'j'; tab: string; k: string; c: number | null; h: boolean; i: number; r: boolean }
-  | { t: 'l'; tab: string; k: string }
+  /**
+   * A follower's interests that changed in one tick (a page of 300 panels joins in one message,
+   * and the leader subscribes them in one batch), and the keys it left.
+   */
+  | { t: 'j'; tab: string; joins: TabJoin[] }
+  | { t: 'l'; tab: string; keys: string[] }
   /** An event for key `k`: a server message, or `poll` with a poll result; `r` its cursor. */
   | { t: 'ev'; k: string; e: string; m: unknown; r: number | null };
+
+/** A follower's interest in key `k`: its lowest cursor, hidden, poll interval; `r`: answer afresh. */
+export interface TabJoin {
+  k: string;
+  c: number | null;
+  h: boolean;
+  i: number;
+  r: boolean;
+}
 
 /**
  * The channel (and lock) name: per endpoint, so different endpoints have different leaders, and
@@ -144,6 +156,8 @@ export function tabLink(config: TabLinkConfig): TabLink {
   let abort: AbortController | null = null;
   let channel: BroadcastChannel | null = null;
   let socket: SocketLink | null = null;
+  /** A follower's joins and leaves of this tick, in order, posted together at its end. */
+  let outbox: (TabMessage & { t: 'j' | 'l' })[] | null = null;
 
   /** Listeners hear each real change once; the leader's socket status also goes to the other tabs. */
   function setStatus(next: LinkStatus): void {
@@ -237,7 +251,28 @@ export function tabLink(config: TabLinkConfig): TabLink {
 
   function join(key: string, refresh: boolean): void {
     const { c, h, i } = sum(keys.get(key)!);
-    post({ t: 'j', tab: id, k: key, c, h, i, r: refresh });
+    const last = queued('j');
+    if (last.t === 'j') last.joins.push({ k: key, c, h, i, r: refresh });
+  }
+
+  function leave(key: string): void {
+    const last = queued('l');
+    if (last.t === 'l') last.keys.push(key);
+  }
+
+  /** The outbox's last message if it is of kind `t`, else a new one of that kind. */
+  function queued(t: 'j' | 'l'): TabMessage & { t: 'j' | 'l' } {
+    if (!outbox) {
+      outbox = [];
+      queueMicrotask(() => {
+        const messages = outbox ?? [];
+        outbox = null;
+        for (const message of messages) post(message);
+      });
+    }
+    let last = outbox[outbox.length - 1];
+    if (last?.t !== t) outbox.push((last = t === 'j' ? { t, tab: id, joins: [] } : { t, tab: id, keys: [] }));
+    return last;
   }
 
   /** The lowest cursor (null if anyone has none), whether all are hidden, the shortest interval. */
@@ -358,14 +393,17 @@ export function tabLink(config: TabLinkConfig): TabLink {
         case 'probe':
           return socket?.probe();
         case 'j':
-          entryOf(message.k).m.set(message.tab, { c: message.c, h: message.h, i: message.i });
-          watch(message.tab);
-          return up(message.k, message.r);
-        case 'l': {
-          const entry = keys.get(message.k);
-          if (entry?.m.delete(message.tab)) left(message.k, entry);
+          for (const { k, c, h, i, r } of message.joins) {
+            entryOf(k).m.set(message.tab, { c, h, i });
+            up(k, r);
+          }
+          return watch(message.tab);
+        case 'l':
+          for (const key of message.keys) {
+            const entry = keys.get(key);
+            if (entry?.m.delete(message.tab)) left(key, entry);
+          }
           return;
-        }
       }
     } else if (ready) {
       switch (message.t) {
@@ -420,7 +458,7 @@ export function tabLink(config: TabLinkConfig): TabLink {
         if (held.m.size > 0) return changed(key, false);
         keys.delete(key);
         close(held);
-        if (!leading) post({ t: 'l', tab: id, k: key });
+        if (!leading) leave(key);
       };
     },
 

@@ -1,0 +1,302 @@
+// Dashboards of hundreds of panels against the real server, in Chromium (issue 12): a page of
+// 500 panels and three tabs of 300 go live on one WebSocket, stay live across a server restart,
+// and show what is posted afterwards; a task asked twice before its answer, and a store that
+// cannot serve a subscription for a while, leave the panels live.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { LINK } from '../../widget/connection/socket-link.js';
+import { MemoryTaskStore } from '../../server/store/memory-store.js';
+import { StoreUnavailableError } from '../../server/store/store-errors.js';
+import type { ReadPageInput } from '../../server/store/task-store.js';
+import { launchChromium } from './support/browser.js';
+import { E2eServer } from './support/e2e-server.js';
+
+/** A memory store whose snapshot reads can be held back, or refused as if DynamoDB were down. */
+class ControlledStore extends MemoryTaskStore {
+  /** Reads wait for this (when set) before they run. */
+  gate: Promise<void> | null = null;
+  /** Task ids whose reads fail with StoreUnavailableError. */
+  readonly down = new Set<string>();
+  /** Reads waiting at the gate. */
+  held = 0;
+
+  override async readPage(taskId: string, input: ReadPageInput) {
+    if (this.gate) {
+      this.held += 1;
+      await this.gate;
+      this.held -= 1;
+    }
+    if (this.down.has(taskId)) throw new StoreUnavailableError('the store is down (test)');
+    return super.readPage(taskId, input);
+  }
+}
+
+/**
+ * A host page on another origin whose panels are given by the query: `?tasks=a,b` or
+ * `?from=N&count=M` over the ids the test registered.
+ */
+async function startDashboard(api: () => string, ids: () => string[]) {
+  const server: Server = createServer((req, res) => {
+    const query = new URL(req.url ?? '/', 'http://host').searchParams;
+    const from = Number(query.get('from') ?? 0);
+    const shown =
+      query.get('tasks')?.split(',') ?? ids().slice(from, from + Number(query.get('count') ?? 1e9));
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><html lang="en"><title>dashboard</title>
+      <script type="module" src="${api()}/agent-task-status.js"></script>
+      <div id="panels">${shown
+        .map((id) => `<agent-task-status endpoint="${api()}" task-id="${id}"></agent-task-status>`)
+        .join('')}</div>`);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: (query: string) => `http://localhost:${port}/?${query}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Waits until every panel of the page is in `state`; returns how long that took. */
+async function allIn(page: Page, state: string, timeoutMs = 20_000): Promise<number> {
+  const started = Date.now();
+  await page.waitForFunction(
+    (state) =>
+      [...document.querySelectorAll('agent-task-status')].every(
+        (el) => (el as HTMLElement & { connectionState: string }).connectionState === state,
+      ),
+    state,
+    { timeout: timeoutMs, polling: 100 },
+  );
+  return Date.now() - started;
+}
+
+/** Waits until every panel of the page shows `message` as its latest message. */
+async function allShowMessage(page: Page, message: string): Promise<void> {
+  await page.waitForFunction(
+    (message) =>
+      [...document.querySelectorAll('agent-task-status')].every(
+        (el) => (el as HTMLElement & { task: { message: string | null } | null }).task?.message === message,
+      ),
+    message,
+    { timeout: 20_000, polling: 100 },
+  );
+}
+
+/** Records every panel state any panel of the page entered, from its first script on. */
+const RECORD_STATES = () => {
+  const seen = new Set<string>();
+  (window as unknown as { statesSeen: Set<string> }).statesSeen = seen;
+  document.addEventListener('agent-task-connection-change', (event) => {
+    seen.add((event.target as HTMLElement & { connectionState: string }).connectionState);
+  });
+};
+
+const statesSeen = (page: Page) =>
+  page.evaluate(() => [...(window as unknown as { statesSeen: Set<string> }).statesSeen].sort());
+
+describe('dashboards of hundreds of panels', () => {
+  const store = new ControlledStore();
+  const server = new E2eServer({}, store);
+  /** The server the dashboard's panels talk to. */
+  let api = server;
+  let dashboard: Awaited<ReturnType<typeof startDashboard>>;
+  let browser: Browser;
+  const tasks: { id: string; token: string }[] = [];
+
+  before(async () => {
+    await server.start();
+    dashboard = await startDashboard(
+      () => api.url,
+      () => tasks.map((task) => task.id),
+    );
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await dashboard?.close();
+    await server.stop();
+  });
+
+  async function createTasks(count: number): Promise<void> {
+    while (tasks.length < count) {
+      const { task, token } = await server.createTask('dashboard-agent');
+      tasks.push({ id: task.id, token });
+    }
+  }
+
+  /** Posts `message` to the first `count` tasks, a few at a time. */
+  async function postToAll(count: number, message: string): Promise<void> {
+    for (let i = 0; i < count; i += 20) {
+      await Promise.all(tasks.slice(i, i + 20).map(({ id, token }) => server.post(id, token, { message })));
+    }
+  }
+
+  async function metric(name: string): Promise<number> {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const match = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
+    assert.ok(match, `${name} in /metrics`);
+    return Number(match[1]);
+  }
+
+  async function openTab(context: BrowserContext, query: string, sockets: Page[]): Promise<Page> {
+    const page = await context.newPage();
+    page.on('pageerror', (error) => assert.fail(`page error: ${error.message}`));
+    page.on('websocket', () => sockets.push(page));
+    await page.addInitScript(RECORD_STATES);
+    await page.goto(dashboard.url(query));
+    return page;
+  }
+
+  async function restartServer(): Promise<void> {
+    await server.stop();
+    await server.start();
+  }
+
+  it('a page of 500 panels goes live on one WebSocket, and again after a server restart, and shows every update', async () => {
+    await createTasks(500);
+    const context = await browser.newContext();
+    try {
+      const sockets: Page[] = [];
+      const page = await openTab(context, 'count=500', sockets);
+      const tookMs = await allIn(page, 'live');
+      console.log(`500 panels live ${tookMs} ms after load`);
+      assert.equal(sockets.length, 1, 'one WebSocket for the page');
+      assert.equal(await metric('agent_task_status_ws_subscriptions'), 500);
+      await postToAll(500, 'before the restart');
+      await allShowMessage(page, 'before the restart');
+      assert.deepEqual(
+        (await statesSeen(page)).filter((state) => state !== 'connecting'),
+        ['live'],
+        'never polling, never refused',
+      );
+
+      await restartServer();
+      const backMs = await allIn(page, 'live');
+      console.log(`500 panels live again ${backMs} ms after the restart`);
+      await postToAll(500, 'after the restart');
+      await allShowMessage(page, 'after the restart');
+      assert.equal(await metric('agent_task_status_ws_connections'), 1);
+      assert.equal(await metric('agent_task_status_ws_subscriptions'), 500);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('three tabs of 300 panels share one WebSocket, all live, also after a server restart', async () => {
+    await createTasks(900);
+    const context = await browser.newContext();
+    try {
+      const sockets: Page[] = [];
+      const tabs: Page[] = [];
+      for (let tab = 0; tab < 3; tab++)
+        tabs.push(await openTab(context, `from=${tab * 300}&count=300`, sockets));
+      for (const tab of tabs) await allIn(tab, 'live');
+      assert.equal(sockets.length, 1, 'one WebSocket for the whole browser');
+      assert.equal(await metric('agent_task_status_ws_subscriptions'), 900);
+      for (const tab of tabs) assert.ok(!(await statesSeen(tab)).includes('polling'), 'no tab polled');
+
+      await restartServer();
+      for (const tab of tabs) await allIn(tab, 'live');
+      await postToAll(900, 'posted to 900 tasks');
+      for (const tab of tabs) await allShowMessage(tab, 'posted to 900 tasks');
+      assert.equal(await metric('agent_task_status_ws_connections'), 1);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('a task asked twice before its answer keeps its socket: every answer is paired with its request', async () => {
+    await createTasks(1);
+    // A heartbeat longer than the time run below, so only the answer timeout could fire in it.
+    const quiet = new E2eServer({ HEARTBEAT_MS: '60000' }, store);
+    await quiet.start();
+    api = quiet;
+    const context = await browser.newContext();
+    let release = () => {};
+    try {
+      const sockets: Page[] = [];
+      const page = await context.newPage();
+      page.on('pageerror', (error) => assert.fail(`page error: ${error.message}`));
+      page.on('websocket', () => sockets.push(page));
+      // The page's timers are the test's: the 10 s answer timeout passes without waiting for it.
+      await page.clock.install();
+      store.gate = new Promise((resolve) => (release = resolve));
+      await page.goto(dashboard.url(`tasks=${tasks[0]!.id}`));
+      await until(() => store.held === 1);
+      // A second panel of the same task joins while the first one's snapshot is still being read:
+      // the stream is asked again, so two subscribes of the task are in flight on one socket.
+      await page.evaluate(() => {
+        const first = document.querySelector('agent-task-status')!;
+        const twin = first.cloneNode() as HTMLElement;
+        document.body.append(twin);
+      });
+      await until(() => store.held === 2);
+      store.gate = null;
+      release();
+      await allIn(page, 'live');
+      await page.clock.runFor(LINK.answerTimeoutMs + 1_000);
+      await quiet.post(tasks[0]!.id, tasks[0]!.token, { message: 'both panels' });
+      await allShowMessage(page, 'both panels');
+      assert.equal(sockets.length, 1, 'the socket was never torn down as unanswered');
+      assert.equal(await page.evaluate(() => document.querySelectorAll('agent-task-status').length), 2);
+    } finally {
+      store.gate = null;
+      release();
+      await context.close();
+      api = server;
+      await quiet.stop();
+    }
+  });
+
+  it('a subscription the store cannot serve polls meanwhile, and goes live once the store is back', async () => {
+    await createTasks(2);
+    const [healthy, troubled] = tasks;
+    const context = await browser.newContext();
+    try {
+      const sockets: Page[] = [];
+      store.down.add(troubled!.id);
+      const page = await openTab(context, `tasks=${healthy!.id},${troubled!.id}`, sockets);
+      await page.waitForFunction(
+        () =>
+          (document.querySelectorAll('agent-task-status')[1] as HTMLElement & { connectionState: string })
+            ?.connectionState === 'offline' ||
+          (document.querySelectorAll('agent-task-status')[1] as HTMLElement & { connectionState: string })
+            ?.connectionState === 'polling',
+        undefined,
+        { timeout: 20_000 },
+      );
+      assert.equal(
+        await page.evaluate(
+          () =>
+            (document.querySelector('agent-task-status') as HTMLElement & { connectionState: string })
+              .connectionState,
+        ),
+        'live',
+        'the other panel stays live',
+      );
+      store.down.delete(troubled!.id);
+      await allIn(page, 'live');
+      await postToAll(2, 'store back');
+      await allShowMessage(page, 'store back');
+      assert.equal(sockets.length, 1, 'on the same socket throughout');
+    } finally {
+      store.down.clear();
+      await context.close();
+    }
+  });
+});
+
+/** Polls `check` every 20 ms until it holds; fails after 10 s. */
+async function until(check: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    assert.ok(Date.now() < deadline, 'timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
