@@ -276,8 +276,9 @@ async function main(): Promise<void> {
         unit: fmt.kb,
         ours,
         peer: get('socket.io-client (dist esm.min)'),
-        target: '≤12 KB (budget 14 KB)',
-        ok: ours <= 12 * 1024,
+        // Issue 12's ceiling, the one test/widget/bundle-budget.test.ts holds.
+        target: '≤16.5 KB (issue 12)',
+        ok: ours <= 16.5 * 1024,
       },
       { measure: 'dist file vs centrifuge', unit: fmt.kb, ours, peer: get('centrifuge (dist)') },
       {
