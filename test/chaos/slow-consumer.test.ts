@@ -88,7 +88,8 @@ describe('a slow consumer', () => {
     // fresh tail: the panel resumed where it stopped.
     const resubscribes = panel.sent.filter((s) => s.message.type === 'subscribe').slice(subscribesBefore);
     assert.ok(resubscribes.length >= 1, 'the panel subscribed again');
-    const resumedFrom = (resubscribes[0]!.message as { afterSeq?: number }).afterSeq;
+    const resubscribe = resubscribes[0]!.message;
+    const resumedFrom = resubscribe.type === 'subscribe' ? resubscribe.tasks?.[0]?.afterSeq : undefined;
     assert.ok(resumedFrom !== undefined && resumedFrom > 3, `resubscribed with afterSeq ${resumedFrom}`);
     // Over the socket again, not by polling: the snapshot after the cursor fits the socket's bound.
     const after = panel.states.filter((change) => change.at >= cutAt).map((change) => change.state);
