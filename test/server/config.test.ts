@@ -25,7 +25,7 @@ describe('loadConfig', () => {
       heartbeatMs: 25_000,
       wsMaxPayloadBytes: 65_536,
       wsMaxBufferedBytes: 1_048_576,
-      wsMaxSubscriptions: 200,
+      wsMaxSubscriptions: 2000,
       store: 'dynamodb',
       dynamodbEndpoint: undefined,
       awsRegion: undefined,

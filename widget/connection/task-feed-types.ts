@@ -1,7 +1,8 @@
 import type { LogEntry, Task } from '../../protocol/task.js';
 
 /**
- * The connection states of DESIGN.md, as a const object plus a union type of the same name.
+ * The connection states a panel shows (README, "The element"), as a const object plus a union
+ * type of the same name.
  * - connecting: first attempt, nothing shown yet
  * - live: subscribed over the WebSocket, snapshot received
  * - reconnecting: the WebSocket dropped; retrying with backoff (data may be stale)
