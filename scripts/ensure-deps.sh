@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# What the tests need from Debian: Chromium (browser and end-to-end tests). Finds it, or installs
-# it when running as root on Debian, or stops with a one-line instruction.
+# What the tests need from Debian: Chromium (browser and end-to-end tests) and faketime (the store
+# and widget unit suites once more with the clock a year ahead). Finds them, or installs them when
+# running as root on Debian, or stops with a one-line instruction.
 set -euo pipefail
 
 need=()
 if [ -z "${CHROME_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then need+=(chromium); fi
+if ! command -v faketime >/dev/null 2>&1; then need+=(faketime); fi
 
 [ ${#need[@]} -eq 0 ] && exit 0
 
@@ -14,6 +16,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 else
-  echo "Missing ${need[*]}: run 'sudo apt-get install -y ${need[*]}' (or set CHROME_PATH), then run npm test again." >&2
+  or_chrome_path=''
+  [[ " ${need[*]} " == *' chromium '* ]] && or_chrome_path=' (or set CHROME_PATH for chromium)'
+  echo "Missing ${need[*]}: run 'sudo apt-get install -y ${need[*]}'$or_chrome_path, then run npm test again." >&2
   exit 1
 fi
