@@ -1,7 +1,6 @@
 import { LitElement, html, nothing } from 'lit';
 import { phaseRank, type Phase } from '../../protocol/phases.js';
 import type { LogEntry, Task } from '../../protocol/task.js';
-import { PROBLEMS } from '../connection/task-feed.js';
 import type { ConnectionState, FeedView } from '../connection/task-feed-types.js';
 import { TaskStatusController } from '../task-status-controller.js';
 import { styles } from './agent-task-status.styles.js';
@@ -259,11 +258,15 @@ export class AgentTaskStatus extends LitElement {
         ? `retrying in ${s} s`
         : 'retrying now'
       : state === 'polling'
-        ? `${view.problem === PROBLEMS.overLimit ? `${view.problem}. ` : ''}Polling — checking every ${Math.round(this.#pollMs / 1000)} s.`
+        ? `Polling — checking every ${Math.round(this.#pollMs / 1000)} s.`
         : (view.problem ?? 'The status server cannot be reached.');
     return html`<div part="banner" class="banner">
       <p>
-        ${reconnecting ? 'Reconnecting…' : 'Real-time updates unavailable.'}
+        ${
+          reconnecting
+            ? 'Reconnecting…'
+            : `${(state === 'polling' && view.problem) || 'Real-time updates unavailable'}.`
+        }
         <span class="muted">${detail}</span>
       </p>
       <button

@@ -112,6 +112,14 @@ function nonEmpty<T>(tasks: T[], agents: string[]): { tasks?: T[]; agents?: stri
   return { ...(tasks.length > 0 ? { tasks } : {}), ...(agents.length > 0 ? { agents } : {}) };
 }
 
+/** `keys` in runs of at most one message's worth. */
+function batches(keys: string[]): string[][] {
+  const runs: string[][] = [];
+  for (let i = 0; i < keys.length; i += LIMITS.subscribeBatch)
+    runs.push(keys.slice(i, i + LIMITS.subscribeBatch));
+  return runs;
+}
+
 /** A closure, not a class: its state minifies to one-letter names (issue 7, the size budget). */
 export function socketLink(config: SocketLinkConfig): SocketLink {
   const { clock, status } = config;
@@ -193,7 +201,7 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
         if (message.type !== 'error') config.on(key, message, null);
         continue;
       }
-      const cursor = answered(key, queue, requestId);
+      const cursor = answered(queue, requestId);
       if (cursor === undefined) continue;
       if (message.type === 'error' && RETRIED_ERRORS.includes(message.code)) refuse(key);
       else refused.delete(key);
@@ -313,51 +321,34 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
     if (!helloSeen) return;
     const dropped = [...toUnsubscribe];
     toUnsubscribe.clear();
-    for (let i = 0; i < dropped.length; i += LIMITS.subscribeBatch) {
-      const { tasks, agents } = split(dropped.slice(i, i + LIMITS.subscribeBatch));
-      send({
-        type: 'unsubscribe',
-        ...nonEmpty(
-          tasks.map((task) => task.taskId),
-          agents,
-        ),
-      });
+    for (const keys of batches(dropped)) {
+      const ids = (kind: string) => keys.filter((key) => key[0] === kind).map((key) => key.slice(1));
+      send({ type: 'unsubscribe', ...nonEmpty(ids('s'), ids('w')) });
     }
     const wanted = [...toSubscribe].filter((key) => streams.has(key));
     toSubscribe.clear();
-    for (let i = 0; i < wanted.length; i += LIMITS.subscribeBatch) {
-      const requestId = ++lastRequestId;
-      const { tasks, agents } = split(wanted.slice(i, i + LIMITS.subscribeBatch), requestId);
-      send({ type: 'subscribe', requestId, ...nonEmpty(tasks, agents) });
-    }
+    for (const keys of batches(wanted)) subscribe(keys);
     if (waiting > 0 && !timers.has('answer')) armAnswerTimer();
   }
 
-  /**
-   * A batch's tasks (from their cursors as they are now) and agents; with `requestId`, each is
-   * recorded as waiting for its answer.
-   */
-  function split(keys: string[], requestId?: number) {
+  /** One subscribe for these keys, tasks from their cursors as they are now, each then waiting. */
+  function subscribe(keys: string[]): void {
+    const requestId = ++lastRequestId;
     const tasks: { taskId: string; afterSeq?: number }[] = [];
     const agents: string[] = [];
     for (const key of keys) {
       const id = key.slice(1);
-      let cursor: number | null = null;
+      const cursor = key[0] === 'w' ? null : config.cursor(key);
       if (key[0] === 'w') agents.push(id);
-      else {
-        cursor = requestId === undefined ? null : config.cursor(key);
-        tasks.push(cursor === null ? { taskId: id } : { taskId: id, afterSeq: cursor });
-      }
-      if (requestId !== undefined) {
-        streams.get(key)!.push({ requestId, cursor });
-        waiting += 1;
-      }
+      else tasks.push(cursor === null ? { taskId: id } : { taskId: id, afterSeq: cursor });
+      streams.get(key)!.push({ requestId, cursor });
+      waiting += 1;
     }
-    return { tasks, agents };
+    send({ type: 'subscribe', requestId, ...nonEmpty(tasks, agents) });
   }
 
   /** The cursor the answered request asked from; undefined when this socket waits for no such answer. */
-  function answered(key: string, queue: Outstanding[], requestId: number): number | null | undefined {
+  function answered(queue: Outstanding[], requestId: number): number | null | undefined {
     const index = queue.findIndex((sent) => sent.requestId === requestId);
     if (index < 0) return undefined;
     const { cursor } = queue[index]!;
@@ -365,7 +356,7 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
     queue.splice(0, index + 1);
     waiting -= index + 1;
     rearmAnswerTimer();
-    return key[0] === 'w' ? null : cursor;
+    return cursor;
   }
 
   /** A key refused for now is subscribed again after a backoff (with the others refused by then). */

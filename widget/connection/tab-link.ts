@@ -157,7 +157,7 @@ export function tabLink(config: TabLinkConfig): TabLink {
   let channel: BroadcastChannel | null = null;
   let socket: SocketLink | null = null;
   /** A follower's joins and leaves of this tick, in order, posted together at its end. */
-  let outbox: (TabMessage & { t: 'j' | 'l' })[] | null = null;
+  let outbox: TabMessage[] | null = null;
 
   /** Listeners hear each real change once; the leader's socket status also goes to the other tabs. */
   function setStatus(next: LinkStatus): void {
@@ -251,28 +251,29 @@ export function tabLink(config: TabLinkConfig): TabLink {
 
   function join(key: string, refresh: boolean): void {
     const { c, h, i } = sum(keys.get(key)!);
-    const last = queued('j');
-    if (last.t === 'j') last.joins.push({ k: key, c, h, i, r: refresh });
+    const joined: TabJoin = { k: key, c, h, i, r: refresh };
+    const last = outbox?.at(-1);
+    if (last?.t === 'j') last.joins.push(joined);
+    else queue({ t: 'j', tab: id, joins: [joined] });
   }
 
   function leave(key: string): void {
-    const last = queued('l');
-    if (last.t === 'l') last.keys.push(key);
+    const last = outbox?.at(-1);
+    if (last?.t === 'l') last.keys.push(key);
+    else queue({ t: 'l', tab: id, keys: [key] });
   }
 
-  /** The outbox's last message if it is of kind `t`, else a new one of that kind. */
-  function queued(t: 'j' | 'l'): TabMessage & { t: 'j' | 'l' } {
+  /** Posted at the end of this tick, after the joins and leaves queued before it. */
+  function queue(message: TabMessage): void {
     if (!outbox) {
       outbox = [];
       queueMicrotask(() => {
         const messages = outbox ?? [];
         outbox = null;
-        for (const message of messages) post(message);
+        for (const queued of messages) post(queued);
       });
     }
-    let last = outbox[outbox.length - 1];
-    if (last?.t !== t) outbox.push((last = t === 'j' ? { t, tab: id, joins: [] } : { t, tab: id, keys: [] }));
-    return last;
+    outbox.push(message);
   }
 
   /** The lowest cursor (null if anyone has none), whether all are hidden, the shortest interval. */

@@ -1,4 +1,5 @@
 import { expect, html } from '@open-wc/testing';
+import { PROBLEMS } from '../../../widget/connection/task-feed.js';
 import { makeTask } from './fake-feed.js';
 import { has, mount, part, text, useFakeFeeds } from './helpers.js';
 
@@ -120,6 +121,15 @@ describe('agent-task-status: connection banners (AC7.6)', () => {
     part<HTMLButtonElement>(el, 'refresh-button')!.click();
     expect(ctx.feeds.last.refreshes).to.equal(1);
     expect(has(el, 'retry-button')).to.equal(false);
+  });
+
+  it('heads the polling banner with why it polls, such as the live-update limit', async () => {
+    const el = await live();
+    ctx.feeds.last.emit({ connectionState: 'polling', problem: PROBLEMS.overLimit });
+    await el.updateComplete;
+    const banner = text(part(el, 'banner'));
+    expect(banner).to.contain(`${PROBLEMS.overLimit}.`);
+    expect(banner).to.contain('Polling — checking every');
   });
 
   it('says real-time updates are unavailable when offline, with the reason and a Refresh button', async () => {
