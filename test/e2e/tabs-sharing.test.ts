@@ -65,12 +65,7 @@ describe('tabs of one browser share one WebSocket per endpoint', () => {
     await server.stop();
   });
 
-  async function metric(name: string): Promise<number> {
-    const text = await (await fetch(`${server.url}/metrics`)).text();
-    const match = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
-    assert.ok(match, `${name} in /metrics`);
-    return Number(match[1]);
-  }
+  const metric = (name: string) => server.metric(name);
 
   /** Polls /metrics (as a dashboard would) until `check` holds; fails after the deadline. */
   async function untilMetric(name: string, check: (value: number) => boolean, timeoutMs = 10_000) {

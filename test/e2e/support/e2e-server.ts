@@ -52,6 +52,14 @@ export class E2eServer {
     return { task: body.task, token: body.agentToken };
   }
 
+  /** A gauge or counter of /metrics (e.g. `agent_task_status_ws_connections`). */
+  async metric(name: string): Promise<number> {
+    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const match = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
+    if (!match) throw new Error(`${name} is not in /metrics`);
+    return Number(match[1]);
+  }
+
   /** Posts a status update as the task's agent. */
   async post(taskId: string, token: string, update: StatusUpdateInput): Promise<Task> {
     return ((await this.#post(ROUTES.taskStatus(taskId), update, token)) as { task: Task }).task;
@@ -73,15 +81,16 @@ const quietLog = { error: (...args: unknown[]) => console.error(...args), warn: 
 
 /**
  * A host page on another origin (another port), as a dashboard embedding the panel would be:
- * it loads the embeddable file cross-origin with one script tag.
+ * it loads the embeddable file cross-origin with one script tag. `html` also gets the page's
+ * query, for pages that differ by it (`url + '?tab=2'`).
  */
 export async function startHostPage(
-  html: (apiUrl: string) => string,
+  html: (apiUrl: string, query: URLSearchParams) => string,
   apiUrl: () => string,
 ): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer((_req, res) => {
+  const server: Server = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end(html(apiUrl()));
+    res.end(html(apiUrl(), new URL(req.url ?? '/', 'http://host').searchParams));
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
