@@ -19,8 +19,12 @@ const VITE_CONFIG = `${root}vite.config.ts`;
 export interface WidgetBundle {
   /** dist/agent-task-status.js as `npm run build` writes it (its source map comment included). */
   code: string;
-  /** Each input module's length in the bundle before minifying, largest first. */
+  /** Each input module's length in that file before minifying, largest first. */
   modules: { id: string; length: number }[];
+  /** Files the main one imports statically: none, so one <script> tag is the whole embed. */
+  staticImports: string[];
+  /** The chunks loaded on demand (the cross-tab sharing), beside the main file in dist/. */
+  lazyChunks: { fileName: string; code: string }[];
 }
 
 /**
@@ -33,11 +37,17 @@ export async function buildWidgetBundle(): Promise<WidgetBundle> {
   const [output] = [
     await build({ configFile: VITE_CONFIG, logLevel: 'silent', build: { write: false } }),
   ].flat() as Rolldown.RolldownOutput[];
-  const chunk = output!.output.find((file) => file.type === 'chunk')!;
-  const modules = Object.entries(chunk.modules)
+  const chunks = output!.output.filter((file) => file.type === 'chunk');
+  const entry = chunks.find((chunk) => chunk.isEntry)!;
+  const modules = Object.entries(entry.modules)
     .map(([id, module]) => ({ id: id.replace(root, ''), length: module.renderedLength }))
     .sort((a, b) => b.length - a.length);
-  return { code: chunk.code, modules };
+  return {
+    code: entry.code,
+    modules,
+    staticImports: entry.imports,
+    lazyChunks: chunks.filter((chunk) => !chunk.isEntry).map(({ fileName, code }) => ({ fileName, code })),
+  };
 }
 
 /** The text of agent-task-status.styles.ts for the stylesheet as it is now. */

@@ -5,8 +5,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { io, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
-import type { SnapshotMessage, UpdateMessage } from '../../protocol/ws-messages.js';
 import { systemClock } from '../../widget/connection/clock.js';
+import { feedKey } from '../../widget/connection/feed-key.js';
 import type { WebSocketCtor } from '../../widget/connection/socket-link.js';
 import { tabLink } from '../../widget/connection/tab-link.js';
 import { serveRequests } from '../lib/ipc.js';
@@ -57,16 +57,18 @@ function linkClient(kind: ServerKind, port: number, taskId: string): Client {
     if (status.kind === 'connecting') attempts.push(performance.now());
   });
   link.open();
-  link.join('s' + taskId, {
+  link.join(feedKey('task', taskId), {
     cursor: () => client.cursor,
-    on(e, m) {
-      if (e === 'snapshot') {
-        client.cursor = Math.max(client.cursor, (m as SnapshotMessage).nextAfterSeq);
+    on(event) {
+      if (event.source !== 'socket') return;
+      const { message } = event;
+      if (message.type === 'snapshot') {
+        client.cursor = Math.max(client.cursor, message.nextAfterSeq);
         client.snapshots += 1;
         if (armed && client.closedAt !== null && client.resyncedAt === null)
           client.resyncedAt = performance.now();
-      } else if (e === 'update') {
-        client.cursor = Math.max(client.cursor, (m as UpdateMessage).task.seq);
+      } else if (message.type === 'update') {
+        client.cursor = Math.max(client.cursor, message.task.seq);
       }
     },
   });

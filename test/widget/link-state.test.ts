@@ -1,18 +1,23 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { connectionState, POLL_FAILURES_BEFORE_OFFLINE } from '../../widget/connection/link-state.js';
+import {
+  connectionState,
+  POLL_FAILURES_BEFORE_OFFLINE,
+  type LinkFacts,
+} from '../../widget/connection/link-state.js';
 import type { ConnectionState } from '../../widget/connection/task-feed-types.js';
 
-interface Facts {
-  browserOffline?: boolean;
-  fellBack?: boolean;
-  pollFailures?: number;
-  socketUp?: boolean;
-  lost?: boolean;
-}
+type Facts = Partial<LinkFacts>;
 
-const state = (f: Facts): ConnectionState =>
-  connectionState(!!f.browserOffline, !!f.fellBack, f.pollFailures ?? 0, !!f.socketUp, !!f.lost);
+const NOTHING_KNOWN: LinkFacts = {
+  browserOffline: false,
+  fellBack: false,
+  pollFailures: 0,
+  socketUp: false,
+  lost: false,
+};
+
+const state = (facts: Facts): ConnectionState => connectionState({ ...NOTHING_KNOWN, ...facts });
 
 /** What a panel knows, and the state it shows: the whole derivation in one table. */
 const TABLE: [string, Facts, ConnectionState][] = [

@@ -1,4 +1,5 @@
-import { tabLink, type Link, type TabLink, type TabLinkConfig } from './tab-link.js';
+import type { Link } from './link.js';
+import { tabLink, type TabLink, type TabLinkConfig } from './tab-link.js';
 
 export interface LinkLease {
   readonly link: Link;

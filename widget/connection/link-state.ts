@@ -14,22 +14,26 @@ export type FallbackReason =
   /** The socket opened but the subscription was never answered. */
   | 'snapshot-timeout';
 
+/** What a panel knows about its connection. */
+export interface LinkFacts {
+  /** The browser said offline (and nothing has answered since). */
+  browserOffline: boolean;
+  /** Updates come from polling (mode="polling", no WebSocket, or a fallback). */
+  fellBack: boolean;
+  /** Consecutive failed polls since polling (or the reader) came back. */
+  pollFailures: number;
+  /** The socket answered this panel's subscription. */
+  socketUp: boolean;
+  /** The socket dropped (or the browser went offline) since the feed started. */
+  lost: boolean;
+}
+
 /**
  * The connection state a panel shows, derived from what it knows: pure, so it is tested in node,
  * and it cannot drift from the facts as a separately kept state could.
- * - `browserOffline`: the browser said offline (and nothing has answered since);
- * - `fellBack`: updates come from polling (mode="polling", no WebSocket, or a fallback);
- * - `pollFailures`: consecutive failed polls since polling (or the reader) came back;
- * - `socketUp`: the socket answered this panel's subscription;
- * - `lost`: the socket dropped (or the browser went offline) since the feed started.
  */
-export function connectionState(
-  browserOffline: boolean,
-  fellBack: boolean,
-  pollFailures: number,
-  socketUp: boolean,
-  lost: boolean,
-): ConnectionState {
+export function connectionState(facts: LinkFacts): ConnectionState {
+  const { browserOffline, fellBack, pollFailures, socketUp, lost } = facts;
   if (browserOffline || (fellBack && pollFailures >= POLL_FAILURES_BEFORE_OFFLINE)) return 'offline';
   if (fellBack) return 'polling';
   if (socketUp) return 'live';

@@ -2,7 +2,9 @@ import { CLOSE_CODES, LIMITS, PROTOCOL_VERSION } from '../../protocol/constants.
 import type { ClientMessage, ServerMessage } from '../../protocol/ws-messages.js';
 import { backoffDelay, retryDelay, retryTracker } from './backoff.js';
 import type { Clock } from './clock.js';
+import { feedKey, keyName, type FeedKey } from './feed-key.js';
 import type { FallbackReason } from './link-state.js';
+import type { StreamMessage } from './link.js';
 import type { LinkStatus } from './link-status.js';
 import { parseServerMessage } from './wire-guards.js';
 
@@ -53,6 +55,12 @@ interface Outstanding {
   cursor: number | null;
 }
 
+/** A followed key, and its subscribes sent and not yet answered, oldest first. */
+interface Stream {
+  key: FeedKey;
+  outstanding: Outstanding[];
+}
+
 /** The part of a browser WebSocket we use; injected (mock-socket in tests). */
 export interface SocketLike {
   readonly readyState: number;
@@ -74,18 +82,18 @@ export interface SocketLinkConfig {
   stableMs?: number;
   /** Hears the socket's status at each step (repeats included: the caller keeps the last one). */
   status(status: LinkStatus): void;
-  /** Where key `s` + task id stands, asked at each (re)subscribe so a stream resumes right after. */
-  cursor(key: string): number | null;
+  /** Where a task's stream stands, asked at each (re)subscribe so it resumes right after. */
+  cursor(key: FeedKey): number | null;
   /**
    * A server message for a stream's key; `requested` is the cursor the answered request was
-   * sent with (null for a tail, and for an update, which answers nothing).
+   * sent with (null for a tail, and for news, which answers nothing).
    */
-  on(key: string, message: ServerMessage, requested: number | null): void;
+  on(key: FeedKey, message: StreamMessage, requested: number | null): void;
 }
 
 /**
- * The WebSocket for one endpoint: a task's stream (key `s` + task id) and an agent's watch
- * (`w` + agent id) multiplexed over it, resubscribed from their cursors after a reconnect,
+ * The WebSocket for one endpoint: tasks' streams and agents' active tasks (keys of kind `task`
+ * and `agent`) multiplexed over it, resubscribed from their cursors after a reconnect,
  * with jittered backoff and a client-side watchdog, because a socket can look open after sleep
  * and be dead. Its one user is the TabLink that shares the streams between panels and tabs.
  */
@@ -102,9 +110,9 @@ export interface SocketLink {
    */
   probe(): void;
   /** Follows `key`, or asks it again (a fresh answer, from the cursor as it is now). */
-  request(key: string): void;
+  request(key: FeedKey): void;
   /** Stops following `key`. */
-  drop(key: string): void;
+  drop(key: FeedKey): void;
 }
 
 /** A message's lists, each left out when empty (the server takes either alone). */
@@ -113,28 +121,36 @@ function nonEmpty<T>(tasks: T[], agents: string[]): { tasks?: T[]; agents?: stri
 }
 
 /** `keys` in runs of at most one message's worth. */
-function batches(keys: string[]): string[][] {
-  const runs: string[][] = [];
+function batches(keys: FeedKey[]): FeedKey[][] {
+  const runs: FeedKey[][] = [];
   for (let i = 0; i < keys.length; i += LIMITS.subscribeBatch)
     runs.push(keys.slice(i, i + LIMITS.subscribeBatch));
   return runs;
 }
 
-/** A closure, not a class: its state minifies to one-letter names (issue 7, the size budget). */
+/** The keys a server message is about (an error can name both a task and an agent). */
+function keysOf(message: StreamMessage): FeedKey[] {
+  const { taskId, agentId } = message as { taskId?: string; agentId?: string };
+  const keys: FeedKey[] = [];
+  if (taskId) keys.push(feedKey('task', taskId));
+  if (agentId) keys.push(feedKey('agent', agentId));
+  return keys;
+}
+
 export function socketLink(config: SocketLinkConfig): SocketLink {
   const { clock, status } = config;
   const tracker = retryTracker(config.stableMs);
-  /** Each followed key's subscribes sent and not yet answered, oldest first. */
-  const streams = new Map<string, Outstanding[]>();
+  /** The followed keys, by name. */
+  const streams = new Map<string, Stream>();
   /** How many subscribes wait for their answer, over every key (the answer timer runs while any do). */
   let waiting = 0;
   /** Request ids grow for the link's life, so an answer meant for an earlier socket never matches. */
   let lastRequestId = 0;
-  /** What the next flush sends: keys to subscribe (from their cursors then) and to unsubscribe. */
+  /** What the next flush sends, by name: streams to subscribe (from their cursors then), keys to unsubscribe. */
   const toSubscribe = new Set<string>();
-  const toUnsubscribe = new Set<string>();
+  const toUnsubscribe = new Map<string, FeedKey>();
   let flushQueued = false;
-  /** Keys the server refused for now (store down, over its limit), with their refusals in a row. */
+  /** Streams the server refused for now (store down, over its limit), by name, with their refusals in a row. */
   const refused = new Map<string, number>();
   const timers = new Map<TimerName, unknown>();
   let active = false;
@@ -188,23 +204,21 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
 
   function dispatch(message: ServerMessage): void {
     if (message.type === 'hello') return onHello(message.protocol, message.heartbeatMs);
-    const { taskId, agentId, requestId } = message as {
-      taskId?: string;
-      agentId?: string;
-      requestId?: number;
-    };
-    for (const key of [taskId && 's' + taskId, agentId && 'w' + agentId]) {
-      const queue = key && streams.get(key);
-      if (!queue) continue;
+    if (message.type === 'pong') return;
+    const requestId = message.type === 'update' ? undefined : message.requestId;
+    for (const key of keysOf(message)) {
+      const name = keyName(key);
+      const stream = streams.get(name);
+      if (!stream) continue;
       // An update, or an agent's new task, answers nothing: it is news.
       if (requestId === undefined) {
         if (message.type !== 'error') config.on(key, message, null);
         continue;
       }
-      const cursor = answered(queue, requestId);
+      const cursor = answered(stream, requestId);
       if (cursor === undefined) continue;
-      if (message.type === 'error' && RETRIED_ERRORS.includes(message.code)) refuse(key);
-      else refused.delete(key);
+      if (message.type === 'error' && RETRIED_ERRORS.includes(message.code)) refuse(name);
+      else refused.delete(name);
       config.on(key, message, cursor);
     }
   }
@@ -260,7 +274,7 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
     clearTimer('probe');
     clearTimer('resubscribe');
     // The next hello subscribes every key afresh.
-    for (const key of streams.keys()) streams.set(key, []);
+    for (const stream of streams.values()) stream.outstanding = [];
     waiting = 0;
     toSubscribe.clear();
     toUnsubscribe.clear();
@@ -319,50 +333,50 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
   function flush(): void {
     flushQueued = false;
     if (!helloSeen) return;
-    const dropped = [...toUnsubscribe];
+    const dropped = [...toUnsubscribe.values()];
     toUnsubscribe.clear();
     for (const keys of batches(dropped)) {
-      const ids = (kind: string) => keys.filter((key) => key[0] === kind).map((key) => key.slice(1));
-      send({ type: 'unsubscribe', ...nonEmpty(ids('s'), ids('w')) });
+      const ids = (kind: string) => keys.filter((key) => key.kind === kind).map((key) => key.id);
+      send({ type: 'unsubscribe', ...nonEmpty(ids('task'), ids('agent')) });
     }
-    const wanted = [...toSubscribe].filter((key) => streams.has(key));
+    const wanted = [...toSubscribe].flatMap((name) => streams.get(name) ?? []);
     toSubscribe.clear();
-    for (const keys of batches(wanted)) subscribe(keys);
+    for (const run of batches(wanted.map((stream) => stream.key))) subscribe(run);
     if (waiting > 0 && !timers.has('answer')) armAnswerTimer();
   }
 
   /** One subscribe for these keys, tasks from their cursors as they are now, each then waiting. */
-  function subscribe(keys: string[]): void {
+  function subscribe(keys: FeedKey[]): void {
     const requestId = ++lastRequestId;
     const tasks: { taskId: string; afterSeq?: number }[] = [];
     const agents: string[] = [];
     for (const key of keys) {
-      const id = key.slice(1);
-      const cursor = key[0] === 'w' ? null : config.cursor(key);
-      if (key[0] === 'w') agents.push(id);
-      else tasks.push(cursor === null ? { taskId: id } : { taskId: id, afterSeq: cursor });
-      streams.get(key)!.push({ requestId, cursor });
+      const cursor = key.kind === 'task' ? config.cursor(key) : null;
+      if (key.kind === 'agent') agents.push(key.id);
+      else tasks.push(cursor === null ? { taskId: key.id } : { taskId: key.id, afterSeq: cursor });
+      streams.get(keyName(key))!.outstanding.push({ requestId, cursor });
       waiting += 1;
     }
     send({ type: 'subscribe', requestId, ...nonEmpty(tasks, agents) });
   }
 
   /** The cursor the answered request asked from; undefined when this socket waits for no such answer. */
-  function answered(queue: Outstanding[], requestId: number): number | null | undefined {
-    const index = queue.findIndex((sent) => sent.requestId === requestId);
+  function answered(stream: Stream, requestId: number): number | null | undefined {
+    const { outstanding } = stream;
+    const index = outstanding.findIndex((sent) => sent.requestId === requestId);
     if (index < 0) return undefined;
-    const { cursor } = queue[index]!;
+    const { cursor } = outstanding[index]!;
     // The server answers the latest subscribe of a key: earlier ones will never be answered.
-    queue.splice(0, index + 1);
+    outstanding.splice(0, index + 1);
     waiting -= index + 1;
     rearmAnswerTimer();
     return cursor;
   }
 
   /** A key refused for now is subscribed again after a backoff (with the others refused by then). */
-  function refuse(key: string): void {
-    const refusals = (refused.get(key) ?? 0) + 1;
-    refused.set(key, refusals);
+  function refuse(name: string): void {
+    const refusals = (refused.get(name) ?? 0) + 1;
+    refused.set(name, refusals);
     if (timers.has('resubscribe')) return;
     setTimer('resubscribe', backoffDelay(refusals, config), () => {
       for (const again of refused.keys()) toSubscribe.add(again);
@@ -433,24 +447,26 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
     },
 
     request(key) {
-      if (!streams.has(key)) streams.set(key, []);
-      toUnsubscribe.delete(key);
+      const name = keyName(key);
+      if (!streams.has(name)) streams.set(name, { key, outstanding: [] });
+      toUnsubscribe.delete(name);
       // Before the hello, the hello subscribes it.
       if (!helloSeen) return;
-      toSubscribe.add(key);
+      toSubscribe.add(name);
       schedule();
     },
 
     drop(key) {
-      const queue = streams.get(key);
-      if (!queue) return;
-      streams.delete(key);
-      waiting -= queue.length;
-      toSubscribe.delete(key);
-      refused.delete(key);
+      const name = keyName(key);
+      const stream = streams.get(name);
+      if (!stream) return;
+      streams.delete(name);
+      waiting -= stream.outstanding.length;
+      toSubscribe.delete(name);
+      refused.delete(name);
       rearmAnswerTimer();
       if (!helloSeen) return;
-      toUnsubscribe.add(key);
+      toUnsubscribe.set(name, key);
       schedule();
     },
   };

@@ -1,22 +1,23 @@
 import { LIMITS } from '../../protocol/constants.js';
 import { taskLogsRoute } from '../../protocol/routes.js';
 import type { Task } from '../../protocol/task.js';
-import type {
-  AgentTaskMessage,
-  ErrorMessage,
-  UpdateMessage,
-  SnapshotMessage,
-} from '../../protocol/ws-messages.js';
 import { systemClock, type Clock } from './clock.js';
 import { getJson, type FetchLike, type HttpResult } from './http-get.js';
 import { sharedLinks, type LinkLease, type LinkRegistry } from './link-registry.js';
-import { connectionState } from './link-state.js';
+import { feedKey, isPolled, keyName, type FeedKey, type FeedKind } from './feed-key.js';
+import type { Listener } from './link.js';
+import { connectionState, type LinkFacts } from './link-state.js';
 import type { LinkStatus } from './link-status.js';
-import type { PollResult } from './poller.js';
 import { seqMerge, type MergeNeed } from './seq-merge.js';
 import type { WebSocketCtor } from './socket-link.js';
-import type { Listener, LocksLike } from './tab-link.js';
-import type { FeedView, TaskFeed, TaskFeedConfig, TaskFeedFactory } from './task-feed-types.js';
+import type { LocksLike } from './tab-link.js';
+import type {
+  ConnectionState,
+  FeedView,
+  TaskFeed,
+  TaskFeedConfig,
+  TaskFeedFactory,
+} from './task-feed-types.js';
 import { httpUrl, pollUrl, wsUrl } from './urls.js';
 import { isActiveTaskResponse, isLogsPage, isTaskStatusPage } from './wire-guards.js';
 
@@ -53,15 +54,22 @@ export interface TaskFeedDeps {
   locks?: LocksLike | null;
 }
 
+/** What the panel shows is derived from: the connection facts, and two about the task. */
+interface FeedState extends LinkFacts {
+  /** The task or agent does not exist (404). */
+  notFound: boolean;
+  /** The server refused this panel's subscription for being over its limit (until it serves it). */
+  overLimit: boolean;
+}
+
 /**
  * One panel's data: `createTaskFeed(config)` returns a stopped feed; `start()` when the element
  * connects, `stop()` when it disconnects; `config.onChange` gets a new FeedView on each change.
  *
  * It composes the parts for the panel: the link shared by the page and the browser's tabs (live
  * stream, and polls for the fallback or mode="polling"), the seq merge (no gap, no duplicate
- * across every path) and the connection state derived from what it knows. Live work stops once the task is final
- * and all of it is in. Written as a closure, not a class: its state is local variables, which
- * minify to one letter where `this.#field` would not (issue 7, the size budget).
+ * across every path) and the view derived from the merge and one state object. Live work stops
+ * once the task is final and all of it is in.
  */
 export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}): TaskFeed {
   const { endpoint, agentId, pollIntervalMs, onChange } = config;
@@ -82,6 +90,17 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   const linkDeps = { WebSocket, fetch: fetchJson, clock, random, window, document, BroadcastChannel, locks };
 
   const useSocket = config.mode === 'auto' && WebSocket !== null;
+  /** How a feed starts, and starts again after stop(). */
+  const fresh = (): FeedState => ({
+    fellBack: !useSocket,
+    socketUp: false,
+    browserOffline: false,
+    pollFailures: 0,
+    lost: false,
+    notFound: false,
+    overLimit: false,
+  });
+  let state = fresh();
   let merge = seqMerge();
   let taskId = config.taskId ?? null;
   let running = false;
@@ -89,19 +108,9 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   let generation = 0;
   let lease: LinkLease | null = null;
   let offStatus: (() => void) | undefined;
-  /** The link's keys this panel follows (see Listener), each with the function that leaves it. */
-  const joined = new Map<string, () => void>();
-  // What connectionState (link-state.ts) derives the state shown from.
-  /** Live updates come from polling while the socket is probed in the background. */
-  let fellBack = !useSocket;
-  /** The current socket answered this panel's subscription. */
-  let socketUp = false;
-  let browserOffline = false;
-  let pollFailures = 0;
-  let lost = false;
-  let notFound = false;
-  /** The server refused this panel's subscription for being over its limit (until it serves it). */
-  let overLimit = false;
+  /** The link's keys this panel follows, by name, each with the function that leaves it. */
+  const joined = new Map<string, { key: FeedKey; leave: () => void }>();
+  /** A gap fill is in flight (one at a time). */
   let filling = false;
   let older: Promise<void> | null = null;
   /** One-off GETs in flight (gap fill, older lines, Refresh), aborted by stop(). */
@@ -111,26 +120,35 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   /** Task mode and the task is complete: nothing live is left to do. */
   const finished = () => agentId === undefined && merge.complete;
 
-  // ---- the link's keys -----------------------------------------------------------------------
-
-  function join(key: string, listener: Listener, intervalMs?: number): void {
-    if (lease && !joined.has(key)) joined.set(key, lease.link.join(key, listener, intervalMs));
+  /** The one way the state changes: the panel then gets a new view if what it shows changed. */
+  function set(change: Partial<FeedState>): void {
+    state = { ...state, ...change };
+    render();
   }
 
-  /** Leaves every key of these kinds (`s`, `w`, `p`, `a`). */
-  function leave(kinds: string): void {
-    for (const [key, off] of joined) {
-      if (kinds.includes(key[0]!)) {
-        joined.delete(key);
-        off();
+  // ---- the link's keys -----------------------------------------------------------------------
+
+  function join(key: FeedKey, listener: Listener, intervalMs?: number): void {
+    const name = keyName(key);
+    if (lease && !joined.has(name))
+      joined.set(name, { key, leave: lease.link.join(key, listener, intervalMs) });
+  }
+
+  function leave(kinds: FeedKind[]): void {
+    for (const [name, { key, leave }] of joined) {
+      if (kinds.includes(key.kind)) {
+        joined.delete(name);
+        leave();
       }
     }
   }
 
   /** Asks a key this panel follows again (a resync, a poll now). */
-  function again(key: string): void {
-    if (joined.has(key)) lease!.link.again(key);
+  function again(key: FeedKey): void {
+    if (joined.has(keyName(key))) lease!.link.again(key);
   }
+
+  const polledKeys = (): FeedKey[] => [...joined.values()].map(({ key }) => key).filter(isPolled);
 
   // ---- following a task ----------------------------------------------------------------------
 
@@ -139,83 +157,81 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
       generation++;
       taskId = id;
       merge = seqMerge();
-      notFound = filling = false;
+      filling = false;
     }
-    leave('sp');
+    leave(['task', 'task-poll']);
     if (merge.complete) return;
-    if (useSocket) join('s' + id, taskListener(id));
-    if (fellBack) startPolling();
+    if (useSocket) join(feedKey('task', id), taskListener(id));
+    if (state.fellBack) startPolling();
   }
 
   /** The task's live stream and its polls (each answers from the cursor it was asked with). */
   function taskListener(id: string): Listener {
     return {
       cursor: () => merge.cursor,
-      on(e, m, r) {
+      on(event) {
         if (id !== taskId) return;
-        if (e === 'update') return handle(merge.applyUpdate(m as UpdateMessage));
-        if (e === 'poll') {
-          const result = m as PollResult;
-          polled(result);
-          if (isTaskStatusPage(result.body)) {
-            notFound = false;
-            return handle(merge.applyPage(result.body, r));
-          }
-          if (result.kind === 'not-found') notFound = true;
-          return render();
+        if (event.source === 'poll') {
+          const { result } = event;
+          const page = isTaskStatusPage(result.body) ? result.body : null;
+          const notFound = !page && (result.kind === 'not-found' || state.notFound);
+          set({ pollFailures: result.consecutiveFailures, notFound });
+          return page ? handle(merge.applyPage(page, event.requested)) : undefined;
         }
-        // Anything but not_found: the socket works but will not serve this task for now (store
-        // down, too many subscriptions). Poll meanwhile; the link subscribes again with backoff.
-        if (e === 'error' && (m as ErrorMessage).code !== 'not_found') {
-          overLimit = (m as ErrorMessage).code === 'too_many_subscriptions';
-          return fallBack();
+        const { message } = event;
+        switch (message.type) {
+          case 'update':
+            return handle(merge.applyUpdate(message));
+          case 'snapshot':
+            socketAnswered();
+            return handle(merge.applyPage(message, event.requested));
+          case 'error':
+            // Anything but not_found: the socket works but will not serve this task for now (store
+            // down, too many subscriptions). Poll meanwhile; the link subscribes again with backoff.
+            if (message.code !== 'not_found') return fallBack(message.code === 'too_many_subscriptions');
+            socketAnswered();
+            return set({ notFound: true });
         }
-        socketAnswered();
-        if (e === 'error') {
-          notFound = true;
-          render();
-        } else handle(merge.applyPage(m as SnapshotMessage, r));
       },
     };
   }
 
   /** The agent's active task, live or polled. */
   const agentListener: Listener = {
-    on(e, m) {
-      if (e === 'poll') {
-        const result = m as PollResult;
-        polled(result);
+    on(event) {
+      if (event.source === 'poll') {
+        const { result } = event;
+        set({ pollFailures: result.consecutiveFailures });
         if (isActiveTaskResponse(result.body)) onAgentTask(result.body.task);
         else if (result.kind === 'not-found') onAgentTask(null);
-        return render();
+        return;
       }
-      if (e === 'error') return fallBack();
+      const { message } = event;
+      if (message.type === 'error') return fallBack(false);
+      if (message.type !== 'agent-task') return;
       socketAnswered();
-      onAgentTask((m as AgentTaskMessage).task);
+      onAgentTask(message.task);
     },
   };
 
   /** The agent's active task now; a different one than followed means it started a new one. */
   function onAgentTask(task: Task | null): void {
-    if (task === null) {
-      notFound = merge.task === null;
-    } else {
-      notFound = false;
-      if (task.id !== taskId) follow(task.id);
-      merge.adoptTask(task);
-    }
-    render();
+    if (task === null) return set({ notFound: merge.task === null });
+    if (task.id !== taskId) follow(task.id);
+    merge.adoptTask(task);
+    set({ notFound: false });
   }
 
   /** Acts on what the merge needs next, and ends live work once the task is complete. */
   function handle(need: MergeNeed): void {
-    if (need.kind !== 'none') {
-      if (joined.has('p' + taskId)) again('p' + taskId);
+    if (need.kind !== 'none' && taskId !== null) {
+      const poll = feedKey('task-poll', taskId);
+      if (joined.has(keyName(poll))) again(poll);
       else if (need.kind === 'fill') void fill(need.afterSeq);
-      else again('s' + taskId);
+      else again(feedKey('task', taskId));
     }
     if (merge.complete) {
-      leave('sp');
+      leave(['task', 'task-poll']);
       // Following an agent, keep watching it: it may start another task.
       if (agentId === undefined) releaseLink();
     }
@@ -233,7 +249,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
     filling = false;
     if (isLogsPage(result.body)) handle(merge.applyPage(result.body, afterSeq));
     // A resubscribe from the cursor brings the same events over the socket.
-    else again('s' + id);
+    else again(feedKey('task', id));
   }
 
   function releaseLink(): void {
@@ -246,49 +262,37 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   // ---- socket --------------------------------------------------------------------------------
 
   function onLinkStatus(status: LinkStatus): void {
-    if (status.kind === 'down') {
-      socketUp = false;
-      lost = true;
-      if (status.fallback !== null && !fellBack) fallBack();
-    }
-    render();
+    if (status.kind !== 'down') return render();
+    set({ socketUp: false, lost: true });
+    if (status.fallback !== null && !state.fellBack) fallBack(false);
   }
 
   function socketAnswered(): void {
-    socketUp = true;
-    overLimit = false;
     // The server answered: whatever the browser said, it is reachable.
-    fellBack = browserOffline = false;
-    pollFailures = 0;
-    leave('pa');
-    render();
+    set({ socketUp: true, overLimit: false, fellBack: false, browserOffline: false, pollFailures: 0 });
+    leave(['task-poll', 'agent-poll']);
   }
 
   /** Poll over HTTP; the link keeps probing the socket and the first snapshot climbs back. */
-  function fallBack(): void {
-    fellBack = true;
-    socketUp = false;
+  function fallBack(overLimit: boolean): void {
+    set({ fellBack: true, socketUp: false, overLimit });
     startPolling();
-    render();
   }
 
   // ---- polling -------------------------------------------------------------------------------
 
   function startPolling(): void {
-    if (!running || browserOffline) return;
-    if (taskId !== null && !merge.complete) join('p' + taskId, taskListener(taskId), pollIntervalMs);
-    if (agentId !== undefined) join('a' + agentId, agentListener, pollIntervalMs);
+    if (!running || state.browserOffline) return;
+    if (taskId !== null && !merge.complete)
+      join(feedKey('task-poll', taskId), taskListener(taskId), pollIntervalMs);
+    if (agentId !== undefined) join(feedKey('agent-poll', agentId), agentListener, pollIntervalMs);
   }
 
   function pollNow(): void {
-    if (browserOffline) return;
-    for (const key of joined.keys()) if (key[0] === 'p' || key[0] === 'a') again(key);
+    if (state.browserOffline) return;
+    for (const key of polledKeys()) again(key);
     // Starts what is missing (a new poll asks at once).
-    if (fellBack) startPolling();
-  }
-
-  function polled(result: PollResult): void {
-    pollFailures = result.consecutiveFailures;
+    if (state.fellBack) startPolling();
   }
 
   /** A one-off GET, aborted by stop(). */
@@ -306,43 +310,40 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
 
   function onOffline(): void {
     if (finished()) return;
-    browserOffline = lost = true;
-    leave('pa');
-    render();
+    leave(['task-poll', 'agent-poll']);
+    set({ browserOffline: true, lost: true });
   }
 
   function onOnline(): void {
-    if (finished() || !browserOffline) return;
-    browserOffline = false;
-    pollFailures = 0;
+    if (finished() || !state.browserOffline) return;
+    set({ browserOffline: false, pollFailures: 0 });
     // The socket may have died silently while offline: prove it (or replace it) now.
     if (useSocket) lease?.link.probe();
-    if (fellBack) startPolling();
-    render();
+    if (state.fellBack) startPolling();
   }
 
   // ---- view ----------------------------------------------------------------------------------
 
   function buildView(): FeedView {
-    const problems: Partial<Record<string, string>> = PROBLEMS;
-    const state = connectionState(browserOffline, fellBack, pollFailures, socketUp, lost);
+    const shown = connectionState(state);
     const status = lease?.link.status;
     return {
       task: merge.task,
       logs: merge.logs,
       hasOlder: merge.hasOlder,
-      connectionState: state,
+      connectionState: shown,
       // The link's own, read when shown: it is the one retry every panel of the browser waits for.
-      nextRetryAt: state === 'reconnecting' && status?.kind === 'down' ? status.nextRetryAt : null,
-      problem: merge.complete
-        ? null
-        : state === 'offline' && browserOffline
-          ? PROBLEMS.browserOffline
-          : state === 'polling' && overLimit
-            ? PROBLEMS.overLimit
-            : (problems[state] ?? null),
-      notFound,
+      nextRetryAt: shown === 'reconnecting' && status?.kind === 'down' ? status.nextRetryAt : null,
+      problem: merge.complete ? null : problem(shown),
+      notFound: state.notFound,
     };
+  }
+
+  /** The banner's text for a state without live updates. */
+  function problem(shown: ConnectionState): string | null {
+    if (shown === 'offline' && state.browserOffline) return PROBLEMS.browserOffline;
+    if (shown === 'polling' && state.overLimit) return PROBLEMS.overLimit;
+    return shown === 'polling' || shown === 'reconnecting' || shown === 'offline' ? PROBLEMS[shown] : null;
   }
 
   /** Calls onChange with a new view, only when something in it changed. */
@@ -365,9 +366,8 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
       window?.addEventListener('offline', onOffline);
       if (finished()) return render();
 
-      fellBack = !useSocket;
-      socketUp = browserOffline = lost = false;
-      pollFailures = 0;
+      // What a stopped feed knew of the connection is stale; whether the task exists is not.
+      state = { ...fresh(), notFound: state.notFound };
       // Polls are shared through the link too, so even mode="polling" takes one.
       const link = (lease = links.acquire({ ...linkDeps, url: wsUrl(endpoint), endpoint })).link;
       if (useSocket) {
@@ -377,8 +377,8 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
       }
       if (taskId !== null) follow(taskId);
       if (agentId !== undefined) {
-        if (useSocket) join('w' + agentId, agentListener);
-        if (fellBack) startPolling();
+        if (useSocket) join(feedKey('agent', agentId), agentListener);
+        if (state.fellBack) startPolling();
       }
       if (navigator?.onLine === false) onOffline();
       render();
@@ -391,28 +391,33 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
       window?.removeEventListener('online', onOnline);
       window?.removeEventListener('offline', onOffline);
       for (const abort of requests) abort.abort();
-      leave('swpa');
+      leave(['task', 'agent', 'task-poll', 'agent-poll']);
       releaseLink();
-      socketUp = filling = false;
+      filling = false;
     },
 
     retryNow() {
       if (!running) return;
       if (useSocket) lease?.link.retryNow();
-      if (fellBack) pollNow();
+      if (state.fellBack) pollNow();
     },
 
     refresh() {
       if (!running) return;
-      for (const key of joined.keys()) if (key[0] === 'p' || key[0] === 'a') return pollNow();
+      if (polledKeys().length > 0) return pollNow();
       const g = generation;
       const afterSeq = merge.cursor;
-      const key = taskId !== null ? 'p' + taskId : 'a' + agentId;
+      const key = taskId !== null ? feedKey('task-poll', taskId) : feedKey('agent-poll', agentId!);
       const listener = taskId !== null ? taskListener(taskId) : agentListener;
       // A one-off GET that answers as a poll would.
       void get(pollUrl(endpoint, key, afterSeq)).then((result) => {
+        const failures = +(result.kind === 'failed');
         if (g === generation)
-          listener.on('poll', { ...result, consecutiveFailures: +(result.kind === 'failed') }, afterSeq);
+          listener.on({
+            source: 'poll',
+            result: { ...result, consecutiveFailures: failures },
+            requested: afterSeq,
+          });
       });
     },
 

@@ -1,4 +1,5 @@
 import { activeTaskRoute, taskStatusRoute, WS_ROUTE } from '../../protocol/routes.js';
+import type { FeedKey } from './feed-key.js';
 
 /**
  * `path` under the server's base URL. An empty or relative endpoint is taken against the page,
@@ -30,10 +31,9 @@ export function wsUrl(endpoint: string): string {
   return url.href;
 }
 
-/** What a poll key (see Listener in tab-link.ts) reads: a task's status from `afterSeq`, or an agent's active task. */
-export function pollUrl(endpoint: string, key: string, afterSeq: number | null): string {
-  const id = key.slice(1);
-  return key[0] === 'p'
-    ? httpUrl(endpoint, taskStatusRoute(id), { afterSeq })
-    : httpUrl(endpoint, activeTaskRoute(id));
+/** What a polled key reads: a task's status from `afterSeq`, or an agent's active task. */
+export function pollUrl(endpoint: string, key: FeedKey, afterSeq: number | null): string {
+  return key.kind === 'task-poll'
+    ? httpUrl(endpoint, taskStatusRoute(key.id), { afterSeq })
+    : httpUrl(endpoint, activeTaskRoute(key.id));
 }

@@ -3,8 +3,10 @@ import { Server, WebSocket as MockWebSocket } from 'mock-socket';
 import { LIMITS } from '../../../protocol/constants.js';
 import type { SnapshotMessage } from '../../../protocol/ws-messages.js';
 import { BACKOFF } from '../../../widget/connection/backoff.js';
+import { feedKey } from '../../../widget/connection/feed-key.js';
+import type { Listener } from '../../../widget/connection/link.js';
 import { LinkRegistry } from '../../../widget/connection/link-registry.js';
-import { tabLink, type Listener, type TabLink } from '../../../widget/connection/tab-link.js';
+import { tabLink, type TabLink } from '../../../widget/connection/tab-link.js';
 import {
   LINK,
   socketLink,
@@ -95,10 +97,10 @@ function socket(config: Omit<SocketLinkConfig, 'status' | 'cursor' | 'on'>) {
       status = s;
       for (const watcher of watchers) watcher(s);
     },
-    cursor: (key) => subs.get(key)!.cursorValue,
+    cursor: (key) => subs.get(key.id)!.cursorValue,
     on(key, m, r) {
-      if (m.type === 'snapshot') subs.get(key)?.snapshots.push([m, r]);
-      if (m.type === 'error') subs.get(key)?.errors.push(m.code);
+      if (m.type === 'snapshot') subs.get(key.id)?.snapshots.push([m, r]);
+      if (m.type === 'error') subs.get(key.id)?.errors.push(m.code);
     },
   });
   return {
@@ -111,8 +113,8 @@ function socket(config: Omit<SocketLinkConfig, 'status' | 'cursor' | 'on'>) {
       return () => watchers.delete(listener);
     },
     subscribe(sub: Subscriber) {
-      subs.set('s' + sub.taskId, sub);
-      link.request('s' + sub.taskId);
+      subs.set(sub.taskId, sub);
+      link.request(feedKey('task', sub.taskId));
     },
   };
 }
@@ -121,7 +123,10 @@ function socket(config: Omit<SocketLinkConfig, 'status' | 'cursor' | 'on'>) {
 function listener(sub: Subscriber): Listener {
   return {
     cursor: () => sub.cursorValue,
-    on: (e, m, r) => e === 'snapshot' && sub.snapshots.push([m as SnapshotMessage, r]),
+    on(event) {
+      if (event.source === 'socket' && event.message.type === 'snapshot')
+        sub.snapshots.push([event.message, event.requested]);
+    },
   };
 }
 
@@ -179,7 +184,7 @@ describe('SocketLink', () => {
     link.subscribe(a.sub);
     expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 12 });
     a.sub.cursorValue = null;
-    link.request('st-1');
+    link.request(feedKey('task', 't-1'));
     expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1' });
     peer.send(snapshot(page(lines(1, 12), 12)));
     peer.send(snapshot(page(lines(1, 12), 12)));
@@ -187,8 +192,8 @@ describe('SocketLink', () => {
       [12, null],
       'each answer with its cursor',
     );
-    link.drop('st-1');
-    link.drop('st-1'); // dropped already: sends nothing
+    link.drop(feedKey('task', 't-1'));
+    link.drop(feedKey('task', 't-1')); // dropped already: sends nothing
     expect(await peer.next('unsubscribe')).to.deep.equal({ type: 'unsubscribe', taskId: 't-1' });
     expect(peer.received.filter((m) => m.type === 'unsubscribe')).to.have.length(1);
     link.close();
@@ -204,7 +209,7 @@ describe('SocketLink', () => {
     link.subscribe(a.sub);
     expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 3 });
     a.sub.cursorValue = 5;
-    link.request('st-1');
+    link.request(feedKey('task', 't-1'));
     expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 5 });
     // The server answers only the latest subscribe of a task, naming it.
     const [first, second] = peer.frames.filter((f) => f.type === 'subscribe').map((f) => f.requestId);
@@ -241,7 +246,7 @@ describe('SocketLink', () => {
     again.hello();
     for (const id of ids) expect((await again.next('subscribe')).taskId).to.equal(id);
     expect(sizes(again)).to.have.length(3);
-    for (const id of ids.slice(0, 200)) link.drop('s' + id);
+    for (const id of ids.slice(0, 200)) link.drop(feedKey('task', id));
     for (const id of ids.slice(0, 200)) expect((await again.next('unsubscribe')).taskId).to.equal(id);
     expect(again.frames.filter((f) => f.type === 'unsubscribe')).to.have.length(2);
     link.close();
@@ -360,12 +365,12 @@ describe('TabLink in one tab', () => {
     const link = tab();
     link.open();
     const a = subscriber('t-1', 12);
-    const offA = link.join('st-1', listener(a.sub));
+    const offA = link.join(feedKey('task', 't-1'), listener(a.sub));
     const peer = await env.connection();
     peer.hello();
     expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 12 });
     const b = subscriber('t-1', null);
-    const offB = link.join('st-1', listener(b.sub));
+    const offB = link.join(feedKey('task', 't-1'), listener(b.sub));
     expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1' });
     peer.send(snapshot(page(lines(1, 12), 12)));
     expect(a.snapshots).to.have.length(1);
@@ -383,14 +388,14 @@ describe('TabLink in one tab', () => {
     link.open();
     const heard: string[] = [];
     const watcher = (who: string): Listener => ({
-      on: (e) => e === 'agent-task' && heard.push(who),
+      on: (event) => event.source === 'socket' && event.message.type === 'agent-task' && heard.push(who),
     });
-    const offA = link.join('wagent-1', watcher('a'));
+    const offA = link.join(feedKey('agent', 'agent-1'), watcher('a'));
     const peer = await env.connection();
     peer.hello();
     expect(await peer.next('watch-agent')).to.deep.equal({ type: 'watch-agent', agentId: 'agent-1' });
     peer.send({ type: 'agent-task', agentId: 'agent-1', task: null });
-    const offB = link.join('wagent-1', watcher('b'));
+    const offB = link.join(feedKey('agent', 'agent-1'), watcher('b'));
     expect(await peer.next('watch-agent')).to.deep.equal({ type: 'watch-agent', agentId: 'agent-1' });
     peer.send({ type: 'agent-task', agentId: 'agent-1', task: null });
     expect(heard).to.deep.equal(['a', 'a', 'b']);
@@ -416,8 +421,8 @@ describe('LinkRegistry', () => {
     const first = registry.acquire(config);
     const second = registry.acquire(config);
     expect(second.link).to.equal(first.link);
-    first.link.join('st-1', listener(subscriber('t-1', null).sub));
-    second.link.join('st-2', listener(subscriber('t-2', null).sub));
+    first.link.join(feedKey('task', 't-1'), listener(subscriber('t-1', null).sub));
+    second.link.join(feedKey('task', 't-2'), listener(subscriber('t-2', null).sub));
     expect(env.sockets).to.have.length(1);
     first.release();
     first.release(); // idempotent: must not release the second holder's share

@@ -1,16 +1,12 @@
 import { expect } from '@open-wc/testing';
 import { Server, WebSocket as MockWebSocket } from 'mock-socket';
 import type { SnapshotMessage, UpdateMessage } from '../../../protocol/ws-messages.js';
+import { feedKey } from '../../../widget/connection/feed-key.js';
+import type { Listener } from '../../../widget/connection/link.js';
 import type { PollResult } from '../../../widget/connection/poller.js';
 import type { LinkStatus, WebSocketCtor } from '../../../widget/connection/socket-link.js';
-import {
-  tabChannelName,
-  tabLink,
-  type Listener,
-  type TabLink,
-  type TabLinkConfig,
-  type TabMessage,
-} from '../../../widget/connection/tab-link.js';
+import { tabLink, type TabLink, type TabLinkConfig } from '../../../widget/connection/tab-link.js';
+import { tabChannelName, type TabMessage } from '../../../widget/connection/tab-messages.js';
 import { FakeClock, settle } from '../../widget/helpers/fake-clock.js';
 import { FakeFetch } from '../../widget/helpers/fake-fetch.js';
 import { lines, page, snapshot, update } from '../../widget/helpers/fixtures.js';
@@ -114,7 +110,7 @@ function setup() {
 
 type Env = ReturnType<typeof setup>;
 
-/** A panel's subscription to a task's stream (key `s` + id): a cursor the test sets, and what it heard. */
+/** A panel's subscription to a task's stream: a cursor the test sets, and what it heard. */
 function panel(env: Env, taskId: string, cursor: number | null = null) {
   const heard: { snapshots: [SnapshotMessage, number | null][]; updates: UpdateMessage[] } = {
     snapshots: [],
@@ -123,20 +119,19 @@ function panel(env: Env, taskId: string, cursor: number | null = null) {
   const sub: Listener & { at: number | null } = {
     at: cursor,
     cursor: () => sub.at,
-    on: (e, m, requested) => {
-      if (e === 'snapshot') {
-        const message = m as SnapshotMessage;
-        heard.snapshots.push([message, requested]);
+    on: (event) => {
+      const message = event.source === 'socket' ? event.message : null;
+      if (message?.type === 'snapshot') {
+        heard.snapshots.push([message, event.requested]);
         sub.at = message.nextAfterSeq;
-      } else if (e === 'update') {
-        const message = m as UpdateMessage;
+      } else if (message?.type === 'update') {
         heard.updates.push(message);
         sub.at = message.task.seq;
       }
       env.waiters.poke();
     },
   };
-  return { key: 's' + taskId, sub, heard };
+  return { key: feedKey('task', taskId), sub, heard };
 }
 
 /** Subscribes a panel on a tab. */
@@ -155,7 +150,7 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
   it('one tab leads and holds the only socket; a follower subscribes through it with its cursor and hears every event', async () => {
     env = setup();
     const a = env.tab('a');
-    await env.message((m) => m.t === 'lead');
+    await env.message((m) => m.type === 'leader');
     const b = env.tab('b');
     const mine = panel(env, 't-1', 5);
     follow(b, mine);
@@ -179,7 +174,7 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
   it("relays the leader's connection state, so a follower shows reconnecting and polls when the leader does", async () => {
     env = setup();
     env.tab('a');
-    await env.message((m) => m.t === 'lead');
+    await env.message((m) => m.type === 'leader');
     const b = env.tab('b');
     follow(b, panel(env, 't-1'));
     const peer = await env.connection();
@@ -192,7 +187,7 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
   it('merges the tabs of a task into one stream from the lowest cursor, and unsubscribes when the last tab leaves', async () => {
     env = setup();
     const a = env.tab('a');
-    await env.message((m) => m.t === 'lead');
+    await env.message((m) => m.type === 'leader');
     const offA = follow(a, panel(env, 't-1', 9));
     const peer = await env.connection();
     peer.hello();
@@ -209,7 +204,7 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
   it('forgets a follower that goes away without a word, when the browser releases its lock', async () => {
     env = setup();
     const a = env.tab('a');
-    await env.message((m) => m.t === 'lead');
+    await env.message((m) => m.type === 'leader');
     follow(a, panel(env, 't-1'));
     const peer = await env.connection();
     peer.hello();
@@ -220,13 +215,13 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
     const said = env.heard.length;
     b.close(); // as a closing tab: no message, only its locks released
     expect(await peer.next('unsubscribe')).to.deep.equal({ type: 'unsubscribe', taskId: 't-2' });
-    expect(env.heard.slice(said).filter((m) => m.t === 'l')).to.deep.equal([]);
+    expect(env.heard.slice(said).filter((m) => m.type === 'leave')).to.deep.equal([]);
   });
 
   it('a follower takes over when the leader closes: it opens the socket and resubscribes from its cursor', async () => {
     env = setup();
     const a = env.tab('a');
-    await env.message((m) => m.t === 'lead');
+    await env.message((m) => m.type === 'leader');
     const b = env.tab('b');
     const mine = panel(env, 't-1');
     follow(b, mine);
@@ -238,7 +233,7 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
     await env.waiters.until(() => mine.sub.at === 6);
 
     a.close();
-    await env.message((m) => m.t === 'lead');
+    await env.message((m) => m.type === 'leader');
     expect(b.leading).to.equal(true);
     await first.closed;
     const second = await env.connection();
@@ -250,7 +245,7 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
   it('the other followers rejoin a new leader with their cursors', async () => {
     env = setup();
     const a = env.tab('a');
-    await env.message((m) => m.t === 'lead');
+    await env.message((m) => m.type === 'leader');
     const b = env.tab('b');
     const c = env.tab('c');
     const atB = panel(env, 't-b', 3);
@@ -276,7 +271,7 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
   it("resubscribes a follower's task after the leader's socket drops, from where the relayed events left it", async () => {
     env = setup();
     env.tab('a');
-    await env.message((m) => m.t === 'lead');
+    await env.message((m) => m.type === 'leader');
     const b = env.tab('b');
     const mine = panel(env, 't-1');
     follow(b, mine);
@@ -299,7 +294,7 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
     env = setup();
     const document = new EventTarget();
     const a = env.tab('a', { document });
-    await env.message((m) => m.t === 'lead');
+    await env.message((m) => m.type === 'leader');
     const ours = panel(env, 't-a');
     follow(a, ours);
     const b = env.tab('b');
@@ -314,7 +309,7 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
     document.dispatchEvent(new Event('freeze'));
     expect(a.leading).to.equal(false);
     expect(await first.closed).to.equal(1000);
-    await env.message((m) => m.t === 'lead');
+    await env.message((m) => m.type === 'leader');
     expect(b.leading).to.equal(true);
     const second = await env.connection();
     second.hello();
@@ -335,20 +330,20 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
       body: page(lines(1, 2), 2, { id: url.pathname.split('/')[3] ?? '?' }),
     });
     const a = env.tab('a');
-    await env.message((m) => m.t === 'lead');
+    await env.message((m) => m.type === 'leader');
     const b = env.tab('b');
     const results: [string, PollResult, number | null][] = [];
     const watcher = (who: string, cursor: number | null): Listener => ({
       cursor: () => cursor,
-      on: (e, result, requested) => {
-        if (e === 'poll') results.push([who, result as PollResult, requested]);
+      on: (event) => {
+        if (event.source === 'poll') results.push([who, event.result, event.requested]);
         env.waiters.poke();
       },
     });
-    a.join('pt-1', watcher('a', 7), 1_000);
+    a.join(feedKey('task-poll', 't-1'), watcher('a', 7), 1_000);
     await settle();
     expect(env.fetch.requests).to.have.length(1);
-    b.join('pt-1', watcher('b', 3), 1_000);
+    b.join(feedKey('task-poll', 't-1'), watcher('b', 3), 1_000);
     await env.waiters.until(() => results.some(([who]) => who === 'b'));
     const asked = env.fetch.requests.map((r) => r.url.searchParams.get('afterSeq'));
     expect(asked).to.deep.equal(['7', '3'], 'a newcomer is answered at once, from the lowest cursor');
@@ -370,6 +365,21 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
     follow(a, panel(env, 't-1'));
     follow(b, panel(env, 't-1'));
     expect(env.sockets).to.have.length(2);
+  });
+
+  it('leads alone, with a socket of its own, when the sharing module cannot be loaded', async () => {
+    env = setup();
+    // A host that copied only agent-task-status.js, not the chunk beside it.
+    const missing = () => Promise.reject(new TypeError('Failed to fetch dynamically imported module'));
+    const a = env.tab('a', { loadSharing: missing });
+    const b = env.tab('b', { loadSharing: missing });
+    follow(a, panel(env, 't-1'));
+    follow(b, panel(env, 't-1'));
+    await env.waiters.until(() => env.sockets.length === 2);
+    expect(a.leading && b.leading).to.equal(true);
+    const peer = await env.connection();
+    peer.hello();
+    expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1' });
   });
 
   it('falls back to a socket per tab where Web Locks are missing', async () => {
