@@ -82,9 +82,12 @@ export function tabElection(config: TabElectionConfig): TabElection {
 
     watch(tabId, gone) {
       if (watched.has(tabId) || !abort) return;
+      const { signal } = abort;
       watched.add(tabId);
       locks
-        .request(`${name} #${tabId}`, { signal: abort.signal }, () => {
+        .request(`${name} #${tabId}`, { signal }, () => {
+          // A grant already on its way when stop() aborted: this tab no longer leads.
+          if (signal.aborted) return;
           watched.delete(tabId);
           gone();
         })
