@@ -176,7 +176,8 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
           const page = isTaskStatusPage(result.body) ? result.body : null;
           const notFound = !page && (result.kind === 'not-found' || state.notFound);
           set({ pollFailures: result.consecutiveFailures, notFound });
-          return page ? handle(merge.applyPage(page, event.requested)) : undefined;
+          if (page) handle(merge.applyPage(page, event.requested));
+          return;
         }
         const { message } = event;
         switch (message.type) {

@@ -115,6 +115,61 @@ export class Peer {
   }
 }
 
+/**
+ * Resolves when a check passes, re-checked on each call of `poke`: for tests whose fakes say
+ * "something changed" without saying what, so each waiting test re-reads what it waits for.
+ */
+export class Waiters {
+  readonly #waiters = new Set<() => void>();
+  poke = (): void => {
+    for (const wake of [...this.#waiters]) wake();
+  };
+  async until(check: () => boolean): Promise<void> {
+    while (!check()) await new Promise<void>((resolve) => this.#waiters.add(() => resolve()));
+  }
+}
+
+/**
+ * A mock-socket server at `url` (accepting an upgrade only while `accept` says so, if given) and
+ * the WebSocket class a client reaches it with: what each socket test sets up the same way.
+ * The class records every socket made (`sockets`); each accepted connection becomes a Peer,
+ * handed out in order by `connection()`.
+ */
+export function mockEndpoint(url: string, options: { accept?: () => boolean } = {}) {
+  const server = new Server(url, {
+    mock: false,
+    ...(options.accept ? { verifyClient: options.accept } : {}),
+  });
+  const peers: Peer[] = [];
+  const waiters = new Waiters();
+  server.on('connection', (socket) => {
+    peers.push(new Peer(socket));
+    waiters.poke();
+  });
+  const sockets: MockWebSocket[] = [];
+  class CountingWebSocket extends MockWebSocket {
+    constructor(u: string) {
+      super(u);
+      sockets.push(this);
+    }
+  }
+  let taken = 0;
+  return {
+    server,
+    sockets,
+    WebSocket: CountingWebSocket as unknown as WebSocketCtor,
+    /** The next connection the server accepts (in order). */
+    async connection(): Promise<Peer> {
+      await waiters.until(() => peers.length > taken);
+      return peers[taken++]!;
+    },
+    /** Sockets not closing or closed. */
+    openSockets(): number {
+      return sockets.filter((s) => s.readyState < MockWebSocket.CLOSING).length;
+    },
+  };
+}
+
 /** An EventTarget that counts its listeners, to prove stop() removes every one it added. */
 export class CountingTarget extends EventTarget {
   listeners = 0;
@@ -142,23 +197,8 @@ export interface HarnessOptions {
 export function harness(options: HarnessOptions = {}) {
   const host = `s${++hosts}.test`;
   const endpoint = `http://${host}`;
-  const server = new Server(`ws://${host}/api/agent-tasks/ws`, {
-    mock: false,
-    ...(options.accept ? { verifyClient: options.accept } : {}),
-  });
-  const sockets: MockWebSocket[] = [];
-  class CountingWebSocket extends MockWebSocket {
-    constructor(url: string) {
-      super(url);
-      sockets.push(this);
-    }
-  }
-  const peers: Peer[] = [];
-  const peerWaiters: (() => void)[] = [];
-  server.on('connection', (socket) => {
-    peers.push(new Peer(socket));
-    for (const wake of peerWaiters.splice(0)) wake();
-  });
+  const mock = mockEndpoint(`ws://${host}/api/agent-tasks/ws`, options);
+  const { server } = mock;
 
   const clock = new FakeClock();
   const fetch = new FakeFetch();
@@ -170,7 +210,7 @@ export function harness(options: HarnessOptions = {}) {
   const viewWaiters: (() => void)[] = [];
 
   const deps: TaskFeedDeps = {
-    WebSocket: CountingWebSocket as unknown as WebSocketCtor,
+    WebSocket: mock.WebSocket,
     fetch: fetch.fetch,
     clock,
     random: mulberry32(11),
@@ -205,7 +245,6 @@ export function harness(options: HarnessOptions = {}) {
   };
   const feed = panel(options.config, (view) => views.push(view));
 
-  let taken = 0;
   return {
     feed,
     server,
@@ -216,13 +255,9 @@ export function harness(options: HarnessOptions = {}) {
     document,
     navigator,
     views,
-    sockets,
+    sockets: mock.sockets,
     endpoint,
-    /** The next connection the server accepts (in order). */
-    async connection(): Promise<Peer> {
-      while (peers.length <= taken) await new Promise<void>((resolve) => peerWaiters.push(resolve));
-      return peers[taken++]!;
-    },
+    connection: mock.connection,
     panel,
     /** Resolves with the first view (current or coming) of `of` that satisfies `predicate`. */
     async view(predicate: (view: FeedView) => boolean, of: TaskFeed = feed): Promise<FeedView> {
@@ -231,10 +266,7 @@ export function harness(options: HarnessOptions = {}) {
         await new Promise<void>((resolve) => viewWaiters.push(resolve));
       }
     },
-    /** Sockets not closing or closed. */
-    openSockets(): number {
-      return sockets.filter((s) => s.readyState < MockWebSocket.CLOSING).length;
-    },
+    openSockets: mock.openSockets,
     setHidden(hidden: boolean): void {
       document.hidden = hidden;
       document.dispatchEvent(new Event('visibilitychange'));

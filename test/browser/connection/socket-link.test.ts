@@ -1,5 +1,5 @@
 import { expect } from '@open-wc/testing';
-import { Server, WebSocket as MockWebSocket } from 'mock-socket';
+import { WebSocket as MockWebSocket } from 'mock-socket';
 import { LIMITS } from '../../../protocol/constants.js';
 import type { SnapshotMessage } from '../../../protocol/ws-messages.js';
 import { BACKOFF } from '../../../widget/connection/backoff.js';
@@ -16,46 +16,26 @@ import {
 } from '../../../widget/connection/socket-link.js';
 import { FakeClock } from '../../widget/helpers/fake-clock.js';
 import { lines, page, snapshot } from '../../widget/helpers/fixtures.js';
-import { Peer } from './harness.js';
+import { mockEndpoint, type Peer } from './harness.js';
 
 let hosts = 0;
 
 function setup(options: { random?: () => number; accept?: () => boolean } = {}) {
   const url = `ws://link${++hosts}.test/api/agent-tasks/ws`;
-  const server = new Server(url, {
-    mock: false,
-    ...(options.accept ? { verifyClient: options.accept } : {}),
-  });
-  const peers: Peer[] = [];
-  const wakers: (() => void)[] = [];
-  server.on('connection', (socket) => {
-    peers.push(new Peer(socket));
-    for (const wake of wakers.splice(0)) wake();
-  });
-  const sockets: MockWebSocket[] = [];
-  class CountingWebSocket extends MockWebSocket {
-    constructor(u: string) {
-      super(u);
-      sockets.push(this);
-    }
-  }
+  const { server, sockets, WebSocket, connection } = mockEndpoint(url, options);
   const clock = new FakeClock();
   const config = {
     url,
-    WebSocket: CountingWebSocket as unknown as WebSocketCtor,
+    WebSocket,
     clock,
     random: options.random ?? (() => 0.5),
   };
-  let taken = 0;
   return {
     server,
     clock,
     config,
     sockets,
-    async connection(): Promise<Peer> {
-      while (peers.length <= taken) await new Promise<void>((resolve) => wakers.push(resolve));
-      return peers[taken++]!;
-    },
+    connection,
     /** The link's status once it satisfies `predicate` (now or later). */
     status(
       link: { readonly status: LinkStatus; onStatus(listener: (s: LinkStatus) => void): () => void },

@@ -1,19 +1,9 @@
 import { expect } from '@open-wc/testing';
 import { tabElection, type TabElection } from '../../../widget/connection/tab-election.js';
 import type { TabMessage } from '../../../widget/connection/tab-messages.js';
+import { Waiters } from './harness.js';
 
 let runs = 0;
-
-/** Resolves when `check` passes, re-checked on each call of `poke`. */
-class Waiters {
-  readonly #waiters = new Set<() => void>();
-  poke = (): void => {
-    for (const wake of [...this.#waiters]) wake();
-  };
-  async until(check: () => boolean): Promise<void> {
-    while (!check()) await new Promise<void>((resolve) => this.#waiters.add(() => resolve()));
-  }
-}
 
 /** What one tab's election told it. */
 interface Tab {
@@ -32,7 +22,7 @@ function setup() {
   const name = `agent-task-status/test-election ${++runs}-${Date.now()}`;
   const waiters = new Waiters();
   const tabs: Tab[] = [];
-  return {
+  const env = {
     name,
     waiters,
     /** A tab, started unless `start` is false. */
@@ -65,6 +55,35 @@ function setup() {
       if (start) tab.election.start();
       return tab;
     },
+    /** Tab `id`, started, once it leads. */
+    async leader(id: string): Promise<Tab> {
+      const tab = env.tab(id);
+      await waiters.until(() => tab.led > 0);
+      return tab;
+    },
+    /** Tabs `ids`, all started, once every one is ready. */
+    async ready<const Ids extends string[]>(...ids: Ids): Promise<{ [K in keyof Ids]: Tab }> {
+      const started = ids.map((id) => env.tab(id));
+      await waiters.until(() => started.every((tab) => tab.ready > 0));
+      return started as { [K in keyof Ids]: Tab };
+    },
+    /** A callback for `watch` that counts its calls in `calls`. */
+    counter() {
+      const counter = {
+        calls: 0,
+        count: (): void => {
+          counter.calls++;
+          waiters.poke();
+        },
+      };
+      return counter;
+    },
+    /** Tab `a` leading, tab `b` ready behind it, and a `gone` counter for `a` to watch `b` with. */
+    async leaderAndFollower() {
+      const a = await env.leader('a');
+      const [b] = await env.ready('b');
+      return { a, b, gone: env.counter() };
+    },
     /** The lock manager's view of this test's locks: held and pending, by name. */
     async locks(): Promise<{ held: string[]; pending: string[] }> {
       const { held = [], pending = [] } = await navigator.locks.query();
@@ -88,6 +107,7 @@ function setup() {
       for (const tab of tabs) tab.election.stop();
     },
   };
+  return env;
 }
 
 const status = (n: number): TabMessage => ({
@@ -101,8 +121,7 @@ describe('tabElection', () => {
 
   it('makes the first tab started ready, then its leader', async () => {
     env = setup();
-    const a = env.tab('a');
-    await env.waiters.until(() => a.led > 0);
+    const a = await env.leader('a');
     expect(a.ready).to.equal(1);
     expect(a.led).to.equal(1);
     expect((await env.locks()).held).to.have.members([env.name, `${env.name} #a`]);
@@ -110,10 +129,7 @@ describe('tabElection', () => {
 
   it('makes a second tab ready but leads with it only once the first stops', async () => {
     env = setup();
-    const a = env.tab('a');
-    await env.waiters.until(() => a.led > 0);
-    const b = env.tab('b');
-    await env.waiters.until(() => b.ready > 0);
+    const { a, b } = await env.leaderAndFollower();
     // Its request for the leader lock is queued behind the first tab's, and not granted.
     expect((await env.locks()).pending).to.deep.equal([env.name]);
     expect(b.led).to.equal(0);
@@ -127,8 +143,7 @@ describe('tabElection', () => {
 
   it('drops what a tab posts before it is ready, and delivers what it posts after', async () => {
     env = setup();
-    const a = env.tab('a');
-    await env.waiters.until(() => a.ready > 0);
+    const [a] = await env.ready('a');
     const b = env.tab('b');
     b.election.post(status(1));
     expect(b.ready).to.equal(0, 'not ready yet: its lock is granted later');
@@ -141,12 +156,10 @@ describe('tabElection', () => {
 
   it('hears nothing until it is ready', async () => {
     env = setup();
-    const a = env.tab('a');
-    await env.waiters.until(() => a.ready > 0);
+    const [a] = await env.ready('a');
     const release = await env.hold('b');
     const b = env.tab('b');
-    const c = env.tab('c');
-    await env.waiters.until(() => c.ready > 0);
+    const [c] = await env.ready('c');
     a.election.post(status(1));
     await env.waiters.until(() => c.heard.length > 0);
     expect(b.ready).to.equal(0);
@@ -161,9 +174,7 @@ describe('tabElection', () => {
 
   it('delivers messages both ways between ready tabs, never to the sender itself', async () => {
     env = setup();
-    const a = env.tab('a');
-    const b = env.tab('b');
-    await env.waiters.until(() => a.ready > 0 && b.ready > 0);
+    const [a, b] = await env.ready('a', 'b');
     a.election.post({ type: 'hello' });
     b.election.post({ type: 'probe' });
     await env.waiters.until(() => a.heard.length > 0 && b.heard.length > 0);
@@ -173,28 +184,20 @@ describe('tabElection', () => {
 
   it('tells the leader when a watched tab stops, and not before', async () => {
     env = setup();
-    const a = env.tab('a');
-    await env.waiters.until(() => a.led > 0);
-    const b = env.tab('b');
-    await env.waiters.until(() => b.ready > 0);
-    let gone = 0;
-    a.election.watch('b', () => {
-      gone++;
-      env.waiters.poke();
-    });
+    const { a, b, gone } = await env.leaderAndFollower();
+    a.election.watch('b', gone.count);
     // The watch waits on the second tab's own lock, which that tab holds.
     expect((await env.locks()).pending).to.include(`${env.name} #b`);
-    expect(gone).to.equal(0);
+    expect(gone.calls).to.equal(0);
 
     b.election.stop();
-    await env.waiters.until(() => gone > 0);
-    expect(gone).to.equal(1);
+    await env.waiters.until(() => gone.calls > 0);
+    expect(gone.calls).to.equal(1);
   });
 
   it('tells the leader at once about a watched tab that holds no lock', async () => {
     env = setup();
-    const a = env.tab('a');
-    await env.waiters.until(() => a.led > 0);
+    const a = await env.leader('a');
     let gone = false;
     a.election.watch('never-started', () => {
       gone = true;
@@ -206,29 +209,20 @@ describe('tabElection', () => {
 
   it('watches a tab once, however many times it is asked', async () => {
     env = setup();
-    const a = env.tab('a');
-    await env.waiters.until(() => a.led > 0);
-    const b = env.tab('b');
-    await env.waiters.until(() => b.ready > 0);
-    let gone = 0;
-    const count = () => {
-      gone++;
-      env.waiters.poke();
-    };
-    a.election.watch('b', count);
-    a.election.watch('b', count);
+    const { a, b, gone } = await env.leaderAndFollower();
+    a.election.watch('b', gone.count);
+    a.election.watch('b', gone.count);
     expect((await env.locks()).pending.filter((lock) => lock === `${env.name} #b`)).to.have.length(1);
     b.election.stop();
-    await env.waiters.until(() => gone > 0);
+    await env.waiters.until(() => gone.calls > 0);
     // Lock requests are granted in order: a second watch's would come before this one.
     await navigator.locks.request(`${env.name} #b`, () => {});
-    expect(gone).to.equal(1);
+    expect(gone.calls).to.equal(1);
   });
 
   it('can be started again after stop, and is ready again', async () => {
     env = setup();
-    const a = env.tab('a');
-    await env.waiters.until(() => a.led > 0);
+    const a = await env.leader('a');
     a.election.stop();
     a.election.start();
     await env.waiters.until(() => a.led > 1);
@@ -238,10 +232,7 @@ describe('tabElection', () => {
 
   it('follows, not leads, when started again while another tab leads', async () => {
     env = setup();
-    const a = env.tab('a');
-    await env.waiters.until(() => a.led > 0);
-    const b = env.tab('b');
-    await env.waiters.until(() => b.ready > 0);
+    const { a, b } = await env.leaderAndFollower();
     a.election.stop();
     await env.waiters.until(() => b.led > 0);
     a.election.start();
@@ -259,16 +250,13 @@ describe('tabElection', () => {
 
   it('neither speaks nor hears, once started again, until it holds its lock again', async () => {
     env = setup();
-    const a = env.tab('a');
-    const b = env.tab('b');
-    await env.waiters.until(() => a.ready > 0 && b.ready > 0);
+    const [a, b] = await env.ready('a', 'b');
     b.election.stop();
     const release = await env.hold('b');
     b.election.start();
     b.election.post(status(1));
     a.election.post(status(2));
-    const c = env.tab('c');
-    await env.waiters.until(() => c.ready > 0);
+    const [c] = await env.ready('c');
     c.election.post(status(3));
     await env.waiters.until(() => a.heard.length > 0);
     expect(a.heard).to.deep.equal([status(3)], 'what it posted before was dropped');
@@ -285,8 +273,7 @@ describe('tabElection', () => {
     const locks = await env.locks();
     expect(locks.held).to.have.members([env.name, `${env.name} #a`]);
     expect(locks.pending).to.deep.equal([], 'no second request for its own lock');
-    const b = env.tab('b');
-    await env.waiters.until(() => b.ready > 0);
+    const [b] = await env.ready('b');
     a.election.stop();
     await env.waiters.until(() => b.led > 0);
     expect(a.ready).to.equal(1);
@@ -294,55 +281,36 @@ describe('tabElection', () => {
 
   it('watches a tab again once it was gone and came back', async () => {
     env = setup();
-    const a = env.tab('a');
-    await env.waiters.until(() => a.led > 0);
-    const b = env.tab('b');
-    await env.waiters.until(() => b.ready > 0);
-    let gone = 0;
-    const count = () => {
-      gone++;
-      env.waiters.poke();
-    };
-    a.election.watch('b', count);
+    const { a, b, gone } = await env.leaderAndFollower();
+    a.election.watch('b', gone.count);
     b.election.stop();
-    await env.waiters.until(() => gone > 0);
+    await env.waiters.until(() => gone.calls > 0);
     b.election.start();
     await env.waiters.until(() => b.ready > 1);
-    a.election.watch('b', count);
+    a.election.watch('b', gone.count);
     expect((await env.locks()).pending).to.include(`${env.name} #b`);
     b.election.stop();
-    await env.waiters.until(() => gone > 1);
-    expect(gone).to.equal(2);
+    await env.waiters.until(() => gone.calls > 1);
+    expect(gone.calls).to.equal(2);
   });
 
   it('watches again after it stopped and started again', async () => {
     env = setup();
-    const a = env.tab('a');
-    await env.waiters.until(() => a.led > 0);
-    const b = env.tab('b');
-    await env.waiters.until(() => b.ready > 0);
-    let gone = 0;
-    const count = () => {
-      gone++;
-      env.waiters.poke();
-    };
-    a.election.watch('b', count);
+    const { a, b, gone } = await env.leaderAndFollower();
+    a.election.watch('b', gone.count);
     a.election.stop();
     a.election.start();
     await env.waiters.until(() => a.ready > 1);
-    a.election.watch('b', count);
+    a.election.watch('b', gone.count);
     expect((await env.locks()).pending).to.include(`${env.name} #b`);
     b.election.stop();
-    await env.waiters.until(() => gone > 0);
-    expect(gone).to.equal(1, 'the watch of the stopped election was dropped with it');
+    await env.waiters.until(() => gone.calls > 0);
+    expect(gone.calls).to.equal(1, 'the watch of the stopped election was dropped with it');
   });
 
   it('delivers nothing to a tab that is stopped', async () => {
     env = setup();
-    const a = env.tab('a');
-    const b = env.tab('b');
-    const c = env.tab('c');
-    await env.waiters.until(() => a.ready > 0 && b.ready > 0 && c.ready > 0);
+    const [a, b, c] = await env.ready('a', 'b', 'c');
     a.election.stop();
     b.election.post({ type: 'hello' });
     // Channels opened earlier hear a message first: the stopped tab's turn came before this one.
@@ -353,14 +321,11 @@ describe('tabElection', () => {
 
   it('posts nothing once stopped', async () => {
     env = setup();
-    const a = env.tab('a');
-    const b = env.tab('b');
-    await env.waiters.until(() => a.ready > 0 && b.ready > 0);
+    const [a, b] = await env.ready('a', 'b');
     a.election.post({ type: 'hello' });
     a.election.stop();
     a.election.post({ type: 'probe' });
-    const c = env.tab('c');
-    await env.waiters.until(() => c.ready > 0);
+    const [c] = await env.ready('c');
     c.election.post({ type: 'retry' });
     await env.waiters.until(() => b.heard.length > 1);
     expect(b.heard).to.deep.equal([{ type: 'hello' }, { type: 'retry' }]);
@@ -368,8 +333,7 @@ describe('tabElection', () => {
 
   it('stops a tab that is not ready yet without it ever becoming ready', async () => {
     env = setup();
-    const a = env.tab('a');
-    await env.waiters.until(() => a.led > 0);
+    await env.leader('a');
     const b = env.tab('b');
     b.election.stop();
     // Take and release b's lock: were b's request still queued, it would be granted first.

@@ -1,29 +1,17 @@
 import { expect } from '@open-wc/testing';
-import { Server, WebSocket as MockWebSocket } from 'mock-socket';
 import type { SnapshotMessage, UpdateMessage } from '../../../protocol/ws-messages.js';
 import { feedKey } from '../../../widget/connection/feed-key.js';
 import type { Listener } from '../../../widget/connection/link.js';
 import type { PollResult } from '../../../widget/connection/poller.js';
-import type { LinkStatus, WebSocketCtor } from '../../../widget/connection/socket-link.js';
+import type { LinkStatus } from '../../../widget/connection/socket-link.js';
 import { tabLink, type TabLink, type TabLinkConfig } from '../../../widget/connection/tab-link.js';
 import { tabChannelName, type TabMessage } from '../../../widget/connection/tab-messages.js';
 import { FakeClock, settle } from '../../widget/helpers/fake-clock.js';
 import { FakeFetch } from '../../widget/helpers/fake-fetch.js';
 import { lines, page, snapshot, update } from '../../widget/helpers/fixtures.js';
-import { Peer } from './harness.js';
+import { mockEndpoint, Waiters } from './harness.js';
 
 let hosts = 0;
-
-/** Resolves when `check` passes, re-checked on each call of the returned `poke`. */
-class Waiters {
-  readonly #waiters = new Set<() => void>();
-  poke = (): void => {
-    for (const wake of [...this.#waiters]) wake();
-  };
-  async until(check: () => boolean): Promise<void> {
-    while (!check()) await new Promise<void>((resolve) => this.#waiters.add(() => resolve()));
-  }
-}
 
 /**
  * Two (or more) "tabs" in one page: TabLinks for one endpoint with distinct tab ids, sharing the
@@ -33,20 +21,10 @@ class Waiters {
 function setup() {
   const host = `tabs${++hosts}-${Date.now()}.test`;
   const url = `ws://${host}/api/agent-tasks/ws`;
-  const server = new Server(url, { mock: false });
-  const peers: Peer[] = [];
+  const mock = mockEndpoint(url);
   const waiters = new Waiters();
-  server.on('connection', (socket) => {
-    peers.push(new Peer(socket));
-    waiters.poke();
-  });
-  const sockets: MockWebSocket[] = [];
-  class CountingWebSocket extends MockWebSocket {
-    constructor(u: string) {
-      super(u);
-      sockets.push(this);
-    }
-  }
+  // A test may wait on anything a new connection changes.
+  mock.server.on('connection', waiters.poke);
   const clock = new FakeClock();
   const fetch = new FakeFetch();
   const heard: TabMessage[] = [];
@@ -56,13 +34,12 @@ function setup() {
     waiters.poke();
   };
   const links: TabLink[] = [];
-  let taken = 0;
   let read = 0;
   return {
     url,
     clock,
     fetch,
-    sockets,
+    sockets: mock.sockets,
     heard,
     waiters,
     /** A tab; `tabId` must differ between tabs of one test. */
@@ -70,7 +47,7 @@ function setup() {
       const link = tabLink({
         url,
         endpoint: `http://${host}`,
-        WebSocket: CountingWebSocket as unknown as WebSocketCtor,
+        WebSocket: mock.WebSocket,
         fetch: fetch.fetch,
         clock,
         random: () => 0.5,
@@ -85,10 +62,7 @@ function setup() {
       return link;
     },
     /** The next connection the server accepts. */
-    async connection(): Promise<Peer> {
-      await waiters.until(() => peers.length > taken);
-      return peers[taken++]!;
-    },
+    connection: mock.connection,
     /** The next message on the channel (after those already read) that matches. */
     async message(match: (m: TabMessage) => boolean): Promise<TabMessage> {
       for (;;) {
@@ -97,13 +71,11 @@ function setup() {
         if (match(m)) return m;
       }
     },
-    openSockets(): number {
-      return sockets.filter((s) => s.readyState < MockWebSocket.CLOSING).length;
-    },
+    openSockets: mock.openSockets,
     dispose(): void {
       for (const link of links) link.close();
       spy.close();
-      server.stop();
+      mock.server.stop();
     },
   };
 }

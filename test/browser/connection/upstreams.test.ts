@@ -1,16 +1,14 @@
 import { expect } from '@open-wc/testing';
-import { Server, WebSocket as MockWebSocket } from 'mock-socket';
 import type { ClientMessage } from '../../../protocol/ws-messages.js';
 import { feedKey, keyName, type FeedKey } from '../../../widget/connection/feed-key.js';
 import type { Interest } from '../../../widget/connection/interest.js';
 import type { LinkEvent } from '../../../widget/connection/link.js';
 import type { LinkStatus } from '../../../widget/connection/link-status.js';
-import type { WebSocketCtor } from '../../../widget/connection/socket-link.js';
 import { upstreams, type Upstreams } from '../../../widget/connection/upstreams.js';
 import { FakeClock, settle } from '../../widget/helpers/fake-clock.js';
 import { FakeFetch } from '../../widget/helpers/fake-fetch.js';
 import { lines, page, snapshot, task, update } from '../../widget/helpers/fixtures.js';
-import { Peer } from './harness.js';
+import { mockEndpoint, type Peer } from './harness.js';
 
 let hosts = 0;
 
@@ -31,20 +29,8 @@ function setup() {
   const host = `upstreams${++hosts}-${Date.now()}.test`;
   const endpoint = `http://${host}`;
   const url = `ws://${host}/api/agent-tasks/ws`;
-  const server = new Server(url, { mock: false });
-  const peers: Peer[] = [];
-  const wakers: (() => void)[] = [];
-  server.on('connection', (socket) => {
-    peers.push(new Peer(socket));
-    for (const wake of wakers.splice(0)) wake();
-  });
-  const sockets: MockWebSocket[] = [];
-  class CountingWebSocket extends MockWebSocket {
-    constructor(u: string) {
-      super(u);
-      sockets.push(this);
-    }
-  }
+  const mock = mockEndpoint(url);
+  const { server } = mock;
   const clock = new FakeClock();
   const body = page(lines(5, 6), 6);
   const fetch = new FakeFetch(() => ({ status: 200, body }));
@@ -55,7 +41,7 @@ function setup() {
   const sources: Upstreams = upstreams({
     url,
     endpoint,
-    WebSocket: CountingWebSocket as unknown as WebSocketCtor,
+    WebSocket: mock.WebSocket,
     fetch: fetch.fetch,
     clock,
     random: () => 0.5,
@@ -66,13 +52,12 @@ function setup() {
     interest: (key) => interests.get(keyName(key)) ?? TAIL,
     deliver: (key, event) => delivered.push([key, event]),
   });
-  let taken = 0;
   return {
     server,
     clock,
     fetch,
     body,
-    sockets,
+    sockets: mock.sockets,
     delivered,
     statuses,
     sources,
@@ -81,18 +66,13 @@ function setup() {
       interests.set(keyName(key), { ...TAIL, ...interest });
     },
     /** The next connection the server accepts. */
-    async connection(): Promise<Peer> {
-      while (peers.length <= taken) await new Promise<void>((resolve) => wakers.push(resolve));
-      return peers[taken++]!;
-    },
+    connection: mock.connection,
     /** Resolves once the socket's latest status is of this kind. */
     async status(kind: LinkStatus['kind']): Promise<void> {
       while (statuses.at(-1)?.kind !== kind)
         await new Promise<void>((resolve) => statusWaiters.push(resolve));
     },
-    openSockets(): number {
-      return sockets.filter((s) => s.readyState < MockWebSocket.CLOSING).length;
-    },
+    openSockets: mock.openSockets,
     /** The afterSeq of each status request so far (null: none asked). */
     afterSeqs(): (string | null)[] {
       return fetch.requests.map((r) => r.url.searchParams.get('afterSeq'));
