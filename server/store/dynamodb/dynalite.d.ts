@@ -14,6 +14,20 @@ declare module 'dynalite' {
     ssl?: boolean;
   }
 
-  function dynalite(options?: DynaliteOptions): Server;
-  export = dynalite;
+  /** The classic-level database under dynalite (abstract-level 3), as far as we use it. */
+  export interface DynaliteLevel {
+    attachResource(resource: object): void;
+    detachResource(resource: object): void;
+    getProperty(property: string): string;
+    approximateSize(start: string, end: string): Promise<number>;
+  }
+
+  /** `server.store` exists only with patches/dynalite+4.0.0.patch applied (npm's postinstall). */
+  interface DynaliteStore {
+    db: DynaliteLevel;
+    lifecycleManager: { getPendingOperationCount(): number };
+  }
+
+  function dynalite(options?: DynaliteOptions): Server & { store: DynaliteStore };
+  export default dynalite;
 }

@@ -4,13 +4,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it, test } from 'node:test';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import {
   DataDirInUseError,
   startEmbeddedDynalite,
 } from '../../../server/store/dynamodb/embedded-dynalite.js';
-import { testClient } from './dynalite-harness.js';
+import { DynaliteFixture, testClient } from './dynalite-harness.js';
 
 const DYNALITE = createRequire(import.meta.url).resolve('dynalite');
 
@@ -79,4 +79,30 @@ describe('embedded dynalite', () => {
       await first.close();
     }
   });
+});
+
+// Issue 18: dynalite 4 ended its LevelDB iterators with `iterator.return()`, which abstract-level
+// iterators lack, so every Query kept one open (and the native memory it pins) for good.
+test("the store's Queries close their LevelDB iterators, cut short by Limit or read to the end", async (t) => {
+  const now = new Date('2026-11-02T10:00:00.000Z');
+  const fixture = await DynaliteFixture.start(() => now);
+  t.after(() => fixture.close());
+  const store = fixture.store();
+  const before = await fixture.dynalite.stats();
+
+  await store.createTask({ id: 't-1', agentId: 'agent-1', title: null, tokenHash: 'h', now });
+  for (let i = 1; i <= 3; i++) {
+    // Each append reads the tail with a Query of Limit 1, newest first.
+    await store.append('t-1', { update: { logs: [{ level: 'info', message: `line ${i}` }] }, now });
+  }
+  // Forward from a cursor (BETWEEN, read to the end), the latest page (newest first, Limit),
+  // and the agent's latest task (a Query of Limit 1 on the byAgent index).
+  assert.equal((await store.readPage('t-1', { afterSeq: 1, limit: 10 }))?.logs.length, 2);
+  assert.equal((await store.readPage('t-1', { limit: 2 }))?.logs.length, 2);
+  assert.equal((await store.getActiveTask('agent-1'))?.id, 't-1');
+
+  const after = await fixture.dynalite.stats();
+  assert.ok(after.iteratorsOpened - before.iteratorsOpened >= 9, 'each of those Queries opened an iterator');
+  assert.equal(after.openIterators, 0);
+  assert.equal(after.pendingOperations, 0);
 });
