@@ -12,7 +12,7 @@ import { HttpMetrics } from './http/metrics.js';
 import type { Realtime } from './realtime/realtime.js';
 import { agentRoutes } from './routes/agents.js';
 import type { RouteDeps } from './routes/deps.js';
-import { opsRoutes } from './routes/ops.js';
+import { opsRoutes, type OpsDeps } from './routes/ops.js';
 import { staticRoutes } from './routes/static-files.js';
 import { taskReadRoutes } from './routes/task-reads.js';
 import { taskWriteRoutes } from './routes/tasks.js';
@@ -32,6 +32,8 @@ export interface AppOptions {
   demo?: Hono | undefined;
   /** Request counts for /metrics; serve.ts passes one it shares with the upgrade listener. */
   metrics?: HttpMetrics;
+  /** The embedded dynalite's figures for /metrics, when the store runs one in this process. */
+  embeddedStats?: OpsDeps['embeddedStats'];
 }
 
 /** A plain GET at ROUTES.ws: RFC 9110 §15.5.22, 426 names the protocol to upgrade to. */
@@ -52,6 +54,7 @@ export function createApp({
   now = Date.now,
   demo,
   metrics = new HttpMetrics(),
+  embeddedStats,
 }: AppOptions) {
   const deps: RouteDeps = { store, bus, config, log, now };
   const app = new Hono<AppEnv>();
@@ -78,7 +81,7 @@ export function createApp({
   app.route(ROUTES.tasks, taskWriteRoutes(deps));
   app.route(ROUTES.tasks, taskReadRoutes(deps));
   app.route('/api/agents', agentRoutes(deps));
-  app.route('/', opsRoutes({ metrics, realtime }));
+  app.route('/', opsRoutes({ metrics, realtime, embeddedStats }));
   if (demo) app.route('/demo/api', demo);
   app.route('/', staticRoutes({ dir: config.staticDir, allowedOrigins: config.allowedOrigins }));
 

@@ -64,7 +64,16 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const demoAgents: SimulatedAgent[] = [];
   const demo = config.demo && realtime ? demoRoutes(realtime, demoAgents) : undefined;
   const metrics = new HttpMetrics();
-  const app = createApp({ store, bus, config, realtime, log, demo, metrics });
+  const app = createApp({
+    store,
+    bus,
+    config,
+    realtime,
+    log,
+    demo,
+    metrics,
+    embeddedStats: opened.embeddedStats,
+  });
 
   const inFlight = new InFlight();
   const server = serve({

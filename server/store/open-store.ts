@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { createDynamoClient, credentialsFor, LOCAL_CREDENTIALS } from './dynamodb/client.js';
 import { DynamoTaskStore } from './dynamodb/dynamo-task-store.js';
-import { startEmbeddedDynalite } from './dynamodb/embedded-dynalite.js';
+import { startEmbeddedDynalite, type EmbeddedDynaliteStats } from './dynamodb/embedded-dynalite.js';
 import { ensureTable, tableExists } from './dynamodb/table.js';
 import { MemoryTaskStore } from './memory-store.js';
 import type { TaskStore } from './task-store.js';
@@ -33,6 +33,8 @@ export interface OpenedStore {
   close(): Promise<void>;
   /** One line for the startup log, e.g. `dynamodb (embedded dynalite, .data/dynalite)`. */
   description: string;
+  /** The embedded dynalite's own figures, for /metrics; only when this process runs it. */
+  embeddedStats?: () => Promise<EmbeddedDynaliteStats>;
 }
 
 export async function openStore(options: OpenStoreOptions): Promise<OpenedStore> {
@@ -60,6 +62,7 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
         store,
         close: () => store.close(),
         description: `dynamodb (embedded dynalite, ${dataDir}, table ${tableName})`,
+        embeddedStats: () => embedded.stats(),
       };
     } catch (error) {
       await embedded.close();

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { WebSocket } from 'ws';
 import { ROUTES, type CreateTaskResponse } from '../../../protocol/index.js';
 import type { Realtime } from '../../../server/realtime/realtime.js';
-import { startServer } from '../../../server/serve.js';
+import { startServer, type RunningServer } from '../../../server/serve.js';
 import { harness, testConfig } from './harness.js';
 
 test('/healthz answers ok', async () => {
@@ -128,6 +131,72 @@ test('/metrics reports the real sockets, their subscriptions and the events deli
     for (const c of clients) c.ws.terminate();
     await server.close();
   }
+});
+
+/** Every unlabelled sample of a /metrics text, by name. */
+function samples(text: string): Map<string, number> {
+  const found = new Map<string, number>();
+  for (const match of text.matchAll(/^([a-z_]+) (\S+)$/gm)) found.set(match[1]!, Number(match[2]));
+  return found;
+}
+
+test('/metrics reports where memory is: resident, V8 heap and external', async (t) => {
+  const server = await startServer({ config: testConfig({ PORT: '0' }), realtime: false });
+  t.after(() => server.close());
+  const figures = samples(await (await fetch(`${server.url}/metrics`)).text());
+  const rss = figures.get('process_resident_memory_bytes')!;
+  const heapUsed = figures.get('nodejs_heap_size_used_bytes')!;
+  const heapTotal = figures.get('nodejs_heap_size_total_bytes')!;
+  const external = figures.get('nodejs_external_memory_bytes')!;
+  assert.ok(heapUsed > 0 && heapUsed <= heapTotal, `heap used ${heapUsed} of ${heapTotal}`);
+  assert.ok(external > 0, `external ${external}`);
+  assert.ok(rss > heapUsed, `resident ${rss} holds the heap in use ${heapUsed}`);
+  assert.equal(
+    [...figures.keys()].some((name) => name.startsWith('agent_task_status_dynalite_')),
+    false,
+    'no dynalite figures on the memory store',
+  );
+});
+
+test("/metrics reports the embedded dynalite's own figures, its iterators closed after use", async (t) => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'ats-metrics-'));
+  let started: RunningServer | undefined;
+  t.after(async () => {
+    await started?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const server = (started = await startServer({
+    config: testConfig({ PORT: '0', STORE: 'dynamodb', DATA_DIR: dataDir }),
+    realtime: false,
+  }));
+  const created = await fetch(`${server.url}${ROUTES.tasks}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ agentId: 'agent-m' }),
+  });
+  const { task, agentToken } = (await created.json()) as CreateTaskResponse;
+  for (let i = 0; i < 3; i++) {
+    const posted = await fetch(`${server.url}${ROUTES.taskStatus(task.id)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${agentToken}` },
+      body: JSON.stringify({ logs: [{ message: `line ${i}` }] }),
+    });
+    assert.equal(posted.status, 200);
+  }
+  assert.equal((await fetch(`${server.url}${ROUTES.taskStatus(task.id)}`)).status, 200);
+
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  assert.match(text, /^# TYPE agent_task_status_dynalite_iterators_opened_total counter$/m);
+  const figures = samples(text);
+  assert.ok(
+    figures.get('agent_task_status_dynalite_iterators_opened_total')! >= 4,
+    'every post read its tail',
+  );
+  assert.equal(figures.get('agent_task_status_dynalite_open_iterators'), 0);
+  assert.equal(figures.get('agent_task_status_dynalite_pending_operations'), 0);
+  const leveldbMemory = figures.get('agent_task_status_dynalite_leveldb_memory_bytes')!;
+  assert.ok(leveldbMemory > 0 && leveldbMemory < figures.get('process_resident_memory_bytes')!);
+  assert.ok(figures.get('agent_task_status_dynalite_leveldb_disk_bytes')! >= 0);
 });
 
 /** The request counter of one method, route pattern and status in /metrics text (0 when absent). */
