@@ -1,12 +1,16 @@
 // `npm run bench`: every benchmark of issue 7 in one run, printed as one table in which each of
 // our figures stands beside its baselines from the same run. Usage:
-//   node --import tsx bench/run.ts [--only=fanout,memory,ingest,size,recovery] [--quick]
+//   node --import tsx bench/run.ts [--only=fanout,memory,ingest,size,recovery,soak] [--quick]
+// The soak (issue 18) takes 11 minutes per store, so it runs only when named:
+//   npm run bench -- --only=soak [--soak-minutes=10] [--soak-warmup-minutes=1] [--soak-stores=memory,dynamodb]
+// (--quick: 2 minutes after a 30 s warm-up).
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { FANOUT_LAYOUTS, fanout, type FanoutResult } from './fanout.js';
 import { ingest, type IngestResult } from './ingest.js';
 import { memory, type MemoryResult } from './memory.js';
 import { recovery, type RecoveryResult } from './recovery.js';
+import { renderSoakTable, soak, SOAK_STORES, SOAK_TIMING, type SoakResult } from './soak.js';
 import { sizes } from './size.js';
 import { fmt, renderTable, type Row } from './lib/table.js';
 import type { ServerKind } from './load/subscriber.js';
@@ -18,6 +22,7 @@ const only = args
   ?.slice(7)
   .split(',');
 const wanted = (name: string) => !only || only.includes(name);
+const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 
 const KINDS: ServerKind[] = ['bare-ws', 'socketio', 'ours'];
 const FANOUT_TIMING = quick
@@ -28,6 +33,12 @@ const INGEST_TIMING = quick
   ? { seconds: 2, warmupSeconds: 1, connections: 16 }
   : { seconds: 5, warmupSeconds: 1, connections: 16 };
 const RECOVERY_CLIENTS = 1_000;
+const SOAK = {
+  ...SOAK_TIMING,
+  warmupMs: Number(flag('soak-warmup-minutes') ?? (quick ? 0.5 : 1)) * 60_000,
+  measureMs: Number(flag('soak-minutes') ?? (quick ? 2 : 10)) * 60_000,
+};
+const SOAK_NAMES = flag('soak-stores')?.split(',');
 /** Cores other processes may keep busy around the run before the table warns about them. */
 const OTHERS_BUSY_LIMIT = 0.25;
 /**
@@ -334,7 +345,18 @@ async function main(): Promise<void> {
         notes.push(`recovery ${r.kind}: only ${r.resynced} of ${r.clients} resynced within 30 s`);
   }
 
-  const table = renderTable(rows, { floor: 'floor', peer: 'peer' });
+  const soaked: SoakResult[] = [];
+  if (only?.includes('soak')) {
+    for (const store of SOAK_STORES.filter((s) => !SOAK_NAMES || SOAK_NAMES.includes(s.name))) {
+      log(
+        `soak: ${store.name} store, ${SOAK.clients} clients on ${SOAK.tasks} tasks, ${SOAK.postsPerSecond} posts/s, ` +
+          `${SOAK.measureMs / 60_000} min after ${SOAK.warmupMs / 60_000} min of warm-up...`,
+      );
+      soaked.push(await soak(store, SOAK, log));
+    }
+  }
+
+  const table = rows.length > 0 ? renderTable(rows, { floor: 'floor', peer: 'peer' }) : '';
   const minutes = ((performance.now() - started) / 60_000).toFixed(1);
   const othersAtEnd = await othersBusyCores();
   const times1 = cpuTimes();
@@ -358,7 +380,15 @@ async function main(): Promise<void> {
   console.log(
     'floor: bare `ws` broadcast server (fan-out, memory, recovery) or bare Hono POST handler (ingest); peer: Socket.IO 4 with rooms / socket.io-client\n',
   );
-  console.log(table);
+  if (table) console.log(table);
+  if (soaked.length > 0) {
+    console.log(
+      `\nsoak: ${SOAK.clients} clients following ${SOAK.tasks} tasks, ${SOAK.postsPerSecond} status posts/s with a log line each, ` +
+        `half the clients dropped and reconnected every ${SOAK.churnEveryMs / 60_000} min; slopes over ` +
+        `${SOAK.measureMs / 60_000} min after ${SOAK.warmupMs / 60_000} min of warm-up, memory read after a full GC\n`,
+    );
+    console.log(renderSoakTable(soaked));
+  }
   if (notes.length > 0) console.log(`\nnotes:\n${notes.map((n) => `- ${n}`).join('\n')}`);
 }
 

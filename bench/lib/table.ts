@@ -31,10 +31,19 @@ export function renderTable(rows: Row[], headers: { floor: string; peer: string 
       row.ok === undefined ? '' : row.ok ? 'holds' : 'MISSES',
     ]);
   }
+  return renderMarkdown(head, body, (i) => i > 0 && i < 6);
+}
+
+/** A Markdown table padded to line up in a terminal too; `numeric` columns are right-aligned. */
+export function renderMarkdown(
+  head: string[],
+  body: string[][],
+  numeric: (column: number) => boolean,
+): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i === 0 || i >= 6 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
-  const rule = `|${widths.map((w, i) => (i === 0 || i >= 6 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+    `| ${cells.map((c, i) => (numeric(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (numeric(i) ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
   return [line(head), rule, ...body.map(line)].join('\n');
 }
 
