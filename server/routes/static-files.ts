@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono, type MiddlewareHandler } from 'hono';
@@ -23,11 +23,12 @@ export function staticRoutes({ dir, allowedOrigins }: StaticDeps) {
   const top = filesFrom(dir);
   const demo = filesFrom(join(dir, 'demo'));
   const notApi: MiddlewareHandler<AppEnv> = async function notApi(c, next) {
-    if (c.req.path.startsWith('/api/')) return c.notFound();
+    // A NUL byte (`/%00`) is in no file name; node:fs would throw on it rather than say "no such file".
+    if (c.req.path.startsWith('/api/') || c.req.path.includes('\0')) return c.notFound();
     await next();
   };
   return new Hono<AppEnv>()
-    .on(['GET', 'OPTIONS'], ROUTES.widget, cors, revalidatedWhole, noCache, top)
+    .on(['GET', 'OPTIONS'], ROUTES.widget, notApi, cors, revalidatedWhole, noCache, top)
     .on(['GET', 'OPTIONS'], '*', notApi, cors, demo, top);
 }
 
@@ -81,11 +82,24 @@ function filesFrom(root: string): MiddlewareHandler<AppEnv> {
  */
 function copiesAreFresh(path: string): boolean {
   let file = path;
-  let source = statSync(file, { throwIfNoEntry: false });
-  if (source?.isDirectory()) source = statSync((file = join(file, 'index.html')), { throwIfNoEntry: false });
+  let source = statOf(file);
+  if (source?.isDirectory()) source = statOf((file = join(file, 'index.html')));
   if (!source?.isFile()) return true;
   return ['.br', '.gz'].every((suffix) => {
-    const copy = statSync(file + suffix, { throwIfNoEntry: false });
+    const copy = statOf(file + suffix);
     return !copy || copy.mtimeMs >= source.mtimeMs;
   });
+}
+
+/**
+ * The file's stats, or undefined when there is none there: also for paths no file can have, such
+ * as one through a file (`/agent-task-status.js/x`, ENOTDIR) or one too long (ENAMETOOLONG), which
+ * a client may well ask for and which are a 404, not a failure.
+ */
+function statOf(path: string): Stats | undefined {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }

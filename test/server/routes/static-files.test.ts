@@ -6,7 +6,8 @@ import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { ROUTES } from '../../../protocol/index.js';
 import { compressedCopies } from '../../../scripts/precompress.js';
-import { errorOf, harness } from './harness.js';
+import { startServer } from '../../../server/serve.js';
+import { errorOf, harness, testConfig } from './harness.js';
 
 describe('static files', () => {
   let dir: string;
@@ -128,6 +129,28 @@ describe('static files', () => {
     const res = await h.request('/api/secret.txt');
     assert.equal(res.status, 404);
     assert.equal((await errorOf(res)).code, 'not_found');
+  });
+
+  test('malformed paths (a NUL byte, a path through a file, a name too long) answer 404 not_found over HTTP, and nothing is logged', async (t) => {
+    const logged: unknown[] = [];
+    const log = {
+      error: (...args: unknown[]) => logged.push(args),
+      warn: (...args: unknown[]) => logged.push(args),
+    };
+    const server = await startServer({ config: testConfig({ PORT: '0', STATIC_DIR: dir }), log });
+    t.after(() => server.close());
+    for (const path of [
+      '/%00',
+      '/demo/%00x',
+      `${ROUTES.widget}%00`,
+      `${ROUTES.widget}/x`,
+      `/${'a'.repeat(5_000)}`,
+    ]) {
+      const res = await fetch(`${server.url}${path}`);
+      assert.equal(res.status, 404, path.slice(0, 40));
+      assert.equal((await errorOf(res)).code, 'not_found', path.slice(0, 40));
+    }
+    assert.deepEqual(logged, []);
   });
 
   test('without a build, / and the widget answer 404 saying to run npm run build', async () => {
