@@ -18,6 +18,10 @@ export const CreateTaskResponseSchema = z.object({
 });
 export type CreateTaskResponse = z.infer<typeof CreateTaskResponseSchema>;
 
+/** A replaced agent token (POST .../agent-token): the previous one is refused from now on. */
+export const AgentTokenResponseSchema = CreateTaskResponseSchema.pick({ agentToken: true });
+export type AgentTokenResponse = z.infer<typeof AgentTokenResponseSchema>;
+
 export const LogInputSchema = z.strictObject({
   level: LogLevelSchema.default('info'),
   message: z.string().min(1).max(LIMITS.logLineChars),

@@ -11,6 +11,8 @@ export const ROUTES = {
   tasks: '/api/agent-tasks',
   taskStatus: taskStatusRoute,
   taskLogs: taskLogsRoute,
+  /** POST, admin token: a new agent token for the task; the old one stops working at once. */
+  taskAgentToken: (taskId: string) => `/api/agent-tasks/${encodeURIComponent(taskId)}/agent-token`,
   activeTask: activeTaskRoute,
   ws: WS_ROUTE,
   widget: '/agent-task-status.js',

@@ -44,6 +44,21 @@ export function requireAdmin(adminToken: string | null): MiddlewareHandler<AppEn
 }
 
 /**
+ * Replacing an agent token: the admin token, and never open. Without ADMIN_TOKEN anyone could
+ * take a task away from its agent (and post as it), so the route is refused outright.
+ */
+export function requireAdminToken(adminToken: string | null): MiddlewareHandler<AppEnv> {
+  if (adminToken !== null) return requireAdmin(adminToken);
+  return async function requireAdminToken() {
+    throw new ApiError(
+      403,
+      'forbidden',
+      'replacing an agent token needs the admin token, and this server has none: set ADMIN_TOKEN and send it as "Authorization: Bearer <ADMIN_TOKEN>"',
+    );
+  };
+}
+
+/**
  * Posting a task's status: the agent token returned when that task was created. Resolves to the
  * task's stored token hash (the rate-limit key), or throws: 401 before the task is looked up, then
  * 404, then 401. The task is looked up before the token is checked, so an unknown task is a 404

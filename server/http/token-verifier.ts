@@ -14,7 +14,8 @@ export const VERIFIED_TOKENS_MAX = 10_000;
  * their requests (whoever reads this memory reads those requests as well). A token not remembered
  * is hashed and compared in constant time, as before. The Map lookup is not constant-time, but it
  * can only tell whether this exact string matched before, which takes a valid token to learn.
- * Tokens cannot be revoked today; a revocation would have to forget its token here too.
+ * Revocation beats this memory: replacing a task's token (POST .../agent-token) replaces the
+ * stored hash that every request reads, and a remembered token opens only the hash it matched.
  */
 export class TokenVerifier {
   readonly #matched = new Map<string, string>();

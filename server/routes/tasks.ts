@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { CreateTaskSchema, ROUTES, StatusUpdateSchema } from '../../protocol/index.js';
 import type { AppEnv } from '../http/app-env.js';
-import { authenticateAgent, requireAdmin } from '../http/auth.js';
+import { authenticateAgent, requireAdmin, requireAdminToken } from '../http/auth.js';
 import { hashToken, newAgentToken } from '../http/credentials.js';
 import { fingerprint } from '../http/fingerprint.js';
 import { jsonBody, jsonBodyReader } from '../http/json-body.js';
@@ -13,7 +13,7 @@ import { parseOrThrow, validate } from '../http/validate.js';
 import { publish, type RouteDeps } from './deps.js';
 import { IdempotencyHeaderSchema, TaskParamSchema } from './params.js';
 
-/** The write routes, mounted at ROUTES.tasks: create a task, post its status. */
+/** The write routes, mounted at ROUTES.tasks: create a task, post its status, replace its agent token. */
 export function taskWriteRoutes(deps: RouteDeps) {
   const { store, config, now } = deps;
   const body = jsonBody({ maxBytes: config.bodyLimitBytes });
@@ -73,5 +73,15 @@ export function taskWriteRoutes(deps: RouteDeps) {
         });
       }
       return c.json({ task: result.task }, 200);
+    })
+    .post('/:id/agent-token', requireAdminToken(config.adminToken), async function replaceAgentToken(c) {
+      // Revocation: the old token's hash is gone from the store, and every POST compares against
+      // the stored hash (TokenVerifier remembers a token only with the hash it matched), so the
+      // old token is refused at its next request, on every instance.
+      const { id } = parseOrThrow('param', TaskParamSchema, { id: c.req.param('id') });
+      const agentToken = newAgentToken();
+      await store.replaceTokenHash(id, hashToken(agentToken));
+      c.header('Cache-Control', 'no-store');
+      return c.json({ agentToken }, 200);
     });
 }

@@ -40,6 +40,12 @@ export class MemoryTaskStore implements TaskStore {
     return this.#tasks.get(taskId)?.stored ?? null;
   }
 
+  async replaceTokenHash(taskId: string, tokenHash: string): Promise<void> {
+    const entry = this.#tasks.get(taskId);
+    if (!entry) throw new TaskNotFoundError(taskId);
+    entry.stored = { task: entry.stored.task, tokenHash };
+  }
+
   async append(taskId: string, { update, now, idempotency }: AppendInput): Promise<AppendResult> {
     const entry = this.#tasks.get(taskId);
     if (!entry) throw new TaskNotFoundError(taskId);

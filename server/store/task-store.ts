@@ -58,6 +58,11 @@ export interface TaskStore {
    * lines up to its `seq` are returned, so `nextAfterSeq` never skips an event. Null: no task.
    */
   readPage(taskId: string, input: ReadPageInput): Promise<TaskStatusPage | null>;
+  /**
+   * Replaces the task's agent token hash: the old token stops working at the next request, on
+   * every instance (each request reads the hash from here). Throws TaskNotFoundError.
+   */
+  replaceTokenHash(taskId: string, tokenHash: string): Promise<void>;
   /** The agent's most recently created task, or null. */
   getActiveTask(agentId: string): Promise<Task | null>;
   close(): Promise<void>;

@@ -139,6 +139,26 @@ export class DynamoTaskStore implements TaskStore {
     });
   }
 
+  replaceTokenHash(taskId: string, tokenHash: string): Promise<void> {
+    return this.#guard(async () => {
+      try {
+        // Its own attribute: #advanceStatus sets only the status fields, so no write puts the old hash back.
+        await this.#client.send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: { pk: taskPk(taskId), sk: STATUS_SK },
+            UpdateExpression: 'SET tokenHash = :tokenHash',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: { ':tokenHash': tokenHash },
+          }),
+        );
+      } catch (error) {
+        if (isConditionalCheckFailed(error)) throw new TaskNotFoundError(taskId);
+        throw error;
+      }
+    });
+  }
+
   append(taskId: string, input: AppendInput): Promise<AppendResult> {
     // Writes to one task from this instance take turns: they would only race each other for the
     // same slot, each loss costing DynamoDB requests. Other instances still race, and lose safely.

@@ -355,6 +355,7 @@ describe('realtime limits and liveness', () => {
       createTask: (input) => store.createTask(input),
       getTask: (taskId) => store.getTask(taskId),
       append: (taskId, input) => store.append(taskId, input),
+      replaceTokenHash: (taskId, tokenHash) => store.replaceTokenHash(taskId, tokenHash),
       getActiveTask: (agentId) => store.getActiveTask(agentId),
       close: () => store.close(),
       async readPage(taskId: string, input: ReadPageInput): Promise<TaskStatusPage | null> {

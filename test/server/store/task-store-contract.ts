@@ -117,6 +117,16 @@ export function describeTaskStoreContract(
       assert.equal(await store.readPage('t-missing', { limit: 10 }), null);
     });
 
+    it("replaces a task's token hash, and later writes keep the new one", async () => {
+      const task = await create(store, 't-1');
+      await store.replaceTokenHash('t-1', 'hash-of-the-new-token');
+      assert.deepEqual(await store.getTask('t-1'), { task, tokenHash: 'hash-of-the-new-token' });
+      await store.append('t-1', { update: { phase: 'running', logs: lines(2) }, now: at(1) });
+      assert.equal((await store.getTask('t-1'))?.tokenHash, 'hash-of-the-new-token');
+      await assert.rejects(store.replaceTokenHash('t-missing', 'hash'), TaskNotFoundError);
+      assert.equal(await store.getTask('t-missing'), null, 'no task was made up');
+    });
+
     it('gives log lines consecutive seqs and a status change one more event after them', async () => {
       await create(store, 't-1');
       const first = await store.append('t-1', {
