@@ -92,6 +92,7 @@ export const ERROR_CODES = [
   'unauthorized',
   'forbidden',
   'not_found',
+  'host_not_allowed',
   'task_exists',
   'phase_conflict',
   'idempotency_mismatch',

@@ -8,6 +8,9 @@ import type { Config } from './config.js';
 import { ApiError, errorResponse } from './http/api-error.js';
 import type { AppEnv } from './http/app-env.js';
 import { handleErrors, type ErrorLog } from './http/error-handler.js';
+import { checkHost } from './http/host-check.js';
+import { hostAllowlist } from './http/hosts.js';
+import { securityHeaders } from './http/security-headers.js';
 import { HttpMetrics } from './http/metrics.js';
 import type { Realtime } from './realtime/realtime.js';
 import { agentRoutes } from './routes/agents.js';
@@ -63,6 +66,8 @@ export function createApp({
     await next();
     metrics.record(c.req.method, c.get('routeLabel') ?? routePath(c), c.res.status);
   });
+  app.use(securityHeaders);
+  app.use(checkHost(hostAllowlist(config)));
 
   // Upgrades never reach the app: serve.ts gives them to realtime.handleUpgrade on the HTTP
   // server's 'upgrade' event. A GET here has no Upgrade header, so it is told what the route is
@@ -81,7 +86,7 @@ export function createApp({
   app.route(ROUTES.tasks, taskWriteRoutes(deps));
   app.route(ROUTES.tasks, taskReadRoutes(deps));
   app.route('/api/agents', agentRoutes(deps));
-  app.route('/', opsRoutes({ metrics, realtime, embeddedStats }));
+  app.route('/', opsRoutes({ metrics, realtime, embeddedStats, metricsToken: config.metricsToken }));
   if (demo) app.route('/demo/api', demo);
   app.route('/', staticRoutes({ dir: config.staticDir, allowedOrigins: config.allowedOrigins }));
 

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { hostAllowlist, parseHostEntry } from './http/hosts.js';
 import { parseOriginPattern } from './http/origins.js';
 import type { RealtimeConfig } from './realtime/realtime.js';
 
@@ -32,6 +33,32 @@ const originList = z
   .refine((entries) => entries.every((entry) => parseOriginPattern(entry) !== null), {
     message:
       'must be a comma-separated list of origins such as https://app.example.com, http://localhost:* (any port) or *',
+  });
+
+/** `0` or `1`, read as a boolean. */
+const flag = z.enum(['0', '1'], { error: 'must be 0 or 1' }).transform((value) => value === '1');
+
+/** A secret sent as a bearer token; unset: null. */
+const bearerSecret = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9\-._~+/]{16,512}=*$/,
+    'must be 16-512 characters of A-Z a-z 0-9 - . _ ~ + / (usable as a bearer token)',
+  )
+  .optional()
+  .transform((token) => token ?? null);
+
+const hostList = z
+  .string()
+  .optional()
+  .transform((list) =>
+    (list ?? '')
+      .split(',')
+      .map((entry) => entry.trim().toLowerCase())
+      .filter((entry) => entry !== ''),
+  )
+  .refine((entries) => entries.every((entry) => parseHostEntry(entry) !== null), {
+    message: 'must be a comma-separated list of host names without port, such as status.example.com, or *',
   });
 
 interface EnvVar<S extends z.ZodType> {
@@ -70,14 +97,7 @@ export const ENV_VARS = {
     default: undefined,
     meaning: 'bearer token required to create tasks; unset: anyone who can reach the server may create tasks',
     secret: true,
-    schema: z
-      .string()
-      .regex(
-        /^[A-Za-z0-9\-._~+/]{16,512}=*$/,
-        'must be 16-512 characters of A-Z a-z 0-9 - . _ ~ + / (usable as a bearer token)',
-      )
-      .optional()
-      .transform((token) => token ?? null),
+    schema: bearerSecret,
   }),
   allowedOrigins: envVar({
     name: 'ALLOWED_ORIGINS',
@@ -85,6 +105,36 @@ export const ENV_VARS = {
     meaning:
       'origins whose pages may read the API, load the widget and open the WebSocket (comma list; `host:*` = any port; `*` = any origin); same-origin pages are always allowed',
     schema: originList,
+  }),
+  // Protected mode (server/protected-mode.ts): beyond loopback, what is open must be said aloud.
+  allowOpenCreation: envVar({
+    name: 'ALLOW_OPEN_CREATION',
+    default: '0',
+    meaning:
+      '1: accept listening beyond loopback while ADMIN_TOKEN is unset, so that anyone who can reach the server may create tasks; without it such a start is refused',
+    schema: flag,
+  }),
+  publicReads: envVar({
+    name: 'PUBLIC_READS',
+    default: '0',
+    meaning:
+      "1: accept listening beyond loopback although every task, its logs and its agent's active task can be read by anyone who can reach the server (there are no viewer tokens yet); without it such a start is refused",
+    schema: flag,
+  }),
+  allowedHosts: envVar({
+    name: 'ALLOWED_HOSTS',
+    default: undefined,
+    meaning:
+      'host names the server answers to in the Host header (DNS rebinding defence), besides IP addresses, localhost, the HOST name and the hosts of ALLOWED_ORIGINS, which are always accepted; comma list; `*` turns the check off',
+    schema: hostList,
+  }),
+  metricsToken: envVar({
+    name: 'METRICS_TOKEN',
+    default: undefined,
+    meaning:
+      'bearer token that /metrics requires from every client; unset: /metrics answers only loopback clients that did not come through a proxy',
+    secret: true,
+    schema: bearerSecret,
   }),
   bodyLimitBytes: envVar({
     name: 'BODY_LIMIT_BYTES',
@@ -169,7 +219,7 @@ export const ENV_VARS = {
     default: '0',
     meaning:
       '1: run two simulated agents and mount the demo chaos controls under /demo/api (npm start sets it); never in production',
-    schema: z.enum(['0', '1'], { error: 'must be 0 or 1' }).transform((flag) => flag === '1'),
+    schema: flag,
   }),
   staticDir: envVar({
     name: 'STATIC_DIR',
@@ -214,6 +264,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 export function realtimeConfig(config: Config): RealtimeConfig {
   return {
     allowedOrigins: config.allowedOrigins,
+    allowedHosts: hostAllowlist(config),
     heartbeatMs: config.heartbeatMs,
     maxPayloadBytes: config.wsMaxPayloadBytes,
     maxBufferedBytes: config.wsMaxBufferedBytes,

@@ -1,6 +1,7 @@
 // The server's entry point: `node --import tsx server/main.ts` (npm run serve / npm start).
 import { CLOSE_CODES } from '../protocol/index.js';
 import { ConfigError, ENV_VARS, loadConfig } from './config.js';
+import { openAccessNotice, protectedModeRefusal } from './protected-mode.js';
 import { startServer } from './serve.js';
 
 const USAGE = `Usage: node --import tsx server/main.ts [--help]
@@ -43,12 +44,16 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     throw error;
   }
+  const refusal = protectedModeRefusal(config);
+  if (refusal !== null) {
+    process.stderr.write(`${refusal}\n`);
+    return 1;
+  }
 
   const server = await startServer({ config });
   console.log(`agent-task-status listening on ${server.url} (store: ${server.storeDescription})`);
-  if (config.adminToken === null) {
-    console.warn('warning: ADMIN_TOKEN is not set, so anyone who can reach this server can create tasks');
-  }
+  const notice = openAccessNotice(config);
+  if (notice !== null) console.warn(notice);
 
   // SIGTERM is how orchestrators (Kubernetes, systemd, docker stop) restart a service: tell the
   // WebSocket clients to come back (1012, so they spread their reconnects) and let writes in

@@ -1,8 +1,10 @@
+import type { HttpBindings } from '@hono/node-server';
 import type { MiddlewareHandler } from 'hono';
 import type { TaskStore } from '../store/task-store.js';
 import { ApiError } from './api-error.js';
 import type { AppEnv } from './app-env.js';
 import { readBearerToken, secretsEqual } from './credentials.js';
+import { isLoopback } from './hosts.js';
 import type { TokenVerifier } from './token-verifier.js';
 
 /**
@@ -86,4 +88,40 @@ export async function authenticateAgent(
     );
   }
   return stored.tokenHash;
+}
+
+/** Headers a proxy adds: a request carrying one came through a proxy, whatever its peer address. */
+const FORWARDED_HEADERS = ['forwarded', 'x-forwarded-for', 'x-real-ip'];
+
+/**
+ * /metrics: with METRICS_TOKEN, that bearer token from every client; without it, loopback clients
+ * only. A request a proxy forwarded is not a loopback client even when the proxy runs on this
+ * machine (its peer address is then 127.0.0.1), so a same-host proxy does not publish /metrics.
+ */
+export function requireMetricsAccess(metricsToken: string | null): MiddlewareHandler<AppEnv> {
+  return async function requireMetricsAccess(c, next) {
+    if (metricsToken !== null) {
+      const token = bearerOr401(
+        c.req.header('authorization'),
+        '/metrics needs the metrics token: send "Authorization: Bearer <METRICS_TOKEN>"',
+        'the Authorization header must be "Bearer <METRICS_TOKEN>"',
+      );
+      if (!secretsEqual(token, metricsToken)) {
+        throw new ApiError(401, 'unauthorized', 'the metrics token is not valid for this server', {
+          headers: INVALID_TOKEN,
+        });
+      }
+      return next();
+    }
+    const peer = (c.env as Partial<HttpBindings> | undefined)?.incoming?.socket.remoteAddress;
+    const proxied = FORWARDED_HEADERS.some((name) => c.req.header(name) !== undefined);
+    if (peer === undefined || !isLoopback(peer) || proxied) {
+      throw new ApiError(
+        403,
+        'forbidden',
+        '/metrics answers only clients on this machine that did not come through a proxy; set METRICS_TOKEN to read it from elsewhere with "Authorization: Bearer <METRICS_TOKEN>"',
+      );
+    }
+    await next();
+  };
 }

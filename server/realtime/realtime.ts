@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CLOSE_CODES, ROUTES, type ErrorBody } from '../../protocol/index.js';
 import type { TaskBus } from '../bus/task-bus.js';
+import { HOST_NOT_ALLOWED_STATUS, hostNotAllowed, isHostAllowed, type HostAllowlist } from '../http/hosts.js';
 import type { TaskStore } from '../store/task-store.js';
 import { Heartbeat } from './heartbeat.js';
 import { Hub } from './hub.js';
@@ -13,6 +14,8 @@ import { checkUpgradeOrigin } from './upgrade-origin.js';
 export interface RealtimeConfig {
   /** Origins allowed to open the WebSocket; see server/http/origins.ts for the syntax. */
   allowedOrigins: readonly string[];
+  /** Host names upgrades may name (DNS rebinding); see server/http/hosts.ts. */
+  allowedHosts: HostAllowlist;
   /** Server ping interval; a peer that misses one is terminated at the next. */
   heartbeatMs: number;
   /** Largest client frame accepted (ws `maxPayload`). */
@@ -73,7 +76,7 @@ const CLOSE_GRACE_MS = 2_000;
 /** `ws` emits 'error' before closing on protocol errors; the close that follows does the work. */
 function ignoreSocketError(): void {}
 
-/** The WebSocket side of the server: upgrade (with the Origin check), sessions, hub, heartbeat. */
+/** The WebSocket side of the server: upgrade (with the Host and Origin checks), sessions, hub, heartbeat. */
 export function createRealtime({ store, bus, config }: RealtimeDeps): Realtime {
   const wss = new WebSocketServer({
     noServer: true,
@@ -132,6 +135,10 @@ export function createRealtime({ store, bus, config }: RealtimeDeps): Realtime {
         },
       });
     }
+    const { host } = req.headers;
+    if (host !== undefined && !isHostAllowed(host, config.allowedHosts)) {
+      return refused(socket, ROUTES.ws, HOST_NOT_ALLOWED_STATUS, { error: hostNotAllowed(host) });
+    }
     if (refusing || closing) {
       return refused(
         socket,
@@ -148,7 +155,7 @@ export function createRealtime({ store, bus, config }: RealtimeDeps): Realtime {
         { 'Retry-After': '5' },
       );
     }
-    const forbidden = checkUpgradeOrigin(req.headers.origin, req.headers.host, config.allowedOrigins);
+    const forbidden = checkUpgradeOrigin(req.headers.origin, host, config.allowedOrigins);
     if (forbidden) return refused(socket, ROUTES.ws, 403, forbidden);
     // ws checks the rest of the handshake (Sec-WebSocket-Key, -Version): onHandshakeError answers
     // a broken one, synchronously, so an ended socket here is a refused one.

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../http/app-env.js';
+import { requireMetricsAccess } from '../http/auth.js';
 import { renderPrometheus, type Family, type HttpMetrics } from '../http/metrics.js';
 import type { Realtime } from '../realtime/realtime.js';
 import type { EmbeddedDynaliteStats } from '../store/dynamodb/embedded-dynalite.js';
@@ -9,16 +10,18 @@ export interface OpsDeps {
   realtime?: Realtime | undefined;
   /** The embedded dynalite's figures; absent when the store is elsewhere (or in memory). */
   embeddedStats?: (() => Promise<EmbeddedDynaliteStats>) | undefined;
+  /** METRICS_TOKEN; null: /metrics for loopback clients only. */
+  metricsToken: string | null;
 }
 
 /** Liveness and Prometheus metrics, for operators. */
-export function opsRoutes({ metrics, realtime, embeddedStats }: OpsDeps) {
+export function opsRoutes({ metrics, realtime, embeddedStats, metricsToken }: OpsDeps) {
   return new Hono<AppEnv>()
     .get('/healthz', (c) => {
       c.header('Cache-Control', 'no-store');
       return c.json({ ok: true }, 200);
     })
-    .get('/metrics', async (c) => {
+    .get('/metrics', requireMetricsAccess(metricsToken), async (c) => {
       const families: Family[] = [
         gauge('process_uptime_seconds', 'Seconds since the process started.', process.uptime()),
         ...memoryFamilies(),

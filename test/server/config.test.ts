@@ -20,6 +20,10 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       adminToken: null,
       allowedOrigins: ['http://localhost:*', 'http://127.0.0.1:*', 'http://[::1]:*'],
+      allowOpenCreation: false,
+      publicReads: false,
+      allowedHosts: [],
+      metricsToken: null,
       bodyLimitBytes: 262_144,
       rateLimitPerMinute: 600,
       heartbeatMs: 25_000,
@@ -140,6 +144,40 @@ describe('loadConfig', () => {
     assert.equal(problem!.includes('secret'), false);
   });
 
+  test('reads the access settings: open creation, public reads, allowed hosts, the metrics token', () => {
+    const config = loadConfig({
+      ALLOW_OPEN_CREATION: '1',
+      PUBLIC_READS: '1',
+      ALLOWED_HOSTS: ' Status.Example.com , status.internal ',
+      METRICS_TOKEN: 'a-long-enough-metrics-token',
+    });
+    assert.equal(config.allowOpenCreation, true);
+    assert.equal(config.publicReads, true);
+    assert.deepEqual(config.allowedHosts, ['status.example.com', 'status.internal']);
+    assert.equal(config.metricsToken, 'a-long-enough-metrics-token');
+  });
+
+  test('a bad access setting is named, and the metrics token is not echoed', () => {
+    const problems = problemsOf({
+      PUBLIC_READS: 'yes',
+      ALLOWED_HOSTS: 'status.example.com:443',
+      METRICS_TOKEN: 'short secret',
+    });
+    assert.equal(problems.length, 3);
+    assert.match(
+      problems.find((p) => p.startsWith('PUBLIC_READS'))!,
+      /0 or 1/,
+    );
+    assert.match(
+      problems.find((p) => p.startsWith('ALLOWED_HOSTS'))!,
+      /without port/,
+    );
+    assert.equal(
+      problems.find((p) => p.startsWith('METRICS_TOKEN')),
+      'METRICS_TOKEN must be 16-512 characters of A-Z a-z 0-9 - . _ ~ + / (usable as a bearer token), got 12 characters',
+    );
+  });
+
   test('the ConfigError message lists the problems one per line', () => {
     assert.throws(
       () => loadConfig({ PORT: 'x', LOG_TTL_DAYS: '0' }),
@@ -165,6 +203,7 @@ test('realtimeConfig maps the WebSocket settings', () => {
   });
   assert.deepEqual(realtimeConfig(config), {
     allowedOrigins: ['https://a.example.com'],
+    allowedHosts: new Set(['127.0.0.1', 'a.example.com']),
     heartbeatMs: 5000,
     maxPayloadBytes: 2048,
     maxBufferedBytes: 100_000,

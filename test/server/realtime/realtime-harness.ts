@@ -15,6 +15,7 @@ import type { TaskStore } from '../../../server/store/task-store.js';
 
 export const TEST_REALTIME_CONFIG: RealtimeConfig = {
   allowedOrigins: ['http://localhost:*'],
+  allowedHosts: new Set(['localhost']),
   heartbeatMs: 30_000,
   maxPayloadBytes: 16 * 1024,
   maxBufferedBytes: 1024 * 1024,

@@ -94,7 +94,7 @@ describe('the WebSocket upgrade, owned by the HTTP server', () => {
 
   it('answers a WebSocket upgrade at another path with 404 and closes the socket', async () => {
     const body = jsonError(
-      await rawRequest(server.port, [`GET ${ROUTES.tasks}/wss HTTP/1.1`, 'Host: x', ...HANDSHAKE]),
+      await rawRequest(server.port, [`GET ${ROUTES.tasks}/wss HTTP/1.1`, 'Host: localhost', ...HANDSHAKE]),
       404,
       'not_found',
     );
@@ -102,14 +102,14 @@ describe('the WebSocket upgrade, owned by the HTTP server', () => {
   });
 
   it('answers an upgrade by another method than GET with 404', async () => {
-    const lines = [`POST ${ROUTES.ws} HTTP/1.1`, 'Host: x', 'Content-Length: 0', ...HANDSHAKE];
+    const lines = [`POST ${ROUTES.ws} HTTP/1.1`, 'Host: localhost', 'Content-Length: 0', ...HANDSHAKE];
     jsonError(await rawRequest(server.port, lines), 404, 'not_found');
   });
 
   it('answers an upgrade to another protocol (h2c) with 400 rather than leaving it hanging', async () => {
     const lines = [
       'GET /healthz HTTP/1.1',
-      'Host: x',
+      'Host: localhost',
       'Connection: Upgrade, HTTP2-Settings',
       'Upgrade: h2c',
       'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA',
@@ -119,7 +119,12 @@ describe('the WebSocket upgrade, owned by the HTTP server', () => {
   });
 
   it('answers a broken handshake with a JSON 400, naming the versions it speaks', async () => {
-    const base = [`GET ${ROUTES.ws} HTTP/1.1`, 'Host: x', 'Upgrade: websocket', 'Connection: Upgrade'];
+    const base = [
+      `GET ${ROUTES.ws} HTTP/1.1`,
+      'Host: localhost',
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+    ];
     const noKey = jsonError(
       await rawRequest(server.port, [...base, 'Sec-WebSocket-Version: 13']),
       400,
@@ -138,7 +143,7 @@ describe('the WebSocket upgrade, owned by the HTTP server', () => {
   it('reads a frame the client sent in the same packet as its handshake', async () => {
     const socket = connect(server.port, '127.0.0.1');
     await once(socket, 'connect');
-    const lines = [`GET ${ROUTES.ws} HTTP/1.1`, 'Host: x', ...HANDSHAKE];
+    const lines = [`GET ${ROUTES.ws} HTTP/1.1`, 'Host: localhost', ...HANDSHAKE];
     socket.write(
       Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), clientTextFrame('{"type":"ping"}')]),
     );
@@ -154,7 +159,7 @@ describe('the WebSocket upgrade, owned by the HTTP server', () => {
     const ws = new WebSocket(server.url.replace('http', 'ws') + ROUTES.ws);
     await once(ws, 'open');
     ws.terminate();
-    await rawRequest(server.port, [`GET ${ROUTES.tasks}/nope HTTP/1.1`, 'Host: x', ...HANDSHAKE]);
+    await rawRequest(server.port, [`GET ${ROUTES.tasks}/nope HTTP/1.1`, 'Host: localhost', ...HANDSHAKE]);
     const text = await (await fetch(`${server.url}/metrics`)).text();
     assert.match(
       text,
@@ -171,7 +176,12 @@ describe('the upgrade checks of the hub', () => {
   it('refuses a disallowed Origin with 403 and the JSON reason', async () => {
     const server = await startRealtimeServer();
     try {
-      const lines = [`GET ${ROUTES.ws} HTTP/1.1`, 'Host: x', 'Origin: https://evil.example', ...HANDSHAKE];
+      const lines = [
+        `GET ${ROUTES.ws} HTTP/1.1`,
+        'Host: localhost',
+        'Origin: https://evil.example',
+        ...HANDSHAKE,
+      ];
       const body = jsonError(await rawRequest(server.port, lines), 403, 'forbidden');
       assert.match(body.error.message, /https:\/\/evil\.example.*ALLOWED_ORIGINS/);
     } finally {
@@ -181,7 +191,7 @@ describe('the upgrade checks of the hub', () => {
 
   it('answers 503 with Retry-After while refusing, and while closing', async () => {
     const server = await startRealtimeServer();
-    const lines = [`GET ${ROUTES.ws} HTTP/1.1`, 'Host: x', ...HANDSHAKE];
+    const lines = [`GET ${ROUTES.ws} HTTP/1.1`, 'Host: localhost', ...HANDSHAKE];
     try {
       server.realtime.refuseUpgrades(true);
       const refusing = await rawRequest(server.port, lines);

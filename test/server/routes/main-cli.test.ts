@@ -50,3 +50,52 @@ test('starts, prints its URL, warns without ADMIN_TOKEN, and exits 0 on SIGTERM'
   cli.child.kill('SIGTERM');
   assert.equal(await cli.exited, 0);
 });
+
+/** Resolves with the URL once the CLI says it listens; rejects if it exits first. */
+function listening(cli: ReturnType<typeof run>): Promise<string> {
+  const pattern = /listening on (http:\/\/\S+)/;
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const match = pattern.exec(cli.out());
+      if (!match) return;
+      cli.child.stdout.off('data', check);
+      cli.child.off('exit', exited);
+      resolve(match[1]!);
+    };
+    const exited = (code: number | null) =>
+      reject(new Error(`exited ${code} before listening:\n${cli.err()}`));
+    cli.child.stdout.on('data', check);
+    cli.child.once('exit', exited);
+    check();
+  });
+}
+
+test('refuses to listen beyond loopback while task creation and reads are open, naming the settings on one line', async (t) => {
+  const cli = run(t, [], { HOST: '0.0.0.0' });
+  assert.equal(await cli.exited, 1);
+  assert.equal(cli.out(), '', 'it never listened');
+  const lines = cli.err().trimEnd().split('\n');
+  assert.equal(lines.length, 1, cli.err());
+  assert.match(lines[0]!, /^refusing to listen on 0\.0\.0\.0 \(beyond loopback\)/);
+  assert.match(lines[0]!, /create tasks and read every task and its logs/);
+  assert.match(lines[0]!, /set ADMIN_TOKEN \(or ALLOW_OPEN_CREATION=1\) and PUBLIC_READS=1/);
+});
+
+test('with ADMIN_TOKEN set, a start beyond loopback still needs PUBLIC_READS=1, since reads are public', async (t) => {
+  const cli = run(t, [], { HOST: '0.0.0.0', ADMIN_TOKEN: 'an-admin-token-long-enough' });
+  assert.equal(await cli.exited, 1);
+  assert.match(cli.err(), /may read every task and its logs: set PUBLIC_READS=1 to start anyway/);
+  assert.doesNotMatch(cli.err(), /ALLOW_OPEN_CREATION/);
+});
+
+test('starts beyond loopback once the operator accepts what is open, and says what is open in one line', async (t) => {
+  const cli = run(t, [], { HOST: '0.0.0.0', ALLOW_OPEN_CREATION: '1', PUBLIC_READS: '1' });
+  const url = await listening(cli);
+  assert.deepEqual(await (await fetch(`${url}/healthz`)).json(), { ok: true });
+  assert.equal(
+    cli.err(),
+    'open: anyone who can reach this server may create tasks and read every task and its logs (ALLOW_OPEN_CREATION=1, PUBLIC_READS=1)\n',
+  );
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
+});

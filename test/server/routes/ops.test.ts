@@ -3,12 +3,22 @@ import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { ROUTES, type CreateTaskResponse } from '../../../protocol/index.js';
 import type { Realtime } from '../../../server/realtime/realtime.js';
 import { startServer, type RunningServer } from '../../../server/serve.js';
-import { harness, testConfig } from './harness.js';
+import { errorOf, harness, testConfig } from './harness.js';
+
+/** What @hono/node-server gives a handler about the connection, for a client at `remoteAddress`. */
+function connectionFrom(remoteAddress: string) {
+  return { incoming: { socket: { remoteAddress } } };
+}
+
+/** GET /metrics in-process, as a client on this machine would. */
+function metricsOf(h: ReturnType<typeof harness>, headers: Record<string, string> = {}) {
+  return Promise.resolve(h.app.request('/metrics', { headers }, connectionFrom('127.0.0.1')));
+}
 
 test('/healthz answers ok', async () => {
   const res = await harness().request('/healthz');
@@ -22,7 +32,7 @@ test('/metrics counts requests by route pattern and status in Prometheus text', 
   await h.request(ROUTES.taskStatus(task.id));
   await h.request(ROUTES.taskStatus('missing'));
   await h.request('/no/such/route');
-  const res = await h.request('/metrics');
+  const res = await metricsOf(h);
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
   const text = await res.text();
@@ -39,7 +49,7 @@ test('/metrics includes the realtime figures when realtime is mounted', async ()
   const realtime = {
     stats: () => ({ connections: 3, subscriptions: 5, delivered: 42 }),
   } as unknown as Realtime;
-  const text = await (await harness({ realtime }).request('/metrics')).text();
+  const text = await (await metricsOf(harness({ realtime }))).text();
   assert.match(text, /^agent_task_status_ws_connections 3$/m);
   assert.match(text, /^agent_task_status_ws_subscriptions 5$/m);
   assert.match(text, /^# TYPE agent_task_status_ws_delivered_total counter$/m);
@@ -53,7 +63,7 @@ test('/metrics counts a plain GET of the WebSocket route under its path, and pat
   const h = harness({ realtime });
   assert.equal((await h.request(ROUTES.ws)).status, 426);
   assert.equal((await h.request(`${ROUTES.tasks}/wss`)).status, 404);
-  const text = await (await h.request('/metrics')).text();
+  const text = await (await metricsOf(h)).text();
   assert.equal(requestsCounted(text, 'GET', '/api/agent-tasks/ws', 426), 1);
   assert.equal(requestsCounted(text, 'GET', 'unmatched', 404), 1);
 });
@@ -205,3 +215,56 @@ function requestsCounted(text: string, method: string, route: string, status: nu
   const line = text.split('\n').find((l) => l.startsWith(prefix));
   return line === undefined ? 0 : Number(line.slice(prefix.length));
 }
+
+describe('who may read /metrics', () => {
+  test('without METRICS_TOKEN: a loopback client over HTTP, not one that came through a proxy', async (t) => {
+    const server = await startServer({ config: testConfig({ PORT: '0' }), realtime: false });
+    t.after(() => server.close());
+    assert.equal((await fetch(`${server.url}/metrics`)).status, 200);
+    for (const header of ['X-Forwarded-For', 'Forwarded', 'X-Real-IP']) {
+      const res = await fetch(`${server.url}/metrics`, { headers: { [header]: 'for=203.0.113.9' } });
+      assert.equal(res.status, 403, header);
+      const error = await errorOf(res);
+      assert.equal(error.code, 'forbidden');
+      assert.match(error.message, /METRICS_TOKEN/);
+    }
+  });
+
+  test('without METRICS_TOKEN: a client on another machine gets 403 forbidden', async () => {
+    const h = harness();
+    for (const address of ['10.0.0.7', '::ffff:192.0.2.1', '2001:db8::1']) {
+      const res = await h.app.request('/metrics', {}, connectionFrom(address));
+      assert.equal(res.status, 403, address);
+      assert.equal((await errorOf(res)).code, 'forbidden');
+    }
+  });
+
+  test('with METRICS_TOKEN: that bearer token from everyone, loopback included; 401 without it', async (t) => {
+    const token = 'a-metrics-token-for-prometheus';
+    const server = await startServer({
+      config: testConfig({ PORT: '0', METRICS_TOKEN: token }),
+      realtime: false,
+    });
+    t.after(() => server.close());
+    const missing = await fetch(`${server.url}/metrics`);
+    assert.equal(missing.status, 401);
+    assert.match(missing.headers.get('www-authenticate') ?? '', /^Bearer /);
+    assert.equal((await errorOf(missing)).code, 'unauthorized');
+    const wrong = await fetch(`${server.url}/metrics`, {
+      headers: { Authorization: 'Bearer not-the-metrics-token' },
+    });
+    assert.equal(wrong.status, 401);
+    assert.match(wrong.headers.get('www-authenticate') ?? '', /invalid_token/);
+    const right = await fetch(`${server.url}/metrics`, {
+      headers: { Authorization: `Bearer ${token}`, 'X-Forwarded-For': '203.0.113.9' },
+    });
+    assert.equal(right.status, 200);
+    assert.match(await right.text(), /^process_uptime_seconds /m);
+    const remote = await harness({ env: { METRICS_TOKEN: token } }).app.request(
+      '/metrics',
+      { headers: { Authorization: `Bearer ${token}` } },
+      connectionFrom('10.0.0.7'),
+    );
+    assert.equal(remote.status, 200, 'from another machine too');
+  });
+});

@@ -6,6 +6,7 @@ import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { ROUTES } from '../../../protocol/index.js';
 import { compressedCopies } from '../../../scripts/precompress.js';
+import { DEMO_CSP } from '../../../server/http/security-headers.js';
 import { startServer } from '../../../server/serve.js';
 import { errorOf, harness, testConfig } from './harness.js';
 
@@ -151,6 +152,22 @@ describe('static files', () => {
       assert.equal((await errorOf(res)).code, 'not_found', path.slice(0, 40));
     }
     assert.deepEqual(logged, []);
+  });
+
+  test('the widget and the demo carry nosniff and no-referrer, and the demo page its CSP, over HTTP', async (t) => {
+    const server = await startServer({ config: testConfig({ PORT: '0', STATIC_DIR: dir }) });
+    t.after(() => server.close());
+    for (const path of [ROUTES.widget, '/', '/assets/main.js', '/healthz']) {
+      const res = await fetch(`${server.url}${path}`);
+      assert.equal(res.status, 200, path);
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path);
+      assert.equal(res.headers.get('referrer-policy'), 'no-referrer', path);
+      const csp = res.headers.get('content-security-policy');
+      assert.equal(csp, path === '/' ? DEMO_CSP : null, path);
+    }
+    assert.match(DEMO_CSP, /script-src 'self'(;|$)/, 'no inline script');
+    assert.match(DEMO_CSP, /style-src 'self'(;|$)/, 'no inline style');
+    assert.match(DEMO_CSP, /frame-ancestors 'none'/);
   });
 
   test('without a build, / and the widget answer 404 saying to run npm run build', async () => {
