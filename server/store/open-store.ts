@@ -3,6 +3,7 @@ import { createDynamoClient, credentialsFor, LOCAL_CREDENTIALS } from './dynamod
 import { DynamoTaskStore } from './dynamodb/dynamo-task-store.js';
 import { startEmbeddedDynalite, type EmbeddedDynaliteStats } from './dynamodb/embedded-dynalite.js';
 import { ensureTable, tableExists } from './dynamodb/table.js';
+import type { LogQuota } from './log-quota.js';
 import { MemoryTaskStore } from './memory-store.js';
 import type { TaskStore } from './task-store.js';
 
@@ -20,6 +21,8 @@ export interface OpenStoreOptions {
   /** DATA_DIR: the embedded dynalite uses `<dataDir>/dynalite`; unused otherwise. */
   dataDir: string;
   logTtlDays: number;
+  /** TASK_LOG_MAX_LINES, TASK_LOG_MAX_BYTES (default DEFAULT_LOG_QUOTA). */
+  logQuota?: LogQuota;
   dynamodb?: {
     endpoint?: string;
     region?: string;
@@ -39,7 +42,7 @@ export interface OpenedStore {
 
 export async function openStore(options: OpenStoreOptions): Promise<OpenedStore> {
   if (options.kind === 'memory') {
-    const store = new MemoryTaskStore();
+    const store = new MemoryTaskStore({ logQuota: options.logQuota });
     return { store, close: () => store.close(), description: 'memory (not persisted)' };
   }
   const tableName = options.dynamodb?.tableName ?? 'agent-task-status';
@@ -56,6 +59,7 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
         client,
         tableName,
         logTtlDays: options.logTtlDays,
+        logQuota: options.logQuota,
         onClose: () => embedded.close(),
       });
       return {
@@ -85,7 +89,12 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
     const where = endpoint ?? `AWS ${region}`;
     throw new Error(`DynamoDB at ${where} is not usable: ${(error as Error).message}`, { cause: error });
   }
-  const store = new DynamoTaskStore({ client, tableName, logTtlDays: options.logTtlDays });
+  const store = new DynamoTaskStore({
+    client,
+    tableName,
+    logTtlDays: options.logTtlDays,
+    logQuota: options.logQuota,
+  });
   return {
     store,
     close: () => store.close(),

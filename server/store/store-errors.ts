@@ -1,4 +1,5 @@
 import type { Phase } from '../../protocol/index.js';
+import type { LogQuota, LogUsage } from './log-quota.js';
 
 export class TaskNotFoundError extends Error {
   constructor(readonly taskId: string) {
@@ -30,6 +31,22 @@ export class IdempotencyMismatchError extends Error {
   constructor(readonly key: string) {
     super(`Idempotency-Key "${key}" was already used with a different request body`);
     this.name = 'IdempotencyMismatchError';
+  }
+}
+
+/** A write whose lines would take its task past TASK_LOG_MAX_LINES or TASK_LOG_MAX_BYTES. */
+export class LogQuotaExceededError extends Error {
+  constructor(
+    readonly taskId: string,
+    readonly stored: LogUsage,
+    readonly adding: LogUsage,
+    readonly quota: LogQuota,
+  ) {
+    super(
+      `task "${taskId}" holds ${stored.lines} log lines (${stored.bytes} bytes); ${adding.lines} more ` +
+        `(${adding.bytes} bytes) would pass its cap of ${quota.maxLines} lines or ${quota.maxBytes} bytes`,
+    );
+    this.name = 'LogQuotaExceededError';
   }
 }
 

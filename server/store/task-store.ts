@@ -38,6 +38,8 @@ export interface ReadPageInput {
   afterSeq?: number;
   beforeSeq?: number;
   limit: number;
+  /** Line text the page holds at most (default PAGE_MAX_BYTES); it then stops early (see PageCollector). */
+  maxBytes?: number;
 }
 
 /**
@@ -51,7 +53,10 @@ export interface TaskStore {
   /** Throws TaskExistsError when the id is taken. */
   createTask(input: NewTask): Promise<Task>;
   getTask(taskId: string): Promise<StoredTask | null>;
-  /** Throws TaskNotFoundError, PhaseConflictError, IdempotencyMismatchError. */
+  /**
+   * Throws TaskNotFoundError, PhaseConflictError, IdempotencyMismatchError, and
+   * LogQuotaExceededError when the lines would take the task past its log quota (nothing stored).
+   */
   append(taskId: string, input: AppendInput): Promise<AppendResult>;
   /**
    * The task now and a page of its log lines (see LogsPageSchema). The task is read first and only

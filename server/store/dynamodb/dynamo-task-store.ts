@@ -7,8 +7,10 @@ import {
   type DynamoDBDocumentClient,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import type { LogEntry, Task, TaskStatusPage } from '../../../protocol/index.js';
+import type { Task, TaskStatusPage } from '../../../protocol/index.js';
 import { applyUpdate, newTask } from '../apply-update.js';
+import { chargeLogs, DEFAULT_LOG_QUOTA, type LogQuota, type LogUsage } from '../log-quota.js';
+import { PAGE_MAX_BYTES, PageCollector } from '../page-collector.js';
 import {
   IdempotencyMismatchError,
   StoreUnavailableError,
@@ -31,10 +33,12 @@ import {
   toLogEntry,
   toStoredLine,
   ttlFrom,
+  usageOf,
   type BatchItem,
   type IdempotencyItem,
   type PartItem,
   type StatusItem,
+  type StoredLine,
 } from './items.js';
 import {
   agentKey,
@@ -53,6 +57,8 @@ export interface DynamoTaskStoreConfig {
   tableName: string;
   /** How long log lines (and idempotency answers) are kept. */
   logTtlDays: number;
+  /** The most log a task may hold (default DEFAULT_LOG_QUOTA). */
+  logQuota?: LogQuota;
   /** The clock reads use to hide expired lines; writes use their own `now`. */
   clock?: () => Date;
   /** Runs after the client is destroyed on close (e.g. stops an embedded dynalite). */
@@ -74,7 +80,7 @@ const PART_WRITES_PARALLEL = 4;
 /** What the latest batch item says, without its lines (the tail Query projects these only). */
 type BatchHead = Pick<
   BatchItem,
-  'sk' | 'fromSeq' | 'toSeq' | 'task' | 'idem' | 'ttl' | 'lineCount' | 'writtenAt'
+  'sk' | 'fromSeq' | 'toSeq' | 'task' | 'idem' | 'ttl' | 'lineCount' | 'writtenAt' | 'logLines' | 'logBytes'
 >;
 
 interface Head {
@@ -85,6 +91,8 @@ interface Head {
   task: Task;
   /** The tail, when the status item has not caught up with it (a write in progress, or a crash). */
   lagging: BatchHead | null;
+  /** The log the task holds as of `task`: its quota's counter. */
+  usage: LogUsage;
 }
 
 /**
@@ -97,6 +105,7 @@ export class DynamoTaskStore implements TaskStore {
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #logTtlDays: number;
+  readonly #logQuota: LogQuota;
   readonly #clock: () => Date;
   readonly #onClose: (() => Promise<void>) | undefined;
   readonly #afterClaim: DynamoTaskStoreConfig['afterClaim'];
@@ -107,6 +116,7 @@ export class DynamoTaskStore implements TaskStore {
     this.#client = config.client;
     this.#table = config.tableName;
     this.#logTtlDays = config.logTtlDays;
+    this.#logQuota = config.logQuota ?? DEFAULT_LOG_QUOTA;
     this.#clock = config.clock ?? (() => new Date());
     this.#onClose = config.onClose;
     this.#afterClaim = config.afterClaim;
@@ -196,6 +206,9 @@ export class DynamoTaskStore implements TaskStore {
       // Checked against the true head; the conditional put below fails if anyone wrote since.
       const applied = applyUpdate(head.task, update, now);
       if (applied.task.seq === head.task.seq) return { ...applied, replayed: false };
+      // The counter rides in the batch item: a writer that loses the slot counts again from the
+      // winner's total, so concurrent writes cannot overshoot the quota together.
+      const usage = chargeLogs(taskId, head.usage, applied.logs, this.#logQuota);
 
       const groups = packLines(applied.logs.map(toStoredLine));
       if (groups.length > 1 && parts === undefined) {
@@ -214,6 +227,8 @@ export class DynamoTaskStore implements TaskStore {
         ttl,
         writtenAt: this.#clock().getTime(),
         writeId,
+        logLines: usage.lines,
+        logBytes: usage.bytes,
       };
       if (!(await this.#claim(item, 'writeId', writeId))) {
         // Another writer took the slot: read the new tail and try the next one.
@@ -243,24 +258,27 @@ export class DynamoTaskStore implements TaskStore {
     return run;
   }
 
-  readPage(taskId: string, { afterSeq, beforeSeq, limit }: ReadPageInput): Promise<TaskStatusPage | null> {
+  readPage(
+    taskId: string,
+    { afterSeq, beforeSeq, limit, maxBytes = PAGE_MAX_BYTES }: ReadPageInput,
+  ): Promise<TaskStatusPage | null> {
     return this.#guard(async () => {
       const head = await this.#readHead(taskId);
       if (!head) return null;
       await this.#repairIfAbandoned(taskId, head);
       const task = head.task;
       const now = this.#clock();
+      const collector = new PageCollector(limit, maxBytes);
       if (afterSeq !== undefined) {
-        const collected = await this.#linesForward(taskId, afterSeq, task.seq, limit + 1, now);
-        const hasMore = collected.length > limit;
-        const logs = collected.slice(0, limit);
+        await this.#linesForward(taskId, afterSeq, task.seq, collector, now);
+        const { lines: logs, more: hasMore } = collector.page();
         const nextAfterSeq = hasMore ? logs[logs.length - 1]!.seq : Math.max(task.seq, afterSeq);
         return { task, logs, nextAfterSeq, hasMore, hasOlder: false };
       }
       const end = beforeSeq === undefined ? task.seq : Math.min(beforeSeq - 1, task.seq);
-      const collected = await this.#linesBackward(taskId, end, limit + 1, now);
-      const hasOlder = collected.length > limit;
-      return { task, logs: collected.slice(-limit), nextAfterSeq: task.seq, hasMore: false, hasOlder };
+      await this.#linesBackward(taskId, end, collector, now);
+      const { lines, more: hasOlder } = collector.page();
+      return { task, logs: lines.reverse(), nextAfterSeq: task.seq, hasMore: false, hasOlder };
     });
   }
 
@@ -306,7 +324,8 @@ export class DynamoTaskStore implements TaskStore {
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :log)',
           ExpressionAttributeValues: { ':pk': pk, ':log': BATCH_SK_PREFIX },
           // Everything but the lines: the tail is read on every write.
-          ProjectionExpression: '#sk, #fromSeq, #toSeq, #task, #idem, #ttl, #lineCount, #writtenAt',
+          ProjectionExpression:
+            '#sk, #fromSeq, #toSeq, #task, #idem, #ttl, #lineCount, #writtenAt, #logLines, #logBytes',
           ExpressionAttributeNames: {
             '#sk': 'sk',
             '#fromSeq': 'fromSeq',
@@ -316,6 +335,8 @@ export class DynamoTaskStore implements TaskStore {
             '#ttl': 'ttl',
             '#lineCount': 'lineCount',
             '#writtenAt': 'writtenAt',
+            '#logLines': 'logLines',
+            '#logBytes': 'logBytes',
           },
           ScanIndexForward: false,
           Limit: 1,
@@ -329,7 +350,13 @@ export class DynamoTaskStore implements TaskStore {
     // The status item can lag the tail by one write (crash before its update); it can also be
     // ahead of the tail we read, when a write landed between the two reads.
     const lagging = tail && tail.toSeq > status.seq ? tail : null;
-    return { status, tail, task: lagging ? lagging.task : taskOfStatusItem(status), lagging };
+    return {
+      status,
+      tail,
+      task: lagging ? lagging.task : taskOfStatusItem(status),
+      lagging,
+      usage: usageOf(lagging ?? status),
+    };
   }
 
   /**
@@ -410,12 +437,14 @@ export class DynamoTaskStore implements TaskStore {
 
   async #advanceStatus(taskId: string, batch: BatchHead): Promise<void> {
     const { task } = batch;
+    const usage = usageOf(batch);
     await this.#ignoreConditionFailure(
       new UpdateCommand({
         TableName: this.#table,
         Key: { pk: taskPk(taskId), sk: STATUS_SK },
         UpdateExpression:
-          'SET #phase = :phase, #progress = :progress, #message = :message, #seq = :seq, #updatedAt = :updatedAt',
+          'SET #phase = :phase, #progress = :progress, #message = :message, #seq = :seq, #updatedAt = :updatedAt, ' +
+          '#logLines = :logLines, #logBytes = :logBytes',
         // Only forward: a slower writer must not put back an older head.
         ConditionExpression: 'attribute_exists(pk) AND #seq < :seq',
         ExpressionAttributeNames: {
@@ -424,6 +453,8 @@ export class DynamoTaskStore implements TaskStore {
           '#message': 'message',
           '#seq': 'seq',
           '#updatedAt': 'updatedAt',
+          '#logLines': 'logLines',
+          '#logBytes': 'logBytes',
         },
         ExpressionAttributeValues: {
           ':phase': task.phase,
@@ -431,6 +462,8 @@ export class DynamoTaskStore implements TaskStore {
           ':message': task.message,
           ':seq': task.seq,
           ':updatedAt': task.updatedAt,
+          ':logLines': usage.lines,
+          ':logBytes': usage.bytes,
         },
       }),
     );
@@ -489,97 +522,101 @@ export class DynamoTaskStore implements TaskStore {
 
   // ---- reading lines ----------------------------------------------------------------------
 
-  /** Up to `want` unexpired lines with seq in (afterSeq, headSeq], in order. */
+  /** Unexpired lines with seq in (afterSeq, headSeq], in order, until the collector has its page. */
   async #linesForward(
     taskId: string,
     afterSeq: number,
     headSeq: number,
-    want: number,
+    collector: PageCollector,
     now: Date,
-  ): Promise<LogEntry[]> {
-    const out: LogEntry[] = [];
-    if (afterSeq >= headSeq) return out;
+  ): Promise<void> {
+    if (afterSeq >= headSeq) return;
     const take = async (batch: BatchItem) => {
       if (isExpired(batch, now)) return;
       const first = Math.max(0, afterSeq + 1 - batch.fromSeq);
-      const last = Math.min(batch.lineCount - 1, headSeq - batch.fromSeq, first + (want - out.length) - 1);
-      if (first <= last) out.push(...(await this.#linesOf(taskId, batch, first, last)));
+      const last = Math.min(batch.lineCount - 1, headSeq - batch.fromSeq);
+      if (first <= last) await this.#readLines(taskId, batch, first, last, true, collector);
     };
     // The batch holding afterSeq + 1 may start before it: the latest batch starting at or before it.
     const [containing] = await this.#queryBatches(taskId, 1, afterSeq + 1, false, 1);
     if (containing && containing.toSeq > afterSeq) await take(containing);
     let startKey: Record<string, unknown> | undefined;
-    while (out.length < want && afterSeq + 2 <= headSeq) {
+    while (collector.wanted > 0 && afterSeq + 2 <= headSeq) {
       const page = await this.#queryBatchPage(
         taskId,
         afterSeq + 2,
         headSeq,
         true,
-        want - out.length,
+        collector.wanted,
         startKey,
       );
       for (const batch of page.items) {
-        if (out.length >= want) break;
+        if (collector.wanted === 0) break;
         await take(batch);
       }
       startKey = page.lastKey;
       if (!startKey) break;
     }
-    return out;
   }
 
-  /** The last `want` unexpired lines with seq <= endSeq, in order. */
-  async #linesBackward(taskId: string, endSeq: number, want: number, now: Date): Promise<LogEntry[]> {
-    const chunks: LogEntry[][] = [];
-    let count = 0;
+  /** Unexpired lines with seq <= endSeq, newest first, until the collector has its page. */
+  async #linesBackward(taskId: string, endSeq: number, collector: PageCollector, now: Date): Promise<void> {
     let startKey: Record<string, unknown> | undefined;
-    while (count < want && endSeq >= 1) {
-      const page = await this.#queryBatchPage(taskId, 1, endSeq, false, want - count, startKey);
+    while (collector.wanted > 0 && endSeq >= 1) {
+      const page = await this.#queryBatchPage(taskId, 1, endSeq, false, collector.wanted, startKey);
       for (const batch of page.items) {
-        if (count >= want) break;
+        if (collector.wanted === 0) break;
         if (isExpired(batch, now)) continue;
         const last = Math.min(batch.lineCount - 1, endSeq - batch.fromSeq);
-        const first = Math.max(0, last - (want - count) + 1);
-        if (first > last) continue;
-        const lines = await this.#linesOf(taskId, batch, first, last);
-        chunks.push(lines);
-        count += lines.length;
+        if (last >= 0) await this.#readLines(taskId, batch, 0, last, false, collector);
       }
       startKey = page.lastKey;
       if (!startKey) break;
     }
-    return chunks.reverse().flat();
   }
 
-  /** Lines at positions first..last of a batch, fetching only the parts that hold them. */
-  async #linesOf(taskId: string, batch: BatchItem, first: number, last: number): Promise<LogEntry[]> {
-    if (batch.lines) {
-      return batch.lines.slice(first, last + 1).map((line, i) => toLogEntry(line, batch.fromSeq + first + i));
-    }
+  /**
+   * Lines at positions first..last of a batch into the collector, ascending or descending, until
+   * it has its page. Parts are fetched one at a time and only while lines are wanted, so a read
+   * holds at most one part (< 300 KB) beyond its page, however big the write.
+   */
+  async #readLines(
+    taskId: string,
+    batch: BatchItem,
+    first: number,
+    last: number,
+    ascending: boolean,
+    collector: PageCollector,
+  ): Promise<void> {
+    const collect = (lines: readonly StoredLine[], offset: number) => {
+      const lo = Math.max(first, offset);
+      const hi = Math.min(last, offset + lines.length - 1);
+      for (let i = ascending ? lo : hi; i >= lo && i <= hi && collector.wanted > 0; i += ascending ? 1 : -1) {
+        collector.add(toLogEntry(lines[i - offset]!, batch.fromSeq + i));
+      }
+    };
+    if (batch.lines) return collect(batch.lines, 0);
     if (!batch.parts) throw new Error(`batch ${batch.sk} of task "${taskId}" has neither lines nor parts`);
     const { writeId, counts } = batch.parts;
-    const wanted: { index: number; offset: number }[] = [];
+    const spans: { index: number; offset: number }[] = [];
     let offset = 0;
     counts.forEach((count, index) => {
-      if (offset <= last && offset + count - 1 >= first) wanted.push({ index, offset });
+      if (offset <= last && offset + count - 1 >= first) spans.push({ index, offset });
       offset += count;
     });
-    const parts = await Promise.all(
-      wanted.map(async ({ index, offset: partOffset }) => {
-        const { Item } = await this.#client.send(
-          new GetCommand({
-            TableName: this.#table,
-            Key: { pk: taskPk(taskId), sk: partSk(writeId, index) },
-            ConsistentRead: true,
-          }),
-        );
-        if (!Item) throw new Error(`part ${index} of batch ${batch.sk} of task "${taskId}" is missing`);
-        return (Item as PartItem).lines.map((line, i) => toLogEntry(line, batch.fromSeq + partOffset + i));
-      }),
-    );
-    const firstSeq = batch.fromSeq + first;
-    const lastSeq = batch.fromSeq + last;
-    return parts.flat().filter((line) => line.seq >= firstSeq && line.seq <= lastSeq);
+    if (!ascending) spans.reverse();
+    for (const span of spans) {
+      if (collector.wanted === 0) return;
+      const { Item } = await this.#client.send(
+        new GetCommand({
+          TableName: this.#table,
+          Key: { pk: taskPk(taskId), sk: partSk(writeId, span.index) },
+          ConsistentRead: true,
+        }),
+      );
+      if (!Item) throw new Error(`part ${span.index} of batch ${batch.sk} of task "${taskId}" is missing`);
+      collect((Item as PartItem).lines, span.offset);
+    }
   }
 
   async #queryBatches(

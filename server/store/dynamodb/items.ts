@@ -1,4 +1,5 @@
 import type { LogEntry, LogLevel, Task } from '../../../protocol/index.js';
+import type { LogUsage } from '../log-quota.js';
 
 /**
  * The shapes of the table's items, and the pure rules for laying a write's lines out in them.
@@ -18,6 +19,9 @@ export interface StatusItem extends Task {
    * the item it wrote itself, and this tells it from a task created by someone else with that id.
    */
   createId?: string;
+  /** Log lines and bytes the task holds as of `seq` (the latest write's counts; absent: none yet). */
+  logLines?: number;
+  logBytes?: number;
 }
 
 /** A log line as stored; its seq is its batch's `fromSeq` plus its position. */
@@ -53,6 +57,13 @@ export interface BatchItem {
    * apart from a slot taken by another writer. Items written before it was added lack it.
    */
   writeId?: string;
+  /**
+   * The task's log lines and bytes up to and including this write: the quota's counter, claimed
+   * with the slot in the same conditional put, so no two writes can both spend the same room.
+   * Items written before it was added lack it (their task counts from zero).
+   */
+  logLines?: number;
+  logBytes?: number;
 }
 
 /** `TASK#<id>` / `PART#<writeId>#<n>`: overflow lines of a big write. */
@@ -134,6 +145,11 @@ export function taskOfStatusItem(item: StatusItem): Task {
     createdAt: item.createdAt,
     updatedAt: item.updatedAt,
   };
+}
+
+/** The log a status or batch item says its task holds. */
+export function usageOf(item: { logLines?: number; logBytes?: number }): LogUsage {
+  return { lines: item.logLines ?? 0, bytes: item.logBytes ?? 0 };
 }
 
 /** A TTL attribute value: epoch seconds. */

@@ -95,15 +95,15 @@ export class DynaliteFixture {
   }
 
   /** The contract suite's view: a store, a peer (another instance), a restart on the same path. */
-  harness(): StoreHarness {
+  harness(overrides: StoreOverrides = {}): StoreHarness {
     return {
-      store: this.store(),
-      peer: async () => this.store(),
+      store: this.store(overrides),
+      peer: async () => this.store(overrides),
       restart: async () => {
         await this.closeStores();
         await this.dynalite.close();
         await this.startDynalite();
-        return this.store();
+        return this.store(overrides);
       },
       close: () => this.close(),
     };

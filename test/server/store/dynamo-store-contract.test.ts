@@ -5,7 +5,7 @@ import { describeTaskStoreContract } from './task-store-contract.js';
 // with the contract's clock.
 describeTaskStoreContract(
   'DynamoTaskStore on dynalite',
-  async (clock) => (await DynaliteFixture.start(clock)).harness(),
+  async (clock, limits) => (await DynaliteFixture.start(clock)).harness(limits),
   {
     persists: true,
   },

@@ -192,7 +192,7 @@ describe('DynamoTaskStore on dynalite', () => {
     }));
     const r = await store.append('t-1', { update: { logs: wide, progress: 99 }, now: at(1) });
     assert.equal(r.task.seq, 101);
-    const page = await store.readPage('t-1', { afterSeq: 0, limit: 1000 });
+    const page = await store.readPage('t-1', { afterSeq: 0, limit: 1000, maxBytes: 64 * 1024 * 1024 });
     assert.deepEqual(
       page?.logs.map((l) => l.message),
       wide.map((l) => l.message),

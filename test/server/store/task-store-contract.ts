@@ -1,13 +1,20 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { LogEntry, StatusUpdate, Task } from '../../../protocol/index.js';
+import type { LogQuota } from '../../../server/store/log-quota.js';
 import {
   IdempotencyMismatchError,
+  LogQuotaExceededError,
   PhaseConflictError,
   TaskExistsError,
   TaskNotFoundError,
 } from '../../../server/store/store-errors.js';
 import type { AppendResult, TaskStore } from '../../../server/store/task-store.js';
+
+/** Limits a test opens its store with (the defaults otherwise). */
+export interface StoreLimits {
+  logQuota?: LogQuota;
+}
 
 /** What a store kind gives the contract suite. */
 export interface StoreHarness {
@@ -18,6 +25,9 @@ export interface StoreHarness {
   restart?: () => Promise<TaskStore>;
   close(): Promise<void>;
 }
+
+/** A byte budget no test page reaches. */
+const WHOLE = 64 * 1024 * 1024;
 
 const T0 = new Date('2026-11-02T10:00:00.000Z');
 
@@ -70,13 +80,14 @@ function assertContiguous(results: AppendResult[], lastSeq: number): void {
 
 /**
  * The behaviour every TaskStore must have, registered as node:test tests. `open` gives a fresh,
- * empty store for each test, whose reads go by `clock` (the time the tests write at).
+ * empty store for each test, whose reads go by `clock` (the time the tests write at), its peers
+ * with the same `limits`.
  * `persists`: the kind keeps its data across a restart (its harness has `restart`); only then is
  * the restart test registered.
  */
 export function describeTaskStoreContract(
   kind: string,
-  open: (clock: () => Date) => Promise<StoreHarness>,
+  open: (clock: () => Date, limits?: StoreLimits) => Promise<StoreHarness>,
   { persists }: { persists: boolean },
 ): void {
   describe(`TaskStore contract: ${kind}`, () => {
@@ -490,7 +501,8 @@ export function describeTaskStoreContract(
       assert.equal(r.task.seq, 501);
       await store.append('t-big', { update: { logs: lines(1, 'after') }, now: at(2) });
 
-      const forward = await store.readPage('t-big', { afterSeq: 0, limit: 1000 });
+      // The whole write in one page: past the default byte budget on purpose (see the next tests).
+      const forward = await store.readPage('t-big', { afterSeq: 0, limit: 1000, maxBytes: WHOLE });
       assert.equal(forward!.logs.length, 501);
       assert.equal(forward!.hasMore, false);
       assert.equal(forward!.nextAfterSeq, 502);
@@ -506,7 +518,7 @@ export function describeTaskStoreContract(
         ['251:', '252:', '253:'],
       );
 
-      const tail = await store.readPage('t-big', { limit: 200 });
+      const tail = await store.readPage('t-big', { limit: 200, maxBytes: WHOLE });
       assert.deepEqual(
         tail!.logs.map((l) => l.seq),
         [...Array.from({ length: 199 }, (_, i) => 302 + i), 502],
@@ -530,9 +542,171 @@ export function describeTaskStoreContract(
         all.map((l) => l.seq),
         Array.from({ length: 12 }, (_, w) => Array.from({ length: 40 }, (_, i) => w * 41 + i + 1)).flat(),
       );
-      const tail = await store.readPage('t-1', { limit: 1000 });
+      const tail = await store.readPage('t-1', { limit: 1000, maxBytes: WHOLE });
       assert.deepEqual(tail!.logs, all);
       assert.equal(tail!.hasOlder, false);
+    });
+
+    it('stops a page once its lines reach the byte budget, and pages on to every line', async () => {
+      await create(store, 't-1');
+      // Seven lines of 1,000 bytes (one of them 3,000), a status change, then five more.
+      const sizes = [1000, 1000, 3000, 1000, 1000, 1000, 1000];
+      const text = (n: number, size: number) => `${n} `.padEnd(size, 'x');
+      await store.append('t-1', {
+        update: {
+          logs: sizes.map((size, i) => ({ level: 'info', message: text(i + 1, size) })),
+          progress: 5,
+        },
+        now: at(1),
+      });
+      await store.append('t-1', {
+        update: {
+          logs: Array.from({ length: 5 }, (_, i) => ({ level: 'info', message: text(9 + i, 1000) })),
+        },
+        now: at(2),
+      });
+      const budget = { limit: 100, maxBytes: 2500 };
+
+      const first = await store.readPage('t-1', { afterSeq: 0, ...budget });
+      assert.deepEqual(
+        first!.logs.map((l) => l.seq),
+        [1, 2, 3],
+        'the third line reaches 2,500 bytes and ends the page',
+      );
+      assert.equal(first!.hasMore, true);
+      assert.equal(first!.nextAfterSeq, 3);
+      const single = await store.readPage('t-1', { afterSeq: 2, limit: 100, maxBytes: 10 });
+      assert.deepEqual(
+        single!.logs.map((l) => l.seq),
+        [3],
+        'a line over the whole budget still makes a page',
+      );
+
+      const seen: number[] = [];
+      let cursor = 0;
+      for (let pages = 1; ; pages++) {
+        assert.ok(pages <= 10, 'the pages end');
+        const page = await store.readPage('t-1', { afterSeq: cursor, ...budget });
+        assert.ok(page!.logs.reduce((n, l) => n + l.message.length, 0) < 2500 + 3000);
+        seen.push(...page!.logs.map((l) => l.seq));
+        cursor = page!.nextAfterSeq;
+        if (!page!.hasMore) break;
+      }
+      assert.deepEqual(seen, [1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13]);
+      assert.equal(cursor, 13);
+
+      const tail = await store.readPage('t-1', budget);
+      assert.deepEqual(
+        tail!.logs.map((l) => l.seq),
+        [11, 12, 13],
+        'a tail keeps its newest lines',
+      );
+      assert.equal(tail!.hasOlder, true);
+      const older = await store.readPage('t-1', { beforeSeq: 5, ...budget });
+      assert.deepEqual(
+        older!.logs.map((l) => l.seq),
+        [3, 4],
+      );
+      assert.equal(older!.hasOlder, true);
+    });
+
+    it('holds a page of a big write to about the byte budget, fetching no more than it needs', async () => {
+      await create(store, 't-big');
+      const big = Array.from({ length: 500 }, (_, i) => ({
+        level: 'info' as const,
+        message: `${i + 1} `.padEnd(8000, 'y'),
+      }));
+      await store.append('t-big', { update: { logs: big }, now: at(1) });
+      // The default budget, 1 MiB: 131 lines of 8,000 bytes stay under it, the 132nd reaches it.
+      const forward = await store.readPage('t-big', { afterSeq: 0, limit: 1000 });
+      assert.equal(forward!.logs.length, 132);
+      assert.deepEqual([forward!.hasMore, forward!.nextAfterSeq], [true, 132]);
+      const tail = await store.readPage('t-big', { limit: 1000 });
+      assert.deepEqual([tail!.logs[0]!.seq, tail!.logs.length, tail!.hasOlder], [369, 132, true]);
+      assert.deepEqual(
+        (await readAll(store, 't-big')).map((l) => l.message),
+        big.map((l) => l.message),
+      );
+    });
+
+    describe('with a log quota of 10 lines and 1,000 bytes', () => {
+      const quota = { maxLines: 10, maxBytes: 1000 };
+      let q: StoreHarness;
+      beforeEach(async () => {
+        q = await open(atT0, { logQuota: quota });
+      });
+      afterEach(async () => {
+        await q.close();
+      });
+
+      it('refuses a write past the quota whole, and still takes writes without lines', async () => {
+        await create(q.store, 't-1');
+        await q.store.append('t-1', { update: { logs: lines(8), phase: 'running' }, now: at(1) });
+        const refused = await q.store
+          .append('t-1', { update: { logs: lines(3, 'over'), progress: 50 }, now: at(2) })
+          .then(
+            () => assert.fail('a write past 10 lines is refused'),
+            (error: unknown) => error,
+          );
+        assert.ok(refused instanceof LogQuotaExceededError);
+        assert.deepEqual(
+          [refused.stored, refused.adding],
+          [
+            { lines: 8, bytes: 48 },
+            { lines: 3, bytes: 18 },
+          ],
+        );
+        const after = (await q.store.getTask('t-1'))!.task;
+        assert.deepEqual([after.seq, after.progress], [9, null], 'nothing of the refused write is stored');
+
+        await q.store.append('t-1', { update: { logs: lines(2, 'fits') }, now: at(3) });
+        await assert.rejects(
+          q.store.append('t-1', { update: { logs: lines(1, 'one more') }, now: at(4) }),
+          LogQuotaExceededError,
+        );
+        const done = await q.store.append('t-1', { update: { phase: 'completed' }, now: at(5) });
+        assert.equal(done.task.phase, 'completed', 'a task at its cap can still finish');
+        assert.equal((await readAll(q.store, 't-1')).length, 10);
+
+        await create(q.store, 't-2');
+        await assert.rejects(
+          q.store.append('t-2', {
+            update: { logs: [{ level: 'info', message: 'z'.repeat(1001) }] },
+            now: at(6),
+          }),
+          LogQuotaExceededError,
+          'the byte cap counts too',
+        );
+        await q.store.append('t-2', { update: { logs: lines(10) }, now: at(7) });
+      });
+
+      it('lets concurrent writers on 2 instances fill the quota exactly, never past it', async () => {
+        const peer = await q.peer();
+        await create(q.store, 't-1');
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 12 }, (_, w) =>
+            (w % 2 === 0 ? q.store : peer).append('t-1', {
+              update: { logs: lines(2, `w${w}`) },
+              now: at(w),
+            }),
+          ),
+        );
+        const stored = outcomes.filter((o) => o.status === 'fulfilled');
+        const refused = outcomes.filter((o) => o.status === 'rejected');
+        assert.equal(stored.length, 5, 'five writes of two lines fill ten');
+        for (const o of refused) assert.ok(o.reason instanceof LogQuotaExceededError, String(o.reason));
+        assert.equal((await readAll(peer, 't-1')).length, 10);
+        assert.equal((await q.store.getTask('t-1'))!.task.seq, 10);
+      });
+
+      it('replays a write the quota took, though the task is now full', async () => {
+        await create(q.store, 't-1');
+        const idempotency = { key: 'k', fingerprint: 'f' };
+        const first = await q.store.append('t-1', { update: { logs: lines(10) }, now: at(1), idempotency });
+        const replay = await q.store.append('t-1', { update: { logs: lines(10) }, now: at(2), idempotency });
+        assert.equal(replay.replayed, true);
+        assert.deepEqual(replay.task, first.task);
+      });
     });
 
     if (persists) {
