@@ -97,6 +97,7 @@ export const ERROR_CODES = [
   'phase_conflict',
   'idempotency_mismatch',
   'payload_too_large',
+  'log_quota_exceeded',
   'unsupported_media_type',
   'rate_limited',
   'store_unavailable',

@@ -5,6 +5,7 @@ import { routePath } from 'hono/route';
 import { ROUTES } from '../protocol/index.js';
 import type { TaskBus } from './bus/task-bus.js';
 import type { Config } from './config.js';
+import { AbuseLimits } from './http/abuse-limits.js';
 import { ApiError, errorResponse } from './http/api-error.js';
 import type { AppEnv } from './http/app-env.js';
 import { handleErrors, type ErrorLog } from './http/error-handler.js';
@@ -59,7 +60,7 @@ export function createApp({
   metrics = new HttpMetrics(),
   embeddedStats,
 }: AppOptions) {
-  const deps: RouteDeps = { store, bus, config, log, now };
+  const deps: RouteDeps = { store, bus, config, log, now, limits: new AbuseLimits(config, now) };
   const app = new Hono<AppEnv>();
 
   app.use(async function countRequests(c, next) {

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { isAddressOrBlock } from './http/client-address.js';
 import { hostAllowlist, parseHostEntry } from './http/hosts.js';
 import { parseOriginPattern } from './http/origins.js';
 import type { RealtimeConfig } from './realtime/realtime.js';
@@ -148,6 +149,45 @@ export const ENV_VARS = {
     meaning: 'status posts allowed per agent token per minute, also the burst (429 beyond); 0 turns it off',
     schema: integer(0, 1_000_000),
   }),
+  createsPerMinute: envVar({
+    name: 'CREATES_PER_MINUTE',
+    default: '600',
+    meaning:
+      'task creations allowed per client address per minute, also the burst (429 beyond); 0 turns it off',
+    schema: integer(0, 1_000_000),
+  }),
+  readsPerMinute: envVar({
+    name: 'READS_PER_MINUTE',
+    default: '6000',
+    meaning:
+      'GETs of status, logs and active-task allowed per client address per minute, also the burst (429 beyond); 0 turns it off',
+    schema: integer(0, 10_000_000),
+  }),
+  badTokensPerMinute: envVar({
+    name: 'BAD_TOKENS_PER_MINUTE',
+    default: '30',
+    meaning:
+      'refused admin or agent tokens allowed per client address per minute, also the burst; past it every token check from that address answers 429 first; 0 turns it off',
+    schema: integer(0, 1_000_000),
+  }),
+  trustedProxies: envVar({
+    name: 'TRUSTED_PROXIES',
+    default: undefined,
+    meaning:
+      'comma list of proxy IPs or CIDRs (10.0.0.0/8) whose X-Forwarded-For names the client for the per-address limits; unset: the socket peer is the client',
+    schema: z
+      .string()
+      .optional()
+      .transform((list) =>
+        (list ?? '')
+          .split(',')
+          .map((entry) => entry.trim())
+          .filter((entry) => entry !== ''),
+      )
+      .refine((entries) => entries.every(isAddressOrBlock), {
+        message: 'must be a comma-separated list of IP addresses or CIDR blocks such as 10.0.0.0/8',
+      }),
+  }),
   heartbeatMs: envVar({
     name: 'HEARTBEAT_MS',
     default: '25000',
@@ -213,6 +253,19 @@ export const ENV_VARS = {
     default: '30',
     meaning: 'days a log line is kept by stores that expire them',
     schema: integer(1, 3650),
+  }),
+  taskLogMaxLines: envVar({
+    name: 'TASK_LOG_MAX_LINES',
+    default: '100000',
+    meaning:
+      'log lines one task may hold over its life; a write past it is refused whole (413 log_quota_exceeded), status-only writes still pass',
+    schema: integer(1, 1_000_000_000),
+  }),
+  taskLogMaxBytes: envVar({
+    name: 'TASK_LOG_MAX_BYTES',
+    default: String(64 * 1024 * 1024),
+    meaning: 'bytes of log text (UTF-8) one task may hold over its life; as TASK_LOG_MAX_LINES',
+    schema: integer(1024, 1024 ** 4),
   }),
   demo: envVar({
     name: 'DEMO',

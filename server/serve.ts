@@ -205,6 +205,7 @@ export function openConfiguredStore(config: Config): Promise<OpenedStore> {
     kind: config.store,
     dataDir: config.dataDir,
     logTtlDays: config.logTtlDays,
+    logQuota: { maxLines: config.taskLogMaxLines, maxBytes: config.taskLogMaxBytes },
     dynamodb: {
       tableName: config.tableName,
       ...(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}),

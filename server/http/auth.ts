@@ -1,6 +1,7 @@
 import type { HttpBindings } from '@hono/node-server';
 import type { MiddlewareHandler } from 'hono';
 import type { TaskStore } from '../store/task-store.js';
+import type { AbuseLimits } from './abuse-limits.js';
 import { ApiError } from './api-error.js';
 import type { AppEnv } from './app-env.js';
 import { readBearerToken, secretsEqual } from './credentials.js';
@@ -27,16 +28,22 @@ function bearerOr401(header: string | undefined, whenMissing: string, whenMalfor
   return token;
 }
 
-/** Creating tasks: open when no admin token is configured (main.ts warns), else the admin token. */
-export function requireAdmin(adminToken: string | null): MiddlewareHandler<AppEnv> {
+/**
+ * Creating tasks: open when no admin token is configured (main.ts warns), else the admin token.
+ * A refused token spends from its address's budget of failures; past it, 429 before any check.
+ */
+export function requireAdmin(adminToken: string | null, limits: AbuseLimits): MiddlewareHandler<AppEnv> {
   return async function requireAdmin(c, next) {
     if (adminToken === null) return next();
+    const client = limits.clientKey(c);
+    limits.checkAuthBudget(client);
     const token = bearerOr401(
       c.req.header('authorization'),
       'creating a task needs the admin token: send "Authorization: Bearer <ADMIN_TOKEN>"',
       'the Authorization header must be "Bearer <ADMIN_TOKEN>"',
     );
     if (!secretsEqual(token, adminToken)) {
+      limits.recordAuthFailure(client);
       throw new ApiError(401, 'unauthorized', 'the admin token is not valid for this server', {
         headers: INVALID_TOKEN,
       });
@@ -49,8 +56,8 @@ export function requireAdmin(adminToken: string | null): MiddlewareHandler<AppEn
  * Replacing an agent token: the admin token, and never open. Without ADMIN_TOKEN anyone could
  * take a task away from its agent (and post as it), so the route is refused outright.
  */
-export function requireAdminToken(adminToken: string | null): MiddlewareHandler<AppEnv> {
-  if (adminToken !== null) return requireAdmin(adminToken);
+export function requireAdminToken(adminToken: string | null, limits: AbuseLimits): MiddlewareHandler<AppEnv> {
+  if (adminToken !== null) return requireAdmin(adminToken, limits);
   return async function requireAdminToken() {
     throw new ApiError(
       403,
@@ -62,16 +69,20 @@ export function requireAdminToken(adminToken: string | null): MiddlewareHandler<
 
 /**
  * Posting a task's status: the agent token returned when that task was created. Resolves to the
- * task's stored token hash (the rate-limit key), or throws: 401 before the task is looked up, then
- * 404, then 401. The task is looked up before the token is checked, so an unknown task is a 404
- * for anyone; that reveals nothing, since the read routes are public.
+ * task's stored token hash (the rate-limit key), or throws: 429 while `client` (its address key)
+ * is out of failures, 401 before the task is looked up, then 404, then 401 (a failure spent). The
+ * task is looked up before the token is checked, so an unknown task is a 404 for anyone; that
+ * reveals nothing, since the read routes are public.
  */
 export async function authenticateAgent(
   store: TaskStore,
   tokens: TokenVerifier,
   authorization: string | undefined,
   taskId: string,
+  limits: AbuseLimits,
+  client: string,
 ): Promise<string> {
+  limits.checkAuthBudget(client);
   const token = bearerOr401(
     authorization,
     'send the task\'s agent token as "Authorization: Bearer <agentToken>" (it was returned when the task was created)',
@@ -80,6 +91,7 @@ export async function authenticateAgent(
   const stored = await store.getTask(taskId);
   if (!stored) throw new ApiError(404, 'not_found', `no task with id "${taskId}"`);
   if (!tokens.matches(token, stored.tokenHash)) {
+    limits.recordAuthFailure(client);
     throw new ApiError(
       401,
       'unauthorized',

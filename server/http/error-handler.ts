@@ -4,6 +4,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ErrorCode } from '../../protocol/index.js';
 import {
   IdempotencyMismatchError,
+  LogQuotaExceededError,
   PhaseConflictError,
   StoreUnavailableError,
   TaskExistsError,
@@ -35,6 +36,16 @@ function toApiError(error: unknown, c: Context, log: ErrorLog): ApiError {
   }
   if (error instanceof IdempotencyMismatchError) {
     return new ApiError(422, 'idempotency_mismatch', `${error.message}; use a new key for a new update`);
+  }
+  if (error instanceof LogQuotaExceededError) {
+    const { stored, adding, quota } = error;
+    return new ApiError(
+      413,
+      'log_quota_exceeded',
+      `${error.message}; nothing of this write was stored. Start a new task for further output, ` +
+        'send status without logs to finish this one, or raise TASK_LOG_MAX_LINES / TASK_LOG_MAX_BYTES',
+      { details: { stored, adding, quota } },
+    );
   }
   if (error instanceof StoreUnavailableError) {
     log.warn(`store unavailable on ${c.req.method} ${c.req.path}: ${error.message}`);

@@ -1,23 +1,27 @@
 import { ApiError } from './api-error.js';
-import type { RateLimiter } from './rate-limiter.js';
+import type { RateDecision, RateLimiter } from './rate-limiter.js';
 
 /**
- * 429 `rate_limited` with Retry-After once an agent token has spent its budget; returns when
- * allowed. Called after the token is checked (its key is the token's hash), so strangers cannot
- * drain an agent's budget. No limiter: limiting is off (RATE_LIMIT_PER_MINUTE=0).
+ * 429 `rate_limited` with Retry-After once `key` has spent its budget; returns when allowed.
+ * `advice` ends the message: what was limited and what to do. No limiter: that limit is off (its
+ * setting is 0).
  */
-export function enforceRateLimit(limiter: RateLimiter | null, key: string): void {
+export function enforceRateLimit(limiter: RateLimiter | null, key: string, advice: string): void {
   if (!limiter) return;
-  const decision = limiter.take(key);
-  if (!decision.allowed) {
-    throw new ApiError(
-      429,
-      'rate_limited',
-      `too many status posts for this task; retry in ${decision.retryAfterSeconds} s, or batch log lines into fewer posts`,
-      {
-        details: { retryAfterSeconds: decision.retryAfterSeconds },
-        headers: { 'Retry-After': String(decision.retryAfterSeconds) },
-      },
-    );
-  }
+  throwIfRefused(limiter.take(key), advice);
+}
+
+/** As enforceRateLimit, for a budget spent elsewhere (failed token checks): spends nothing. */
+export function enforceSpentBudget(limiter: RateLimiter | null, key: string, advice: string): void {
+  if (!limiter) return;
+  throwIfRefused(limiter.peek(key), advice);
+}
+
+function throwIfRefused(decision: RateDecision, advice: string): void {
+  if (decision.allowed) return;
+  const seconds = decision.retryAfterSeconds;
+  throw new ApiError(429, 'rate_limited', `${advice}; retry in ${seconds} s`, {
+    details: { retryAfterSeconds: seconds },
+    headers: { 'Retry-After': String(seconds) },
+  });
 }

@@ -17,9 +17,10 @@ interface Bucket {
 }
 
 /**
- * A token bucket per key (here: per agent token). Smoother than a fixed window: no double burst at
- * a window edge. Memory is bounded; forgetting a key only hands it a full bucket again, and only
- * authenticated callers reach the limiter, so churning keys needs many valid tokens.
+ * A token bucket per key (an agent token, or a client address: see abuse-limits.ts). Smoother than
+ * a fixed window: no double burst at a window edge. Memory is bounded; forgetting a key only hands
+ * it a full bucket again, so churning keys needs many valid tokens, or many addresses (an IPv6
+ * client counts as its /64).
  */
 export class RateLimiter {
   readonly #perMs: number;
@@ -37,10 +38,7 @@ export class RateLimiter {
 
   take(key: string): RateDecision {
     const now = this.#now();
-    const previous = this.#buckets.get(key);
-    const tokens = previous
-      ? Math.min(this.#capacity, previous.tokens + (now - previous.updatedAt) * this.#perMs)
-      : this.#capacity;
+    const tokens = this.#tokens(key, now);
     // Re-insert so Map order is least-recently-used first.
     this.#buckets.delete(key);
     if (tokens >= 1) {
@@ -48,6 +46,26 @@ export class RateLimiter {
       return { allowed: true };
     }
     this.#remember(key, { tokens, updatedAt: now });
+    return this.#refused(tokens);
+  }
+
+  /**
+   * What `take` would answer, spending nothing: for budgets spent only on failure (failed token
+   * checks), asked before the check so a caller out of budget gets no further guess.
+   */
+  peek(key: string): RateDecision {
+    const tokens = this.#tokens(key, this.#now());
+    return tokens >= 1 ? { allowed: true } : this.#refused(tokens);
+  }
+
+  #tokens(key: string, now: number): number {
+    const previous = this.#buckets.get(key);
+    return previous
+      ? Math.min(this.#capacity, previous.tokens + (now - previous.updatedAt) * this.#perMs)
+      : this.#capacity;
+  }
+
+  #refused(tokens: number): RateDecision {
     return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / this.#perMs / 1000)) };
   }
 

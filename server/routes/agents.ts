@@ -7,11 +7,11 @@ import type { RouteDeps } from './deps.js';
 import { AgentParamSchema } from './params.js';
 
 /** Mounted at /api/agents: which task an agent is on (its most recently created one). */
-export function agentRoutes({ store, config }: RouteDeps) {
+export function agentRoutes({ store, config, limits }: RouteDeps) {
   const cors = readCors(config.allowedOrigins);
   return new Hono<AppEnv>()
     .options('/:agentId/active-task', cors)
-    .get('/:agentId/active-task', cors, validate('param', AgentParamSchema), async (c) => {
+    .get('/:agentId/active-task', cors, limits.limitReads, validate('param', AgentParamSchema), async (c) => {
       const { agentId } = c.req.valid('param');
       const task = await store.getActiveTask(agentId);
       if (!task) throw new ApiError(404, 'not_found', `agent "${agentId}" has no task yet`);

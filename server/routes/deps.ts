@@ -1,5 +1,6 @@
 import type { BusEvent, TaskBus } from '../bus/task-bus.js';
 import type { Config } from '../config.js';
+import type { AbuseLimits } from '../http/abuse-limits.js';
 import type { ErrorLog } from '../http/error-handler.js';
 import type { TaskStore } from '../store/task-store.js';
 
@@ -11,6 +12,8 @@ export interface RouteDeps {
   log: ErrorLog;
   /** Milliseconds clock (tests pin it). */
   now: () => number;
+  /** The per-address limits, shared by every route. */
+  limits: AbuseLimits;
 }
 
 /**

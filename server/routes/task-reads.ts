@@ -12,7 +12,7 @@ import { TaskParamSchema } from './params.js';
  * The read routes, mounted at ROUTES.tasks: a task's status page and its log pages. Public
  * (task ids are the capability), CORS-enabled for the allowed origins, revalidated by ETag.
  */
-export function taskReadRoutes({ store, config }: RouteDeps) {
+export function taskReadRoutes({ store, config, limits }: RouteDeps) {
   const cors = readCors(config.allowedOrigins);
 
   /** 304 when the client's copy is current, else the page (with its own, possibly newer, ETag). */
@@ -38,6 +38,7 @@ export function taskReadRoutes({ store, config }: RouteDeps) {
     .get(
       '/:id/status',
       cors,
+      limits.limitReads,
       validate('param', TaskParamSchema),
       validate('query', CursorQuerySchema),
       async (c) => {
@@ -48,6 +49,7 @@ export function taskReadRoutes({ store, config }: RouteDeps) {
     .get(
       '/:id/logs',
       cors,
+      limits.limitReads,
       validate('param', TaskParamSchema),
       validate('query', CursorQuerySchema),
       async (c) => {

@@ -15,7 +15,7 @@ import { IdempotencyHeaderSchema, TaskParamSchema } from './params.js';
 
 /** The write routes, mounted at ROUTES.tasks: create a task, post its status, replace its agent token. */
 export function taskWriteRoutes(deps: RouteDeps) {
-  const { store, config, now } = deps;
+  const { store, config, now, limits } = deps;
   const body = jsonBody({ maxBytes: config.bodyLimitBytes });
   const readBody = jsonBodyReader({ maxBytes: config.bodyLimitBytes });
   const tokens = new TokenVerifier();
@@ -23,30 +23,48 @@ export function taskWriteRoutes(deps: RouteDeps) {
     config.rateLimitPerMinute > 0 ? new RateLimiter({ perMinute: config.rateLimitPerMinute, now }) : null;
 
   return new Hono<AppEnv>()
-    .post('/', requireAdmin(config.adminToken), body, validate('json', CreateTaskSchema), async (c) => {
-      const input = c.req.valid('json');
-      const agentToken = newAgentToken();
-      const task = await store.createTask({
-        id: input.id ?? newTaskId(),
-        agentId: input.agentId,
-        title: input.title ?? null,
-        tokenHash: hashToken(agentToken),
-        now: new Date(now()),
-      });
-      publish(deps, { type: 'agent-task', agentId: task.agentId, task });
-      // The token is shown once: keep it out of every cache.
-      c.header('Cache-Control', 'no-store');
-      c.header('Location', ROUTES.taskStatus(task.id));
-      return c.json({ task, agentToken }, 201);
-    })
+    .post(
+      '/',
+      requireAdmin(config.adminToken, limits),
+      limits.limitCreates,
+      body,
+      validate('json', CreateTaskSchema),
+      async (c) => {
+        const input = c.req.valid('json');
+        const agentToken = newAgentToken();
+        const task = await store.createTask({
+          id: input.id ?? newTaskId(),
+          agentId: input.agentId,
+          title: input.title ?? null,
+          tokenHash: hashToken(agentToken),
+          now: new Date(now()),
+        });
+        publish(deps, { type: 'agent-task', agentId: task.agentId, task });
+        // The token is shown once: keep it out of every cache.
+        c.header('Cache-Control', 'no-store');
+        c.header('Location', ROUTES.taskStatus(task.id));
+        return c.json({ task, agentToken }, 201);
+      },
+    )
     .post('/:id/status', async function postStatus(c) {
       // One handler, the steps in the order the middleware chain had them (each throws the same
       // ApiError): path, auth and rate limit before the body is read (refused callers cost no
       // parsing), then the Idempotency-Key header, the body gate, the body schema. One Hono hop
       // instead of seven, each header read once (BENCHMARKS.md, ingest).
       const { id } = parseOrThrow('param', TaskParamSchema, { id: c.req.param('id') });
-      const tokenHash = await authenticateAgent(store, tokens, c.req.header('authorization'), id);
-      enforceRateLimit(limiter, tokenHash);
+      const tokenHash = await authenticateAgent(
+        store,
+        tokens,
+        c.req.header('authorization'),
+        id,
+        limits,
+        limits.clientKey(c),
+      );
+      enforceRateLimit(
+        limiter,
+        tokenHash,
+        'too many status posts for this task (RATE_LIMIT_PER_MINUTE); batch log lines into fewer posts',
+      );
       const keyHeader = c.req.header('idempotency-key');
       const key =
         keyHeader === undefined
@@ -74,14 +92,18 @@ export function taskWriteRoutes(deps: RouteDeps) {
       }
       return c.json({ task: result.task }, 200);
     })
-    .post('/:id/agent-token', requireAdminToken(config.adminToken), async function replaceAgentToken(c) {
-      // Revocation: the old token's hash is gone from the store, and every POST compares against
-      // the stored hash (TokenVerifier remembers a token only with the hash it matched), so the
-      // old token is refused at its next request, on every instance.
-      const { id } = parseOrThrow('param', TaskParamSchema, { id: c.req.param('id') });
-      const agentToken = newAgentToken();
-      await store.replaceTokenHash(id, hashToken(agentToken));
-      c.header('Cache-Control', 'no-store');
-      return c.json({ agentToken }, 200);
-    });
+    .post(
+      '/:id/agent-token',
+      requireAdminToken(config.adminToken, limits),
+      async function replaceAgentToken(c) {
+        // Revocation: the old token's hash is gone from the store, and every POST compares against
+        // the stored hash (TokenVerifier remembers a token only with the hash it matched), so the
+        // old token is refused at its next request, on every instance.
+        const { id } = parseOrThrow('param', TaskParamSchema, { id: c.req.param('id') });
+        const agentToken = newAgentToken();
+        await store.replaceTokenHash(id, hashToken(agentToken));
+        c.header('Cache-Control', 'no-store');
+        return c.json({ agentToken }, 200);
+      },
+    );
 }

@@ -26,6 +26,10 @@ describe('loadConfig', () => {
       metricsToken: null,
       bodyLimitBytes: 262_144,
       rateLimitPerMinute: 600,
+      createsPerMinute: 600,
+      readsPerMinute: 6000,
+      badTokensPerMinute: 30,
+      trustedProxies: [],
       heartbeatMs: 25_000,
       wsMaxPayloadBytes: 65_536,
       wsMaxBufferedBytes: 1_048_576,
@@ -36,6 +40,8 @@ describe('loadConfig', () => {
       tableName: 'agent-task-status',
       dataDir: resolve('.data'),
       logTtlDays: 30,
+      taskLogMaxLines: 100_000,
+      taskLogMaxBytes: 67_108_864,
       demo: false,
       staticDir: resolve('dist'),
     });
@@ -76,6 +82,26 @@ describe('loadConfig', () => {
     assert.equal(config.dataDir, '/var/lib/ats');
     assert.equal(config.logTtlDays, 7);
     assert.equal(config.staticDir, '/srv/ats');
+  });
+
+  test('reads the abuse limits and the trusted proxies, and names a bad proxy entry', () => {
+    const config = loadConfig({
+      CREATES_PER_MINUTE: '5',
+      READS_PER_MINUTE: '0',
+      BAD_TOKENS_PER_MINUTE: '3',
+      TRUSTED_PROXIES: ' 10.0.0.0/8 , 127.0.0.1, ::1 ,fd00::/8',
+      TASK_LOG_MAX_LINES: '10',
+      TASK_LOG_MAX_BYTES: '2048',
+    });
+    assert.deepEqual([config.createsPerMinute, config.readsPerMinute, config.badTokensPerMinute], [5, 0, 3]);
+    assert.deepEqual(config.trustedProxies, ['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8']);
+    assert.deepEqual([config.taskLogMaxLines, config.taskLogMaxBytes], [10, 2048]);
+    for (const bad of ['proxy.internal', '10.0.0.0/33', '10.0.0.1/8/8', '::1/129']) {
+      assert.match(
+        problemsOf({ TRUSTED_PROXIES: bad })[0]!,
+        /^TRUSTED_PROXIES must be a comma-separated list of IP/,
+      );
+    }
   });
 
   test('a blank variable counts as unset', () => {

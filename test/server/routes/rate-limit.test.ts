@@ -56,6 +56,17 @@ describe('RateLimiter', () => {
     assert.equal(limiter.take('k').allowed, false);
   });
 
+  test('peek tells what take would answer and spends nothing', () => {
+    let clock = 0;
+    const limiter = new RateLimiter({ perMinute: 2, now: () => clock });
+    for (let i = 0; i < 5; i++) assert.deepEqual(limiter.peek('k'), { allowed: true });
+    limiter.take('k');
+    limiter.take('k');
+    assert.deepEqual(limiter.peek('k'), { allowed: false, retryAfterSeconds: 30 });
+    clock += 30_000;
+    assert.deepEqual(limiter.peek('k'), { allowed: true });
+  });
+
   test('remembers at most maxKeys keys, forgetting the least recently used', () => {
     const limiter = new RateLimiter({ perMinute: 1, maxKeys: 2, now: () => 0 });
     limiter.take('a');

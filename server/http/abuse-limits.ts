@@ -1,0 +1,68 @@
+import type { BlockList } from 'node:net';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { Config } from '../config.js';
+import type { AppEnv } from './app-env.js';
+import { addressKey, clientAddress, trustedProxies } from './client-address.js';
+import { enforceRateLimit, enforceSpentBudget } from './rate-limit.js';
+import { RateLimiter } from './rate-limiter.js';
+
+/**
+ * The limits per client address (issue 13), one token bucket each, built once per app from the
+ * config; a limit set to 0 is null (off). Agent tokens have their own limit (RATE_LIMIT_PER_MINUTE).
+ */
+export class AbuseLimits {
+  readonly #creates: RateLimiter | null;
+  readonly #reads: RateLimiter | null;
+  readonly #authFailures: RateLimiter | null;
+  readonly #proxies: BlockList | null;
+
+  constructor(config: Config, now: () => number) {
+    const limiter = (perMinute: number) => (perMinute > 0 ? new RateLimiter({ perMinute, now }) : null);
+    this.#creates = limiter(config.createsPerMinute);
+    this.#reads = limiter(config.readsPerMinute);
+    this.#authFailures = limiter(config.badTokensPerMinute);
+    this.#proxies = trustedProxies(config.trustedProxies);
+  }
+
+  /** The key this request is limited by: its client's address (see clientAddress, addressKey). */
+  clientKey(c: Context): string {
+    return addressKey(clientAddress(c, this.#proxies));
+  }
+
+  /** Middleware: task creations per address (CREATES_PER_MINUTE). */
+  readonly limitCreates: MiddlewareHandler<AppEnv> = async (c, next) => {
+    enforceRateLimit(
+      this.#creates,
+      this.clientKey(c),
+      'too many tasks created from this address (CREATES_PER_MINUTE)',
+    );
+    await next();
+  };
+
+  /** Middleware: reads per address (READS_PER_MINUTE). */
+  readonly limitReads: MiddlewareHandler<AppEnv> = async (c, next) => {
+    enforceRateLimit(
+      this.#reads,
+      this.clientKey(c),
+      'too many reads from this address (READS_PER_MINUTE); poll less often, or use the WebSocket',
+    );
+    await next();
+  };
+
+  /**
+   * 429 while this address has spent its budget of refused tokens (BAD_TOKENS_PER_MINUTE):
+   * called before a token is checked, so a guesser out of budget learns nothing more.
+   */
+  checkAuthBudget(key: string): void {
+    enforceSpentBudget(
+      this.#authFailures,
+      key,
+      'too many refused tokens from this address (BAD_TOKENS_PER_MINUTE); check the token you send',
+    );
+  }
+
+  /** Spends from that budget: a token was refused. */
+  recordAuthFailure(key: string): void {
+    this.#authFailures?.take(key);
+  }
+}
