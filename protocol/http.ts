@@ -101,6 +101,7 @@ export const ERROR_CODES = [
   'unsupported_media_type',
   'rate_limited',
   'store_unavailable',
+  'server_busy',
   'realtime_unavailable',
   'internal',
 ] as const;

@@ -5,8 +5,26 @@ import type { AppEnv } from '../http/app-env.js';
 import { ifNoneMatchHits, pageEtag, type PageQuery } from '../http/etag.js';
 import { readCors } from '../http/read-cors.js';
 import { validate } from '../http/validate.js';
+import { ReadGate } from '../realtime/read-gate.js';
 import type { RouteDeps } from './deps.js';
 import { TaskParamSchema } from './params.js';
+
+/**
+ * Log pages read from the store at once, and waiting. A page holds up to about a MiB of lines,
+ * and a DynamoDB page read several times that while it runs (the Query page and parts it parses):
+ * 64 concurrent reads of 1 MB pages took the embedded-dynalite server from 186 to 494 MB RSS
+ * ungated, 379 MB with 8 at a time (bench/read-memory.ts). Past the queue, 503 `server_busy`;
+ * the widget retries after Retry-After.
+ */
+export const PAGE_READS_CONCURRENT = 8;
+export const PAGE_READS_WAITING = 256;
+
+const SERVER_BUSY = new ApiError(
+  503,
+  'server_busy',
+  `more than ${PAGE_READS_WAITING} log pages are waiting to be read; retry in 1 s`,
+  { headers: { 'Retry-After': '1' } },
+);
 
 /**
  * The read routes, mounted at ROUTES.tasks: a task's status page and its log pages. Public
@@ -14,6 +32,7 @@ import { TaskParamSchema } from './params.js';
  */
 export function taskReadRoutes({ store, config, limits }: RouteDeps) {
   const cors = readCors(config.allowedOrigins);
+  const pageReads = new ReadGate(PAGE_READS_CONCURRENT, PAGE_READS_WAITING);
 
   /** 304 when the client's copy is current, else the page (with its own, possibly newer, ETag). */
   async function readPage(c: Context<AppEnv>, id: string, cursor: CursorQuery) {
@@ -26,7 +45,15 @@ export function taskReadRoutes({ store, config, limits }: RouteDeps) {
       c.header('ETag', etag);
       return null;
     }
-    const page = await store.readPage(id, query);
+    const turn = pageReads.tryEnter();
+    if (!turn) throw SERVER_BUSY;
+    await turn;
+    let page;
+    try {
+      page = await store.readPage(id, query);
+    } finally {
+      pageReads.done();
+    }
     if (!page) throw new ApiError(404, 'not_found', `no task with id "${id}"`);
     c.header('ETag', pageEtag(page.task, query));
     return page;
