@@ -15,6 +15,10 @@ export class AbuseLimits {
   readonly #reads: RateLimiter | null;
   readonly #authFailures: RateLimiter | null;
   readonly #proxies: BlockList | null;
+  /** Middleware: task creations per address (CREATES_PER_MINUTE). */
+  readonly limitCreates: MiddlewareHandler<AppEnv>;
+  /** Middleware: reads per address (READS_PER_MINUTE). */
+  readonly limitReads: MiddlewareHandler<AppEnv>;
 
   constructor(config: Config, now: () => number) {
     const limiter = (perMinute: number) => (perMinute > 0 ? new RateLimiter({ perMinute, now }) : null);
@@ -22,32 +26,20 @@ export class AbuseLimits {
     this.#reads = limiter(config.readsPerMinute);
     this.#authFailures = limiter(config.badTokensPerMinute);
     this.#proxies = trustedProxies(config.trustedProxies);
+    this.limitCreates = this.#perAddress(
+      this.#creates,
+      'too many tasks created from this address (CREATES_PER_MINUTE)',
+    );
+    this.limitReads = this.#perAddress(
+      this.#reads,
+      'too many reads from this address (READS_PER_MINUTE); poll less often, or use the WebSocket',
+    );
   }
 
   /** The key this request is limited by: its client's address (see clientAddress, addressKey). */
   clientKey(c: Context): string {
     return addressKey(clientAddress(c, this.#proxies));
   }
-
-  /** Middleware: task creations per address (CREATES_PER_MINUTE). */
-  readonly limitCreates: MiddlewareHandler<AppEnv> = async (c, next) => {
-    enforceRateLimit(
-      this.#creates,
-      this.clientKey(c),
-      'too many tasks created from this address (CREATES_PER_MINUTE)',
-    );
-    await next();
-  };
-
-  /** Middleware: reads per address (READS_PER_MINUTE). */
-  readonly limitReads: MiddlewareHandler<AppEnv> = async (c, next) => {
-    enforceRateLimit(
-      this.#reads,
-      this.clientKey(c),
-      'too many reads from this address (READS_PER_MINUTE); poll less often, or use the WebSocket',
-    );
-    await next();
-  };
 
   /**
    * 429 while this address has spent its budget of refused tokens (BAD_TOKENS_PER_MINUTE):
@@ -64,5 +56,13 @@ export class AbuseLimits {
   /** Spends from that budget: a token was refused. */
   recordAuthFailure(key: string): void {
     this.#authFailures?.take(key);
+  }
+
+  #perAddress(limiter: RateLimiter | null, advice: string): MiddlewareHandler<AppEnv> {
+    const limits = this;
+    return async function limitPerAddress(c, next) {
+      enforceRateLimit(limiter, limits.clientKey(c), advice);
+      await next();
+    };
   }
 }
