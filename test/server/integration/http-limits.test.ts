@@ -7,12 +7,31 @@ import { after, before, describe, test } from 'node:test';
 import { LIMITS, type LogEntry } from '../../../protocol/index.js';
 import { loadConfig } from '../../../server/config.js';
 import { startServer, type RunningServer } from '../../../server/serve.js';
+import { PAGE_MAX_BYTES } from '../../../server/store/page-collector.js';
 import { createTask, getStatus, postStatus, readAllLogs, tempDir } from './support/agent-http.js';
 
 /** A line of exactly `chars` characters (UTF-16 code units, as zod counts), unique by `tag`. */
 function line(tag: string, chars: number, filler: string): string {
   const head = `${tag}|`;
   return head + filler.repeat(chars - head.length);
+}
+
+/** Lines a page holds from the start of `lines`: `limit`, or up to the one that reaches 1 MiB of text. */
+function pageSize(lines: readonly string[], limit: number): number {
+  let bytes = 0;
+  const most = Math.min(limit, lines.length);
+  for (let i = 0; i < most; i++) {
+    bytes += Buffer.byteLength(lines[i]!);
+    if (bytes >= PAGE_MAX_BYTES) return i + 1;
+  }
+  return most;
+}
+
+/** Pages a forward read of `lines` takes. */
+function pageCount(lines: readonly string[], limit: number): number {
+  let pages = 0;
+  for (let at = 0; at < lines.length; pages++) at += pageSize(lines.slice(at), limit);
+  return pages;
 }
 
 describe('POST limits through the real server on embedded dynalite', () => {
@@ -101,27 +120,32 @@ describe('POST limits through the real server on embedded dynalite', () => {
   test('every line reads back complete through the logs route, in pages of 50', async () => {
     const { logs, pages } = await readAllLogs(server.url, taskId, 50);
     assertAllLines(logs);
-    assert.equal(pages, Math.ceil(posted.length / 50));
+    assert.equal(pages, pageCount(posted, 50));
   });
 
-  test(`every line reads back complete in pages of ${LIMITS.logsPageMax}, the largest allowed`, async () => {
+  test(`every line reads back complete in pages of ${LIMITS.logsPageMax}, each stopped at 1 MiB of text`, async () => {
     const { logs, pages } = await readAllLogs(server.url, taskId, LIMITS.logsPageMax);
     assertAllLines(logs);
-    assert.equal(pages, 1);
+    assert.equal(pages, pageCount(posted, LIMITS.logsPageMax));
+    assert.ok(pages > 1, 'about 5.5 MB of lines take several pages');
   });
 
   test('the tail and the page before it read back the latest lines', async () => {
     const tail = await getStatus(server.url, taskId);
     assert.equal(tail.status, 200);
     assert.equal(tail.body.hasOlder, true);
-    assert.deepEqual(
-      tail.body.logs.map((entry) => entry.message),
-      posted.slice(-LIMITS.tailLines),
+    const newestFirst = posted.toReversed();
+    const tailSize = pageSize(newestFirst, LIMITS.tailLines);
+    assert.ok(
+      tail.body.logs.map((entry) => entry.message).join('\n') === posted.slice(-tailSize).join('\n'),
+      `the tail is the latest ${tailSize} lines`,
     );
     const before = await getStatus(server.url, taskId, `?beforeSeq=${tail.body.logs[0]!.seq}&limit=300`);
-    assert.deepEqual(
-      before.body.logs.map((entry) => entry.message),
-      posted.slice(-LIMITS.tailLines - 300, -LIMITS.tailLines),
+    const beforeSize = pageSize(newestFirst.slice(tailSize), 300);
+    assert.ok(
+      before.body.logs.map((entry) => entry.message).join('\n') ===
+        posted.slice(-tailSize - beforeSize, -tailSize).join('\n'),
+      `the page before it is the ${beforeSize} lines before those`,
     );
   });
 });
