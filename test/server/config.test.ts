@@ -27,7 +27,7 @@ describe('loadConfig', () => {
       bodyLimitBytes: 262_144,
       rateLimitPerMinute: 600,
       createsPerMinute: 600,
-      readsPerMinute: 6000,
+      readsPerMinute: 60000,
       badTokensPerMinute: 30,
       trustedProxies: [],
       heartbeatMs: 25_000,

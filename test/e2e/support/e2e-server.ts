@@ -31,6 +31,8 @@ export class E2eServer {
     const config = loadConfig({
       STORE: 'memory',
       HEARTBEAT_MS: '1000',
+      // The tests are a dispatcher creating hundreds of tasks from one address.
+      CREATES_PER_MINUTE: '0',
       ...this.#env,
       PORT: String(this.#port),
     });

@@ -7,7 +7,9 @@
 // Runs with a fresh seed each time; FUZZ_SEED=<n> replays one (fast-check prints the seed and the
 // path of a failure, and the seed is logged at the start).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { WebSocket } from 'ws';
@@ -85,11 +87,18 @@ describe('fuzzing the HTTP API and the WebSocket', () => {
     }
   }
 
+  /** A real static folder (a file at the top, one below), so the fuzz reaches the static route's files. */
+  const staticDir = mkdtempSync(path.join(tmpdir(), 'ats-fuzz-static-'));
+  mkdirSync(path.join(staticDir, 'demo'));
+  writeFileSync(path.join(staticDir, 'agent-task-status.js'), 'export {};\n');
+  writeFileSync(path.join(staticDir, 'demo', 'index.html'), '<!doctype html><title>demo</title>\n');
+
   before(async () => {
     console.log(`fuzz seed ${SEED} (replay with FUZZ_SEED=${SEED})`);
     server = await startServer({
       config: testConfig({
         PORT: '0',
+        STATIC_DIR: staticDir,
         TRUSTED_PROXIES: '127.0.0.1',
         // Deep enough into the status route that the fuzz reaches bodies, not only 429s.
         RATE_LIMIT_PER_MINUTE: '100000',
@@ -107,6 +116,7 @@ describe('fuzzing the HTTP API and the WebSocket', () => {
   after(async () => {
     bystander?.close();
     await server?.close();
+    rmSync(staticDir, { recursive: true, force: true });
   });
 
   test('every HTTP route answers fuzzed methods, paths, queries, headers and bodies with a documented answer', async () => {
@@ -130,6 +140,8 @@ describe('fuzzing the HTTP API and the WebSocket', () => {
       segment.map((s) => `/api/agents/${s}/active-task`),
       fc.constantFrom(ROUTES.ws, '/healthz', '/metrics', '/', ROUTES.widget, '/demo/', '/demo/api/chaos'),
       segment.map((s) => `/${s}`),
+      segment.map((s) => `/demo/${s}`),
+      segment.map((s) => `${ROUTES.widget}/${s}`),
       segment.map((s) => `/api/${s}`),
     );
     const query = fc.array(
