@@ -58,6 +58,8 @@ export interface SoakSample {
 export interface SoakEnd {
   posts: number;
   failedPosts: number;
+  /** Failed posts by HTTP status or error message. */
+  failures: Record<string, number>;
   clients: number;
   whole: number;
   duplicates: number;
@@ -157,7 +159,14 @@ export function renderSoakTable(results: readonly SoakResult[]): string {
     ['LevelDB memory at the end', (r) => (last(r).dynalite ? mb(last(r).dynalite!.leveldbMemoryBytes) : '-')],
     [
       'status posts answered',
-      (r) => `${r.posts} (${r.failedPosts} failed)`,
+      (r) =>
+        `${r.posts} (${r.failedPosts} failed${
+          r.failedPosts
+            ? `: ${Object.entries(r.failures)
+                .map(([why, n]) => `${n}× ${why}`)
+                .join(', ')}`
+            : ''
+        })`,
       'none failed',
       (r) => r.failedPosts === 0,
     ],

@@ -32,6 +32,12 @@ let clients: Client[] = [];
 /** Each task's seq after the last answered post. */
 const lastSeq = new Map<string, number>();
 const counts = { posts: 0, failedPosts: 0, reconnects: 0, churns: 0 };
+/** Why posts failed: the HTTP status, or the error a request threw (a reset, a timeout). */
+const failures = new Map<string, number>();
+function failed(why: string): void {
+  counts.failedPosts += 1;
+  failures.set(why, (failures.get(why) ?? 0) + 1);
+}
 let stopLoad: (() => Promise<void>) | null = null;
 
 function take(client: Client, logs: readonly LogEntry[]): void {
@@ -158,12 +164,12 @@ function start({ postsPerSecond, churnEveryMs }: { postsPerSecond: number; churn
     const done = agent
       .call('POST', ROUTES.taskStatus(task.id), body, task.token)
       .then(({ status, body: answer }) => {
-        if (status !== 200) return void (counts.failedPosts += 1);
+        if (status !== 200) return failed(String(status));
         counts.posts += 1;
         const seq = (JSON.parse(answer) as { task: { seq: number } }).task.seq;
         lastSeq.set(task.id, Math.max(lastSeq.get(task.id) ?? 0, seq));
       })
-      .catch(() => void (counts.failedPosts += 1))
+      .catch((error: unknown) => failed(error instanceof Error ? error.message : String(error)))
       .finally(() => inFlight.delete(done));
     inFlight.add(done);
   };
@@ -218,6 +224,7 @@ async function finish({ timeoutMs }: { timeoutMs: number }) {
   const storedLines = [...stored.values()].reduce((sum, lines) => sum + lines.length, 0);
   return {
     ...counts,
+    failures: Object.fromEntries(failures),
     clients: clients.length,
     whole,
     behind: behind().length,
