@@ -11,27 +11,30 @@ interface WsInternals {
   _sender: { _socket: unknown };
 }
 
-describe('a broadcast framed once', () => {
-  let wss: WebSocketServer;
-  let server: WebSocket;
-  let client: WebSocket;
-
+/** A ws server and one connected client, for the describe block that calls it; closed after it. */
+function connectedPair() {
+  const pair = {} as { wss: WebSocketServer; server: WebSocket; client: WebSocket };
   before(async () => {
-    wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
-    await once(wss, 'listening');
-    const accepted = once(wss, 'connection');
-    client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
-    [server] = (await accepted) as [WebSocket];
-    await once(client, 'open');
+    pair.wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+    await once(pair.wss, 'listening');
+    const accepted = once(pair.wss, 'connection');
+    pair.client = new WebSocket(`ws://127.0.0.1:${(pair.wss.address() as AddressInfo).port}`);
+    [pair.server] = (await accepted) as [WebSocket];
+    await once(pair.client, 'open');
   });
-
   after(async () => {
-    client.terminate();
-    await new Promise((resolve) => wss.close(resolve));
+    pair.client.terminate();
+    await new Promise((resolve) => pair.wss.close(resolve));
   });
+  return pair;
+}
+
+describe('a broadcast framed once', () => {
+  const pair = connectedPair();
 
   for (const length of [0, 125, 126, 65_535, 65_536, 200_000]) {
     it(`reaches a ws client as one text message (${length} bytes)`, async () => {
+      const { server, client } = pair;
       const message = 'a'.repeat(length);
       const received = once(client, 'message') as Promise<[Buffer, boolean]>;
       writeFrame(server, textFrame(message));
@@ -42,6 +45,7 @@ describe('a broadcast framed once', () => {
   }
 
   it('sizes the frame by UTF-8 bytes, not string length', async () => {
+    const { server, client } = pair;
     // 124 characters, 126 bytes: a 7-bit length taken from the string would cut the message.
     const message = `é${'a'.repeat(122)}é`;
     const received = once(client, 'message') as Promise<[Buffer, boolean]>;
@@ -51,6 +55,7 @@ describe('a broadcast framed once', () => {
   });
 
   it('interleaves with frames ws sends itself without corrupting either', async () => {
+    const { server, client } = pair;
     const messages: string[] = [];
     client.on('message', (data: Buffer) => messages.push(String(data)));
     server.send('one');
@@ -64,25 +69,10 @@ describe('a broadcast framed once', () => {
 // writeFrame bypasses ws's public API. These pin what it relies on, so upgrading `ws` fails here,
 // by name, instead of as lost or corrupt messages in production.
 describe('the ws internals writeFrame relies on', () => {
-  let wss: WebSocketServer;
-  let server: WebSocket;
-  let client: WebSocket;
-
-  before(async () => {
-    wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
-    await once(wss, 'listening');
-    const accepted = once(wss, 'connection');
-    client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
-    [server] = (await accepted) as [WebSocket];
-    await once(client, 'open');
-  });
-
-  after(async () => {
-    client.terminate();
-    await new Promise((resolve) => wss.close(resolve));
-  });
+  const pair = connectedPair();
 
   it('a server-side socket keeps its net.Socket at _socket, the one ws sends its own frames on', () => {
+    const { server, wss } = pair;
     const internals = server as unknown as WsInternals;
     assert.ok(internals._socket instanceof Socket, '_socket is a net.Socket');
     assert.equal(
@@ -94,6 +84,7 @@ describe('the ws internals writeFrame relies on', () => {
   });
 
   it('counts bytes written with writeFrame in bufferedAmount, and keeps them in order with ws.send under backpressure', async () => {
+    const { server, client } = pair;
     const socket = (server as unknown as WsInternals)._socket as Socket;
     const clientSocket = (client as unknown as WsInternals)._socket as Socket;
     assert.equal(server.bufferedAmount, 0);
