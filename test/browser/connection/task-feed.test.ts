@@ -18,6 +18,15 @@ async function live(h: Harness, seq = 5): Promise<Peer> {
   return peer;
 }
 
+/** Starts the feed and waits until its subscribe reaches the server (hello said). */
+async function subscribed(h: Harness): Promise<Peer> {
+  h.feed.start();
+  const peer = await h.connection();
+  peer.hello();
+  await peer.next('subscribe');
+  return peer;
+}
+
 /** Lets the pending backoff timer fire: the next attempt starts. */
 function retry(h: Harness): void {
   const at = h.feed.view.nextRetryAt ?? h.clock.now() + (h.clock.nextDelay() ?? 0);
@@ -149,10 +158,7 @@ describe('createTaskFeed over the WebSocket', () => {
   it('polls while the store cannot serve its subscription, and goes live again when a resubscribe is served', async () => {
     h = harness();
     h.fetch.route = () => ({ status: 200, body: page(lines(1, 2), 2) });
-    h.feed.start();
-    const peer = await h.connection();
-    peer.hello();
-    await peer.next('subscribe');
+    const peer = await subscribed(h);
     peer.send({ type: 'error', code: 'store_unavailable', message: 'store down', taskId: 't-1' });
     await h.view((v) => v.connectionState === 'polling');
     await h.view((v) => v.logs.length === 2);
@@ -183,10 +189,7 @@ describe('createTaskFeed over the WebSocket', () => {
   it('falls back to polling when the socket opens but no snapshot comes', async () => {
     h = harness();
     h.fetch.route = () => ({ status: 200, body: page(lines(1, 2), 2) });
-    h.feed.start();
-    const peer = await h.connection();
-    peer.hello();
-    await peer.next('subscribe');
+    const peer = await subscribed(h);
     h.clock.advance(LINK.answerTimeoutMs);
     await h.view((v) => v.connectionState === 'polling');
     expect(await peer.closed).to.equal(4001);
@@ -254,10 +257,7 @@ describe('createTaskFeed over the WebSocket', () => {
       url.searchParams.get('beforeSeq') === '41'
         ? { status: 200, body: { logs: lines(21, 40), nextAfterSeq: 60, hasMore: false, hasOlder: false } }
         : { status: 500 };
-    h.feed.start();
-    const peer = await h.connection();
-    peer.hello();
-    await peer.next('subscribe');
+    const peer = await subscribed(h);
     peer.send(snapshot(page(lines(41, 60), 60, { hasOlder: true })));
     await h.view((v) => v.hasOlder);
     await h.feed.loadOlder();
