@@ -6,7 +6,7 @@ import { BACKOFF } from '../../../widget/connection/backoff.js';
 import { feedKey } from '../../../widget/connection/feed-key.js';
 import type { Listener } from '../../../widget/connection/link.js';
 import { LinkRegistry } from '../../../widget/connection/link-registry.js';
-import { tabLink, type TabLink } from '../../../widget/connection/tab-link.js';
+import { tabLink } from '../../../widget/connection/tab-link.js';
 import {
   LINK,
   socketLink,
