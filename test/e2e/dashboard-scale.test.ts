@@ -84,6 +84,49 @@ const RECORD_STATES = () => {
   });
 };
 
+/**
+ * Records each WebSocket the page opens: when, when its first message (the hello) arrived, and
+ * how it ended (who closed it, with which code), so a test that finds more sockets than it
+ * expects can say why.
+ */
+// A string, not a function: the test's transpiler would add helpers (`__name`) the page lacks.
+const RECORD_SOCKETS = `{
+  const trail = [];
+  window.socketTrail = trail;
+  const Native = WebSocket;
+  const at = () => Math.round(performance.now()) + ' ms';
+  window.WebSocket = class extends Native {
+    constructor(url, protocols) {
+      super(url, protocols);
+      const n = trail.length;
+      trail.push('#' + n + ' created ' + at());
+      let messages = 0;
+      let last = '';
+      this.addEventListener('message', () => {
+        if (messages++ === 0) trail.push('#' + n + ' hello ' + at());
+        last = at();
+      });
+      this.addEventListener('close', (e) =>
+        trail.push('#' + n + ' closed ' + e.code + ' ' + at() + ' after ' + messages + ' messages, the last ' + last),
+      );
+      window.socketMessages = () => '#' + n + ': ' + messages + ' messages, the last ' + last;
+    }
+    close(code, reason) {
+      trail.push('closed by the page with ' + code + ' ' + at());
+      super.close(code, reason);
+    }
+  };
+}`;
+
+const socketTrail = (page: Page) =>
+  page.evaluate(() => {
+    const { socketTrail, socketMessages } = window as unknown as {
+      socketTrail: string[];
+      socketMessages?: () => string;
+    };
+    return [...socketTrail, socketMessages?.(), `now ${Math.round(performance.now())} ms`].join('; ');
+  });
+
 const statesSeen = (page: Page) =>
   page.evaluate(() => [...(window as unknown as { statesSeen: Set<string> }).statesSeen].sort());
 
@@ -135,6 +178,7 @@ describe('dashboards of hundreds of panels', () => {
     page.on('pageerror', (error) => assert.fail(`page error: ${error.message}`));
     page.on('websocket', () => sockets.push(page));
     await page.addInitScript(RECORD_STATES);
+    await page.addInitScript({ content: RECORD_SOCKETS });
     await page.goto(`${dashboard.url}?${query}`);
     return page;
   }
@@ -151,8 +195,8 @@ describe('dashboards of hundreds of panels', () => {
       const sockets: Page[] = [];
       const page = await openTab(context, 'count=500', sockets);
       const tookMs = await allIn(page, 'live');
-      console.log(`500 panels live ${tookMs} ms after load`);
-      assert.equal(sockets.length, 1, 'one WebSocket for the page');
+      console.log(`500 panels live ${tookMs} ms after load; sockets: ${await socketTrail(page)}`);
+      assert.equal(sockets.length, 1, `one WebSocket for the page: ${await socketTrail(page)}`);
       assert.equal(await server.metric('agent_task_status_ws_subscriptions'), 500);
       await postToAll(500, 'before the restart');
       await allShowMessage(page, 'before the restart');
@@ -183,7 +227,10 @@ describe('dashboards of hundreds of panels', () => {
       for (let tab = 0; tab < 3; tab++)
         tabs.push(await openTab(context, `from=${tab * 300}&count=300`, sockets));
       for (const tab of tabs) await allIn(tab, 'live');
-      assert.equal(sockets.length, 1, 'one WebSocket for the whole browser');
+      const trails = await Promise.all(
+        tabs.map((tab, i) => socketTrail(tab).then((trail) => `tab ${i}: ${trail}`)),
+      );
+      assert.equal(sockets.length, 1, `one WebSocket for the whole browser: ${trails.join(' | ')}`);
       assert.equal(await server.metric('agent_task_status_ws_subscriptions'), 900);
       for (const tab of tabs) assert.ok(!(await statesSeen(tab)).includes('polling'), 'no tab polled');
 

@@ -353,8 +353,13 @@ export class AgentTaskStatus extends LitElement {
     }
   }
 
+  /**
+   * The log list while its section is open; null while it is closed (the default). Reading a
+   * list's scrollHeight forces a layout of the page, and a dashboard of 500 panels getting their
+   * snapshots did so 500 times over: 5 s before the last panel was live (issue 12).
+   */
   get #logList(): HTMLElement | null {
-    return this.renderRoot.querySelector('.log-list');
+    return this.renderRoot.querySelector('[open] > .log-list');
   }
 
   #scrollToLatest(): void {

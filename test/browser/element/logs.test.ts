@@ -88,6 +88,29 @@ describe('agent-task-status: logs (AC7.4)', () => {
     expect(has(el, 'jump-button')).to.equal(false);
   });
 
+  it('never measures its log list while the section is closed: a dashboard of panels forces no layout per update', async () => {
+    const el = await withLogs(3);
+    const list = part(el, 'log-list')!;
+    let measured = 0;
+    const real = Object.getOwnPropertyDescriptor(Element.prototype, 'scrollHeight')!;
+    Object.defineProperty(list, 'scrollHeight', {
+      get() {
+        measured += 1;
+        return real.get!.call(this);
+      },
+    });
+    ctx.feeds.last.emit({ logs: logLines(1, 10) });
+    await el.updateComplete;
+    expect(measured).to.equal(0);
+
+    // Opened, it scrolls to the newest line, and follows the next ones.
+    await open(el);
+    ctx.feeds.last.emit({ logs: logLines(1, 40) });
+    await el.updateComplete;
+    expect(measured).to.be.greaterThan(0);
+    expect(atBottom(list)).to.equal(true);
+  });
+
   it('stops following when the person scrolls up, and "Jump to latest" brings them back', async () => {
     const el = await withLogs(30);
     const list = await open(el);
