@@ -90,6 +90,7 @@ export const ERROR_CODES = [
   'invalid_json',
   'validation_failed',
   'unauthorized',
+  'token_expired',
   'forbidden',
   'not_found',
   'host_not_allowed',

@@ -50,6 +50,16 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
       agents: batch(AgentIdSchema),
     })
     .refine(oneBatch, ONE_BATCH_RULE),
+  /**
+   * A viewer token for what this socket subscribes (SECURITY.md): answered `authorized`, or an
+   * `error` (unauthorized, token_expired). Sent before the subscribes it covers; a later one (a
+   * refreshed token) extends the subscriptions it covers. Never in the URL.
+   */
+  z.strictObject({
+    type: z.literal('authorize'),
+    requestId: RequestIdSchema,
+    token: z.string().min(1).max(LIMITS.viewerTokenMaxChars),
+  }),
   /** Browsers cannot see ping frames, so the client's watchdog uses this app-level ping. */
   z.strictObject({ type: z.literal('ping') }),
 ]);
@@ -100,9 +110,31 @@ export const AgentTaskMessageSchema = z.object({
   task: TaskSchema.nullable(),
 });
 
+/** The answer to `authorize`: until when the token holds (epoch ms); null: reads are public here. */
+export const AuthorizedMessageSchema = z.object({
+  type: z.literal('authorized'),
+  requestId: RequestIdSchema,
+  expiresAt: z.int().nullable(),
+});
+
+/**
+ * `unauthorized`: no valid viewer token covers the task or agent (none sent, or forged);
+ * `forbidden`: the tokens sent cover other tasks; `token_expired`: the token that covered it
+ * expired (also sent as news, without requestId, when a live subscription's token runs out: the
+ * client authorizes a fresh one and subscribes again from its cursor).
+ */
 export const ErrorMessageSchema = z.object({
   type: z.literal('error'),
-  code: z.enum(['invalid_message', 'not_found', 'too_many_subscriptions', 'store_unavailable', 'internal']),
+  code: z.enum([
+    'invalid_message',
+    'not_found',
+    'too_many_subscriptions',
+    'store_unavailable',
+    'internal',
+    'unauthorized',
+    'forbidden',
+    'token_expired',
+  ]),
   message: z.string(),
   /** The subscribe this answers, when it answers one. */
   requestId: RequestIdSchema.optional(),
@@ -120,6 +152,7 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
   AgentTaskMessageSchema,
   ErrorMessageSchema,
   PongMessageSchema,
+  AuthorizedMessageSchema,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessageSchema>;
 export type SnapshotMessage = z.infer<typeof SnapshotMessageSchema>;

@@ -8,6 +8,10 @@ export interface TaskStatusSettings {
   agentId?: string | undefined;
   mode: TaskFeedConfig['mode'];
   pollIntervalMs: number;
+  /** A viewer token; a new one is handed to the running feed, which goes on with it. */
+  accessToken?: string | null | undefined;
+  /** Asked for a fresh viewer token before expiry and on refusal (TaskFeedConfig.tokenProvider). */
+  tokenProvider?: (() => Promise<string | null>) | null | undefined;
 }
 
 export interface TaskStatusControllerConfig {
@@ -55,6 +59,8 @@ export class TaskStatusController implements ReactiveController {
   #key: string | undefined;
   #running = false;
   #connected = false;
+  /** The viewer token the feed was given last. */
+  #token: string | null | undefined;
   #current: FeedView = IDLE_VIEW;
 
   constructor(host: ReactiveControllerHost, config: TaskStatusControllerConfig) {
@@ -87,7 +93,11 @@ export class TaskStatusController implements ReactiveController {
     const key = follows
       ? JSON.stringify([endpoint, s.taskId, s.agentId, s.mode, s.pollIntervalMs])
       : undefined;
-    if (key === this.#key && (this.#feed || !follows)) return;
+    if (key === this.#key && (this.#feed || !follows)) {
+      if (this.#feed && s.accessToken !== this.#token)
+        this.#feed.setToken((this.#token = s.accessToken) ?? null);
+      return;
+    }
 
     this.#setRunning(false);
     this.#feed = undefined;
@@ -106,6 +116,9 @@ export class TaskStatusController implements ReactiveController {
       agentId: s.agentId || undefined,
       mode: s.mode,
       pollIntervalMs: s.pollIntervalMs,
+      accessToken: (this.#token = s.accessToken) ?? null,
+      // The host's provider as it is when asked: it may be set after the feed was made.
+      tokenProvider: async () => (await this.#config.settings().tokenProvider?.()) ?? null,
       onChange: (view) => {
         if (this.#feed === feed) this.#apply(view);
       },

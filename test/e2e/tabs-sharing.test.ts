@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium } from './support/browser.js';
+import { launchChromium, OPEN_EVERY_LOGS_SECTION } from './support/browser.js';
 import { E2eServer, startHostPage } from './support/e2e-server.js';
 
 const TABS = 3;
@@ -103,6 +103,7 @@ describe('tabs of one browser share one WebSocket per endpoint', () => {
     const page = await context.newPage();
     page.on('pageerror', (error) => assert.fail(`page error: ${error.message}`));
     page.on('websocket', () => sockets.push(page));
+    await page.addInitScript({ content: OPEN_EVERY_LOGS_SECTION });
     await page.goto(host.url);
     await page.waitForFunction(
       (panels) => {

@@ -52,7 +52,7 @@ describe('custom-elements.json', () => {
     assert.equal(element.tagName, 'agent-task-status');
     assert.deepEqual(
       element.attributes?.map((a) => a.name),
-      ['task-id', 'agent-id', 'endpoint', 'mode', 'poll-interval'],
+      ['task-id', 'agent-id', 'endpoint', 'mode', 'poll-interval', 'access-token'],
     );
     assert.deepEqual(
       element.events?.map((e) => e.name),

@@ -11,8 +11,8 @@ function panel(cursor: number | null, intervalMs = 1_000): Member {
 }
 
 /** Another tab's interest, as the leader holds it. */
-function tab(cursor: number | null, hidden = false, intervalMs = 1_000): Member {
-  return { kind: 'tab', cursor, hidden, intervalMs };
+function tab(cursor: number | null, hidden = false, intervalMs = 1_000, token: string | null = null): Member {
+  return { kind: 'tab', cursor, hidden, intervalMs, token };
 }
 
 describe('combine', () => {
@@ -67,8 +67,19 @@ describe('combine', () => {
     assert.equal(combine([panel(1, 4_000), tab(1, true, 500)], false).intervalMs, 500);
   });
 
-  it('combines no members into a tail, hidden, with no interval at all', () => {
-    assert.deepEqual(combine([], false), { cursor: null, hidden: true, intervalMs: Infinity });
+  it('combines no members into a tail, hidden, with no interval and no token at all', () => {
+    assert.deepEqual(combine([], false), { cursor: null, hidden: true, intervalMs: Infinity, token: null });
+  });
+
+  it("carries a member's viewer token, a panel's or another tab's: one origin is one viewer", () => {
+    const withToken = (token: string | null): Member => ({
+      kind: 'panel',
+      listener: { token: () => token, on: ignore },
+      intervalMs: 1_000,
+    });
+    assert.equal(combine([withToken(null), withToken('jwt-a')], false).token, 'jwt-a');
+    assert.equal(combine([tab(1, false, 1_000, 'jwt-b'), withToken(null)], false).token, 'jwt-b');
+    assert.equal(combine([panel(3), tab(2)], false).token, null);
   });
 
   it('takes its members from any iterable, such as a Map of them', () => {
@@ -76,6 +87,11 @@ describe('combine', () => {
       ['a', tab(8, true, 3_000)],
       ['b', tab(6, true, 9_000)],
     ]);
-    assert.deepEqual(combine(members.values(), false), { cursor: 6, hidden: true, intervalMs: 3_000 });
+    assert.deepEqual(combine(members.values(), false), {
+      cursor: 6,
+      hidden: true,
+      intervalMs: 3_000,
+      token: null,
+    });
   });
 });

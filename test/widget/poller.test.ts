@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { backoffDelay } from '../../widget/connection/backoff.js';
 import { parseRetryAfter } from '../../widget/connection/http-get.js';
 import { poller as makePoller, POLLING, type PollResult } from '../../widget/connection/poller.js';
 import { FakeClock, settle } from './helpers/fake-clock.js';
@@ -17,6 +18,7 @@ function setup(route: (url: URL, headers: Record<string, string>) => Reply | 'ha
     clock,
     fetch: fetch.fetch,
     random: mulberry32(3),
+    backoff: backoffDelay,
     intervalMs: 1_000,
     request: () => ({ url, context: url }),
     onResult: (result) => results.push(result),
@@ -162,6 +164,7 @@ describe('Poller', () => {
     const results: string[] = [];
     const poller = makePoller<number>({
       clock,
+      backoff: backoffDelay,
       // A fetch that ignores abort, so the first answer really arrives after the second.
       fetch: () =>
         new Promise<Response>((resolve) => {

@@ -13,7 +13,7 @@ const B = feedKey('task-poll', 't-b');
 const C = feedKey('agent', 'agent-c');
 
 function join(key: FeedKey, cursor: number | null = null, refresh = false): TabJoin {
-  return { key, refresh, cursor, hidden: false, intervalMs: 1_000 };
+  return { key, refresh, cursor, hidden: false, intervalMs: 1_000, token: null };
 }
 
 function outbox(tab = 'tab-1') {

@@ -1,6 +1,6 @@
 import { LitElement, html, nothing } from 'lit';
 import { phaseRank, type Phase } from '../../protocol/phases.js';
-import type { LogEntry, Task } from '../../protocol/task.js';
+import type { Task } from '../../protocol/task.js';
 import type { ConnectionState, FeedView } from '../connection/task-feed-types.js';
 import { TaskStatusController } from '../task-status-controller.js';
 import { styles } from './agent-task-status.styles.js';
@@ -35,11 +35,8 @@ const GLYPHS: Record<Phase, string> = {
 /** The stepper's steps; the last one shows the outcome once there is one. */
 const STEPS = ['Starting', 'Running', 'Completing', 'Done'];
 
-const timeFormat = new Intl.DateTimeFormat(undefined, {
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-});
+/** The logs section's inside (log-list.ts), loaded when a reader first opens one; shared by every panel. */
+let logList: typeof import('./log-list.js').logList | undefined;
 
 /** What tells one status apart from the next; log lines alone are not a status change. */
 const STATUS_FIELDS = ['id', 'phase', 'progress', 'message', 'title'] as const;
@@ -52,11 +49,12 @@ const STATUS_FIELDS = ['id', 'phase', 'progress', 'message', 'title'] as const;
  * @attr endpoint - Base URL of the status server. Default: the page's origin.
  * @attr mode - `auto` (WebSocket, polling as fallback; default) or `polling` (no WebSocket).
  * @attr poll-interval - Milliseconds between polls while polling. Default: 5000; at least 1000.
+ * @attr access-token - A viewer token for this task or agent, where the server requires one (README, "Access").
  *
  * @event agent-task-status-change - The task's status (phase, progress, message, title) or the task itself
  *   changed. `detail: { task, previous }`. Bubbles and is composed.
  * @event agent-task-connection-change - The connection state changed. `detail: { from, to }`, each one of
- *   `connecting` | `live` | `reconnecting` | `polling` | `offline`. Bubbles and is composed.
+ *   `connecting` | `live` | `reconnecting` | `polling` | `offline` | `unauthorized`. Bubbles and is composed.
  *
  * @csspart base - The panel.
  * @csspart indicator - The status shape beside the label.
@@ -104,6 +102,7 @@ export class AgentTaskStatus extends LitElement {
     endpoint: {},
     mode: {},
     pollInterval: { attribute: 'poll-interval', type: Number },
+    accessToken: { attribute: 'access-token' },
     following: { state: true },
     announcement: { state: true },
     tick: { state: true },
@@ -114,6 +113,12 @@ export class AgentTaskStatus extends LitElement {
   declare endpoint: string | null;
   declare mode: string;
   declare pollInterval: number;
+  declare accessToken: string | null;
+  /**
+   * Returns a fresh viewer token: called before the current one expires and when the server
+   * refuses it; resolve to null when there is none. Set it instead of (or with) `access-token`.
+   */
+  tokenProvider: (() => Promise<string | null>) | null = null;
   /** The log list is scrolled to the newest line and stays there as lines arrive. */
   declare private following: boolean;
   declare private announcement: string;
@@ -127,10 +132,14 @@ export class AgentTaskStatus extends LitElement {
       agentId: this.agentId ?? undefined,
       mode: this.mode === 'polling' ? 'polling' : 'auto',
       pollIntervalMs: this.#pollMs,
+      accessToken: this.accessToken,
+      tokenProvider: this.tokenProvider,
     }),
     onViewChange: (next, previous) => this.#viewChanged(next, previous),
   });
   #ticker: ReturnType<typeof setInterval> | undefined;
+  /** The logs section was opened: its lines are rendered from then on (until then, never). */
+  #logsOpened = false;
   #shownLogs: FeedView['logs'] | undefined;
 
   constructor() {
@@ -140,6 +149,7 @@ export class AgentTaskStatus extends LitElement {
     this.endpoint = null;
     this.mode = 'auto';
     this.pollInterval = DEFAULT_POLL_INTERVAL_MS;
+    this.accessToken = null;
     this.following = true;
     this.announcement = '';
     this.tick = 0;
@@ -150,7 +160,7 @@ export class AgentTaskStatus extends LitElement {
     return this.#feed.view.task;
   }
 
-  /** `connecting` | `live` | `reconnecting` | `polling` | `offline`. */
+  /** `connecting` | `live` | `reconnecting` | `polling` | `offline` | `unauthorized`. */
   get connectionState(): ConnectionState {
     return this.#feed.view.connectionState;
   }
@@ -188,20 +198,25 @@ export class AgentTaskStatus extends LitElement {
     const phase = task?.phase;
     const progress = task?.progress ?? null;
     const idle = !this.taskId && !this.agentId;
-    const message = view.notFound
-      ? this.agentId && !this.taskId
-        ? 'This agent has no active task.'
-        : 'Task not found.'
-      : task?.message;
+    const refused = view.connectionState === 'unauthorized';
+    const message = refused
+      ? `${view.problem}.`
+      : view.notFound
+        ? this.agentId && !this.taskId
+          ? 'This agent has no active task.'
+          : 'Task not found.'
+        : task?.message;
     const status = phase
       ? label(phase)
-      : view.notFound
-        ? 'Not found'
-        : idle
-          ? 'No task'
-          : view.connectionState === 'connecting'
-            ? 'Connecting…'
-            : 'Unavailable';
+      : refused
+        ? 'Not authorized'
+        : view.notFound
+          ? 'Not found'
+          : idle
+            ? 'No task'
+            : view.connectionState === 'connecting'
+              ? 'Connecting…'
+              : 'Unavailable';
     return html`<div part="base" class="base" data-phase=${phase ?? 'none'}>
       ${task?.title ? html`<p part="title" class="title">${task.title}</p>` : nothing}
       <div class="head">
@@ -282,37 +297,15 @@ export class AgentTaskStatus extends LitElement {
     return html`<details part="logs" class="logs" @toggle=${this.#onToggle}>
       <summary part="logs-summary">Logs <span class="muted">(${view.logs.length})</span></summary>
       ${
-        view.hasOlder
-          ? html`<button part="load-older-button" @click=${this.#onLoadOlder}>Load older lines</button>`
+        this.#logsOpened && logList
+          ? logList({
+              html,
+              nothing,
+              view,
+              following: this.following,
+              onLoadOlder: this.#onLoadOlder,
+            })
           : nothing
-      }
-      <div
-        part="log-list"
-        class="log-list"
-        role="region"
-        aria-label="Log lines"
-        tabindex="0"
-        @scroll=${this.#onScroll}
-      >
-        ${
-          view.logs.length
-            ? html`<ol>
-                ${view.logs.map(
-                  (line: LogEntry) =>
-                    html`<li part="log-line" data-level=${line.level}>
-                      <time part="log-time" datetime=${line.at}>${timeFormat.format(new Date(line.at))}</time>
-                      <span part="log-level" class="level">${line.level}</span>
-                      <span class="text">${line.message}</span>
-                    </li>`,
-                )}
-              </ol>`
-            : html`<p class="muted">No log lines yet.</p>`
-        }
-      </div>
-      ${
-        this.following
-          ? nothing
-          : html`<button part="jump-button" @click=${this.#onJump}>Jump to latest</button>`
       }
     </details>`;
   }
@@ -333,6 +326,7 @@ export class AgentTaskStatus extends LitElement {
       if (to === 'reconnecting') said.push('Connection lost. Reconnecting…');
       else if (to === 'polling' || to === 'offline') said.push('Real-time updates unavailable.');
       else if (to === 'live' && from !== 'connecting') said.push('Live updates resumed.');
+      else if (to === 'unauthorized') said.push('Not authorized.');
     }
     if (said.length) this.announcement = said.join(' ');
   }
@@ -367,18 +361,19 @@ export class AgentTaskStatus extends LitElement {
     if (list) list.scrollTop = list.scrollHeight;
   }
 
-  #onScroll(): void {
-    const list = this.#logList;
-    if (list) this.following = list.scrollHeight - list.scrollTop - list.clientHeight < 8;
-  }
-
-  #onToggle(): void {
+  /** Opened: renders the lines (loading their renderer the first time), scrolled to the newest. */
+  async #onToggle(event: Event): Promise<void> {
+    if (!(event.target as HTMLDetailsElement).open) return;
+    try {
+      logList ??= (await import('./log-list.js')).logList;
+    } catch {
+      // Not loaded (offline, say): the next opening tries again; the browser retries the import.
+      return;
+    }
+    this.#logsOpened = true;
+    this.requestUpdate();
+    await this.updateComplete;
     if (this.following) this.#scrollToLatest();
-  }
-
-  #onJump(): void {
-    this.following = true;
-    this.#scrollToLatest();
   }
 
   /** A second click while a page loads gets the same page (TaskFeed.loadOlder). */

@@ -19,6 +19,8 @@ export interface GetOptions {
   abort: AbortController;
   /** Sent as If-None-Match. */
   etag?: string | null;
+  /** A viewer token, sent as `Authorization: Bearer` (never in the URL, which logs keep). */
+  token?: string | null;
   clock: Clock;
 }
 
@@ -27,7 +29,10 @@ export interface GetOptions {
  * result type.
  */
 export async function getJson(fetch: FetchLike, url: string, options: GetOptions): Promise<HttpResult> {
-  const { abort, etag, clock } = options;
+  const { abort, etag, token, clock } = options;
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (etag) headers['if-none-match'] = etag;
+  if (token) headers.authorization = `Bearer ${token}`;
   const { signal } = abort;
   const timer = clock.setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
   // Cleared at once on abort, so a stopped caller leaves no timer behind.
@@ -36,18 +41,18 @@ export async function getJson(fetch: FetchLike, url: string, options: GetOptions
   let status: number | null = null;
   try {
     const response = await fetch(url, {
-      headers: etag ? { accept: 'application/json', 'if-none-match': etag } : { accept: 'application/json' },
+      headers,
       signal,
       // no-store: revalidation is ours (ETag per cursor URL); the HTTP cache would only add a copy.
       cache: 'no-store',
       credentials: 'omit',
     });
-    const { headers } = response;
+    const answer = response.headers;
     status = response.status;
     if (status === 304) return { kind: 'not-modified' };
     if (status === 404) return { kind: 'not-found' };
-    if (response.ok) return { kind: 'ok', body: await response.json(), etag: headers.get('etag') };
-    return { kind: 'failed', status, retryAfterMs: parseRetryAfter(headers.get('retry-after'), clock.now()) };
+    if (response.ok) return { kind: 'ok', body: await response.json(), etag: answer.get('etag') };
+    return { kind: 'failed', status, retryAfterMs: parseRetryAfter(answer.get('retry-after'), clock.now()) };
   } catch {
     // No response (network, abort, timeout), or a body that is not JSON.
     return { kind: 'failed', status, retryAfterMs: null };

@@ -7,7 +7,7 @@ import type { Listener } from './link.js';
  */
 export type Member =
   | { kind: 'panel'; listener: Listener; intervalMs: number }
-  | { kind: 'tab'; cursor: number | null; hidden: boolean; intervalMs: number };
+  | { kind: 'tab'; cursor: number | null; hidden: boolean; intervalMs: number; token: string | null };
 
 /** A key a tab follows: its members (its own panels, and on the leader the other tabs). */
 export interface Followed {
@@ -24,6 +24,12 @@ export interface Interest {
   hidden: boolean;
   /** The shortest poll interval asked. */
   intervalMs: number;
+  /**
+   * A viewer token of a member, sent with the key's subscribe or poll. The panels of one browser
+   * origin share one socket and its grants: they are one viewer (SECURITY.md), so any member's
+   * token serves them all.
+   */
+  token: string | null;
 }
 
 /** `tabHidden`: whether this tab is hidden (its panels are when it is). */
@@ -31,11 +37,13 @@ export function combine(members: Iterable<Member>, tabHidden: boolean): Interest
   let cursor: number | null = Infinity;
   let hidden = true;
   let intervalMs = Infinity;
+  let token: string | null = null;
   for (const member of members) {
     const own = member.kind === 'panel' ? (member.listener.cursor?.() ?? null) : member.cursor;
+    token ??= member.kind === 'panel' ? (member.listener.token?.() ?? null) : member.token;
     cursor = cursor === null || own === null ? null : Math.min(cursor, own);
     hidden &&= member.kind === 'panel' ? tabHidden : member.hidden;
     intervalMs = Math.min(intervalMs, member.intervalMs);
   }
-  return { cursor: cursor === Infinity ? null : cursor, hidden, intervalMs };
+  return { cursor: cursor === Infinity ? null : cursor, hidden, intervalMs, token };
 }

@@ -19,6 +19,8 @@ export type LinkEvent =
 export interface Listener {
   /** Where the panel's merge stands (task keys); asked at each (re)subscribe and poll. */
   cursor?(): number | null;
+  /** The panel's viewer token, if it has one; asked at each (re)subscribe and poll. */
+  token?(): string | null;
   on(event: LinkEvent): void;
 }
 

@@ -1,4 +1,4 @@
-import { backoffDelay } from './backoff.js';
+import type { backoffDelay } from './backoff.js';
 import type { Clock } from './clock.js';
 import { getJson, REQUEST_TIMEOUT_MS, type FetchLike, type HttpResult } from './http-get.js';
 
@@ -23,13 +23,19 @@ export interface PollerConfig<C> {
   clock: Clock;
   fetch: FetchLike;
   random?: () => number;
+  /**
+   * backoff.ts's, passed in rather than imported: the poller is loaded on demand
+   * (http-parts.ts), and a module it shared with the main file would become a file of its own.
+   */
+  backoff: typeof backoffDelay;
   /** Between polls while all is well; while the tab is hidden, max(interval × 6, 30 s). */
   intervalMs: number;
   /**
    * The next request. Asked at each attempt because the URL follows the caller's cursor; the
-   * context travels with the result (e.g. which cursor the answer belongs to).
+   * context travels with the result (e.g. which cursor the answer belongs to); `token`, a viewer
+   * token, goes in the Authorization header.
    */
-  request(): { url: string; context: C };
+  request(): { url: string; context: C; token?: string | null };
   onResult(result: PollResult, context: C): void;
 }
 
@@ -70,11 +76,12 @@ export function poller<C>(config: PollerConfig<C>): Poller {
 
   async function poll(): Promise<void> {
     const id = ++attempt;
-    const { url, context } = config.request();
+    const { url, context, token } = config.request();
     const mine = (abort = new AbortController());
     const result = await getJson(config.fetch, url, {
       abort: mine,
       etag: etag?.url === url ? etag.value : null,
+      token,
       clock,
     });
     if (id !== attempt) return;
@@ -92,7 +99,7 @@ export function poller<C>(config: PollerConfig<C>): Poller {
     const interval = hidden ? Math.max(intervalMs * HIDDEN_SLOWDOWN, HIDDEN_MIN_MS) : intervalMs;
     if (result.kind !== 'failed') return interval;
     // Never sooner than the interval: jitter only spreads the extra wait.
-    const extra = backoffDelay(failures - 1, { baseMs: intervalMs, capMs: MAX_ERROR_DELAY_MS, random });
+    const extra = config.backoff(failures - 1, { baseMs: intervalMs, capMs: MAX_ERROR_DELAY_MS, random });
     return Math.max(interval + extra, result.retryAfterMs ?? 0);
   }
 

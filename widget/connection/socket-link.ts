@@ -1,4 +1,13 @@
-import { CLOSE_CODES, LIMITS, PROTOCOL_VERSION } from '../../protocol/constants.js';
+import {
+  CLOSE_MESSAGE_TOO_BIG,
+  CLOSE_NORMAL,
+  CLOSE_POLICY_VIOLATION,
+  CLOSE_SERVICE_RESTART,
+  CLOSE_TRY_AGAIN_LATER,
+  CLOSE_UNSUPPORTED_DATA,
+  PROTOCOL_VERSION,
+  SUBSCRIBE_BATCH,
+} from '../../protocol/constants.js';
 import type { ClientMessage, ServerMessage } from '../../protocol/ws-messages.js';
 import { backoffDelay, retryDelay, retryTracker } from './backoff.js';
 import type { Clock } from './clock.js';
@@ -32,9 +41,9 @@ export const LINK = {
  * (1008: sending too fast, say) is not one of them: it is retried with backoff like a drop, so
  * the link never polls for good because of its own message volume (issue 12).
  */
-const REFUSED_CLOSE_CODES: readonly number[] = [CLOSE_CODES.unsupportedData, CLOSE_CODES.messageTooBig];
+const REFUSED_CLOSE_CODES: readonly number[] = [CLOSE_UNSUPPORTED_DATA, CLOSE_MESSAGE_TOO_BIG];
 /** The server restarts or sheds load: everyone retries at once, so spread wider. */
-const RESTART_CLOSE_CODES: readonly number[] = [CLOSE_CODES.serviceRestart, CLOSE_CODES.tryAgainLater];
+const RESTART_CLOSE_CODES: readonly number[] = [CLOSE_SERVICE_RESTART, CLOSE_TRY_AGAIN_LATER];
 /**
  * Answers that refuse one subscription while the socket works: the link subscribes it again
  * with backoff (the panel polls meanwhile) until it is served.
@@ -84,6 +93,8 @@ export interface SocketLinkConfig {
   status(status: LinkStatus): void;
   /** Where a task's stream stands, asked at each (re)subscribe so it resumes right after. */
   cursor(key: FeedKey): number | null;
+  /** The viewer token to authorize before subscribing `key`, if any (asked at each subscribe). */
+  token?(key: FeedKey): string | null;
   /**
    * A server message for a stream's key; `requested` is the cursor the answered request was
    * sent with (null for a tail, and for news, which answers nothing).
@@ -123,8 +134,7 @@ function nonEmpty<T>(tasks: T[], agents: string[]): { tasks?: T[]; agents?: stri
 /** `keys` in runs of at most one message's worth. */
 function batches(keys: FeedKey[]): FeedKey[][] {
   const runs: FeedKey[][] = [];
-  for (let i = 0; i < keys.length; i += LIMITS.subscribeBatch)
-    runs.push(keys.slice(i, i + LIMITS.subscribeBatch));
+  for (let i = 0; i < keys.length; i += SUBSCRIBE_BATCH) runs.push(keys.slice(i, i + SUBSCRIBE_BATCH));
   return runs;
 }
 
@@ -146,6 +156,8 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
   let waiting = 0;
   /** Request ids grow for the link's life, so an answer meant for an earlier socket never matches. */
   let lastRequestId = 0;
+  /** Viewer tokens sent on this socket: each is authorized once, before the first subscribe it covers. */
+  const authorized = new Set<string>();
   /** What the next flush sends, by name: streams to subscribe (from their cursors then), keys to unsubscribe. */
   const toSubscribe = new Set<string>();
   const toUnsubscribe = new Map<string, FeedKey>();
@@ -199,7 +211,7 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
     detach();
     const { code } = event as CloseEvent;
     // A policy close says this client did something wrong: its uptime must not reset the count.
-    down(code, null, code !== CLOSE_CODES.policyViolation);
+    down(code, null, code !== CLOSE_POLICY_VIOLATION);
   }
 
   function dispatch(message: ServerMessage): void {
@@ -210,9 +222,9 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
       const name = keyName(key);
       const stream = streams.get(name);
       if (!stream) continue;
-      // An update, or an agent's new task, answers nothing: it is news.
+      // An update, an agent's new task, or a token that ran out, answers nothing: it is news.
       if (requestId === undefined) {
-        if (message.type !== 'error') config.on(key, message, null);
+        if (message.type !== 'error' || message.code === 'token_expired') config.on(key, message, null);
         continue;
       }
       const cursor = answered(stream, requestId);
@@ -279,6 +291,7 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
     toSubscribe.clear();
     toUnsubscribe.clear();
     refused.clear();
+    authorized.clear();
     if (!socket) return;
     socket.removeEventListener('message', onMessage);
     socket.removeEventListener('close', onClose);
@@ -351,6 +364,13 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
     const tasks: { taskId: string; afterSeq?: number }[] = [];
     const agents: string[] = [];
     for (const key of keys) {
+      const token = config.token?.(key);
+      if (token && !authorized.has(token)) {
+        // Renewed tokens pile up on a socket open for days; sending one twice does no harm.
+        if (authorized.size >= SUBSCRIBE_BATCH) authorized.clear();
+        authorized.add(token);
+        send({ type: 'authorize', requestId: ++lastRequestId, token });
+      }
       const cursor = key.kind === 'task' ? config.cursor(key) : null;
       if (key.kind === 'agent') agents.push(key.id);
       else tasks.push(cursor === null ? { taskId: key.id } : { taskId: key.id, afterSeq: cursor });
@@ -425,7 +445,7 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
     close() {
       if (!active) return;
       active = false;
-      detach(CLOSE_CODES.normal);
+      detach(CLOSE_NORMAL);
       clearTimer('retry');
       tracker.reset();
       restarting = false;

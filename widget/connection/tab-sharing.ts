@@ -88,8 +88,8 @@ export function tabSharing(host: SharingHost): TabSharing {
         return host.sources?.probe();
       case 'join': {
         const { tab } = message;
-        for (const { key, refresh, cursor, hidden, intervalMs } of message.joins) {
-          host.follow(key).members.set(tab, { kind: 'tab', cursor, hidden, intervalMs });
+        for (const { key, refresh, cursor, hidden, intervalMs, token } of message.joins) {
+          host.follow(key).members.set(tab, { kind: 'tab', cursor, hidden, intervalMs, token });
           host.sources?.serve(key, refresh);
         }
         return election.watch(tab, () => {

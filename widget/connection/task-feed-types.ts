@@ -8,6 +8,8 @@ import type { LogEntry, Task } from '../../protocol/task.js';
  * - reconnecting: the WebSocket dropped; retrying with backoff (data may be stale)
  * - polling: updates come from HTTP polling (WebSocket unavailable, or mode="polling")
  * - offline: the server is unreachable over HTTP too (or the browser is offline)
+ * - unauthorized: the server refused this panel's viewer token (none, expired and not renewed,
+ *   forged, or scoped to other tasks); nothing more is asked until the token changes or Retry
  */
 export const ConnectionState = {
   connecting: 'connecting',
@@ -15,6 +17,7 @@ export const ConnectionState = {
   reconnecting: 'reconnecting',
   polling: 'polling',
   offline: 'offline',
+  unauthorized: 'unauthorized',
 } as const;
 export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
 
@@ -44,6 +47,13 @@ export interface TaskFeedConfig {
   /** `polling`: no WebSocket at all (rollback mode). */
   mode: 'auto' | 'polling';
   pollIntervalMs: number;
+  /** A viewer token for this task or agent (the `access-token` attribute); null: none. */
+  accessToken?: string | null;
+  /**
+   * Asked for a fresh viewer token before the current one expires, and when the server refuses
+   * it; resolves to null when there is none (the panel then shows `unauthorized`).
+   */
+  tokenProvider?: () => Promise<string | null>;
   /** Called with a new view on every change. */
   onChange: (view: FeedView) => void;
 }
@@ -59,6 +69,8 @@ export interface TaskFeed {
   refresh(): void;
   /** Load the lines before the oldest held one, from the logs route; while a load is under way, its promise. */
   loadOlder(): Promise<void>;
+  /** A new viewer token from the host: used from the next request on, the streams continuing. */
+  setToken(token: string | null): void;
 }
 
 export type TaskFeedFactory = (config: TaskFeedConfig) => TaskFeed;

@@ -1,8 +1,9 @@
-import { LIMITS } from '../../protocol/constants.js';
+import { LOGS_PAGE_MAX, TAIL_LINES } from '../../protocol/constants.js';
 import { taskLogsRoute } from '../../protocol/routes.js';
 import type { Task } from '../../protocol/task.js';
 import { systemClock, type Clock } from './clock.js';
-import { getJson, type FetchLike, type HttpResult } from './http-get.js';
+import type { FetchLike, HttpResult } from './http-get.js';
+import { getJsonOnDemand } from './on-demand.js';
 import { sharedLinks, type LinkLease, type LinkRegistry } from './link-registry.js';
 import { feedKey, isPolled, keyName, type FeedKey, type FeedKind } from './feed-key.js';
 import type { Listener } from './link.js';
@@ -29,12 +30,13 @@ export const PROBLEMS = {
   overLimit: 'Live-update limit reached for this page',
   offline: 'Server unreachable',
   browserOffline: 'You are offline',
+  unauthorized: 'Not authorized to view this task',
 } as const;
 
 /** Lines asked for per "load older" click: as many as a fresh panel's tail. */
-export const OLDER_PAGE_LINES = LIMITS.tailLines;
+export const OLDER_PAGE_LINES = TAIL_LINES;
 /** Lines per gap-fill page: the most the logs route serves. */
-const FILL_PAGE_LINES = LIMITS.logsPageMax;
+const FILL_PAGE_LINES = LOGS_PAGE_MAX;
 
 /** Everything the feed touches outside itself; each defaults to the browser's own. */
 export interface TaskFeedDeps {
@@ -60,7 +62,29 @@ interface FeedState extends LinkFacts {
   notFound: boolean;
   /** The server refused this panel's subscription for being over its limit (until it serves it). */
   overLimit: boolean;
+  /** The server refused the viewer token, and no fresh one helped. */
+  unauthorized: boolean;
 }
+
+/** When a JWT expires (epoch ms), read from its payload without checking it (the server does); NaN if unreadable. */
+function tokenExpiry(token: string | null): number {
+  try {
+    const payload = token!.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(payload)).exp * 1000;
+  } catch {
+    return NaN;
+  }
+}
+
+/** A token is renewed a minute before it expires, or a fifth of its life when that is shorter. */
+const RENEW_AHEAD_MS = 60_000;
+
+/** The socket's answers that refuse the viewer token (protocol/ws-messages.ts). */
+const REFUSALS: readonly string[] = ['unauthorized', 'forbidden', 'token_expired'];
+
+/** A poll refused for its token: 401 (none, expired, forged) or 403 (another scope). */
+const refusedBy = (result: HttpResult) =>
+  result.kind === 'failed' && (result.status === 401 || result.status === 403);
 
 /**
  * One panel's data: `createTaskFeed(config)` returns a stopped feed; `start()` when the element
@@ -72,7 +96,7 @@ interface FeedState extends LinkFacts {
  * once the task is final and all of it is in.
  */
 export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}): TaskFeed {
-  const { endpoint, agentId, pollIntervalMs, onChange } = config;
+  const { endpoint, agentId, pollIntervalMs, onChange, tokenProvider } = config;
   const g: Partial<typeof globalThis> = globalThis;
   // An undefined dependency takes the browser's own; null means "there is none".
   const {
@@ -99,6 +123,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
     lost: false,
     notFound: false,
     overLimit: false,
+    unauthorized: false,
   });
   let state = fresh();
   let merge = seqMerge();
@@ -115,6 +140,13 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   let older: Promise<void> | null = null;
   /** One-off GETs in flight (gap fill, older lines, Refresh), aborted by stop(). */
   const requests = new Set<AbortController>();
+  /** The viewer token sent with this panel's subscribes and polls. */
+  let token = config.accessToken ?? null;
+  /** A renewal from tokenProvider in flight (one at a time), and the timer of the next one. */
+  let renewing: Promise<boolean> | null = null;
+  let renewTimer: unknown;
+  /** Refused once since the last answer: a fresh token was asked for; refused again, give up. */
+  let refusedOnce = false;
   let view = buildView();
 
   /** Task mode and the task is complete: nothing live is left to do. */
@@ -169,10 +201,13 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   function taskListener(id: string): Listener {
     return {
       cursor: () => merge.cursor,
+      token: () => token,
       on(event) {
         if (id !== taskId) return;
         if (event.source === 'poll') {
           const { result } = event;
+          if (refusedBy(result)) return refused(feedKey('task-poll', id));
+          if (result.kind !== 'failed') refusedOnce = false;
           const page = isTaskStatusPage(result.body) ? result.body : null;
           const notFound = !page && (result.kind === 'not-found' || state.notFound);
           set({ pollFailures: result.consecutiveFailures, notFound });
@@ -187,6 +222,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
             socketAnswered();
             return handle(merge.applyPage(message, event.requested));
           case 'error':
+            if (REFUSALS.includes(message.code)) return refused(feedKey('task', id));
             // Anything but not_found: the socket works but will not serve this task for now (store
             // down, too many subscriptions). Poll meanwhile; the link subscribes again with backoff.
             if (message.code !== 'not_found') return fallBack(message.code === 'too_many_subscriptions');
@@ -199,16 +235,19 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
 
   /** The agent's active task, live or polled. */
   const agentListener: Listener = {
+    token: () => token,
     on(event) {
       if (event.source === 'poll') {
         const { result } = event;
+        if (refusedBy(result)) return refused(feedKey('agent-poll', agentId!));
         set({ pollFailures: result.consecutiveFailures });
         if (isActiveTaskResponse(result.body)) onAgentTask(result.body.task);
         else if (result.kind === 'not-found') onAgentTask(null);
         return;
       }
       const { message } = event;
-      if (message.type === 'error') return fallBack(false);
+      if (message.type === 'error')
+        return REFUSALS.includes(message.code) ? refused(feedKey('agent', agentId!)) : fallBack(false);
       if (message.type !== 'agent-task') return;
       socketAnswered();
       onAgentTask(message.task);
@@ -270,6 +309,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
 
   function socketAnswered(): void {
     // The server answered: whatever the browser said, it is reachable.
+    refusedOnce = false;
     set({ socketUp: true, overLimit: false, fellBack: false, browserOffline: false, pollFailures: 0 });
     leave(['task-poll', 'agent-poll']);
   }
@@ -278,6 +318,56 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   function fallBack(overLimit: boolean): void {
     set({ fellBack: true, socketUp: false, overLimit });
     startPolling();
+  }
+
+  // ---- viewer token --------------------------------------------------------------------------
+
+  /**
+   * The server refused the token on `key` (none, expired, forged, other scope): ask the host for
+   * a fresh one and ask again; refused again before any answer, or no fresh token, the panel
+   * says it is not authorized and asks nothing more until the token changes or Retry.
+   */
+  function refused(key: FeedKey): void {
+    if (refusedOnce) return unauthorized();
+    refusedOnce = true;
+    void renew().then((renewed) => (renewed ? again(key) : unauthorized()));
+  }
+
+  function unauthorized(): void {
+    leave(['task-poll', 'agent-poll']);
+    set({ unauthorized: true });
+  }
+
+  /** A fresh token from tokenProvider; false when there is none (or it failed). */
+  function renew(): Promise<boolean> {
+    return (renewing ??= (tokenProvider?.() ?? Promise.resolve(null))
+      .then(
+        (next) => {
+          if (next) useToken(next);
+          return !!next;
+        },
+        () => false,
+      )
+      .finally(() => (renewing = null)));
+  }
+
+  /** Sends `next` from now on, and plans its renewal before it expires. */
+  function useToken(next: string | null): void {
+    token = next;
+    clock.clearTimeout(renewTimer);
+    const left = tokenExpiry(next) - clock.now();
+    if (tokenProvider && left > 0) {
+      // Renewed while the old one still holds: the streams go on with nothing lost or shown.
+      renewTimer = clock.setTimeout(
+        () => void renew().then((renewed) => renewed && askAgain()),
+        left - Math.min(RENEW_AHEAD_MS, left / 5),
+      );
+    }
+  }
+
+  /** Every key asked again: the new token is sent with each subscribe and poll. */
+  function askAgain(): void {
+    for (const { key } of joined.values()) again(key);
   }
 
   // ---- polling -------------------------------------------------------------------------------
@@ -301,7 +391,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
     const abort = new AbortController();
     requests.add(abort);
     try {
-      return await getJson(fetchJson, url, { abort, clock });
+      return await getJsonOnDemand(fetchJson, url, { abort, clock, token });
     } finally {
       requests.delete(abort);
     }
@@ -326,7 +416,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   // ---- view ----------------------------------------------------------------------------------
 
   function buildView(): FeedView {
-    const shown = connectionState(state);
+    const shown = state.unauthorized ? 'unauthorized' : connectionState(state);
     const status = lease?.link.status;
     return {
       task: merge.task,
@@ -344,7 +434,9 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   function problem(shown: ConnectionState): string | null {
     if (shown === 'offline' && state.browserOffline) return PROBLEMS.browserOffline;
     if (shown === 'polling' && state.overLimit) return PROBLEMS.overLimit;
-    return shown === 'polling' || shown === 'reconnecting' || shown === 'offline' ? PROBLEMS[shown] : null;
+    return shown === 'polling' || shown === 'reconnecting' || shown === 'offline' || shown === 'unauthorized'
+      ? PROBLEMS[shown]
+      : null;
   }
 
   /** Calls onChange with a new view, only when something in it changed. */
@@ -369,6 +461,8 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
 
       // What a stopped feed knew of the connection is stale; whether the task exists is not.
       state = { ...fresh(), notFound: state.notFound };
+      refusedOnce = false;
+      useToken(token);
       // Polls are shared through the link too, so even mode="polling" takes one.
       const link = (lease = links.acquire({ ...linkDeps, url: wsUrl(endpoint), endpoint })).link;
       if (useSocket) {
@@ -392,6 +486,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
       window?.removeEventListener('online', onOnline);
       window?.removeEventListener('offline', onOffline);
       for (const abort of requests) abort.abort();
+      clock.clearTimeout(renewTimer);
       leave(['task', 'agent', 'task-poll', 'agent-poll']);
       releaseLink();
       filling = false;
@@ -420,6 +515,17 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
             requested: afterSeq,
           });
       });
+    },
+
+    setToken(next) {
+      useToken(next);
+      if (!running) return;
+      refusedOnce = false;
+      if (state.unauthorized) {
+        set({ unauthorized: false });
+        if (state.fellBack) startPolling();
+      }
+      askAgain();
     },
 
     loadOlder() {

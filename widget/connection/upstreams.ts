@@ -4,7 +4,9 @@ import type { FetchLike } from './http-get.js';
 import type { Interest } from './interest.js';
 import type { LinkEvent } from './link.js';
 import type { LinkStatus } from './link-status.js';
-import { poller, type Poller, type PollerConfig } from './poller.js';
+import { backoffDelay } from './backoff.js';
+import { pollerOnDemand } from './on-demand.js';
+import type { Poller, PollerConfig } from './poller.js';
 import { socketLink, type SocketLink, type WebSocketCtor } from './socket-link.js';
 import { pollUrl } from './urls.js';
 
@@ -57,6 +59,7 @@ export function upstreams(config: UpstreamsConfig): Upstreams {
       // The socket is closed before it is dropped, and says nothing after.
       status: config.status,
       cursor: (key) => config.interest(key).cursor,
+      token: (key) => config.interest(key).token,
       on: (key, message, requested) => config.deliver(key, { source: 'socket', message, requested }),
     });
     socket.open();
@@ -69,14 +72,16 @@ export function upstreams(config: UpstreamsConfig): Upstreams {
     if (!held) {
       const options: PollerConfig<number | null> = {
         ...config,
+        backoff: backoffDelay,
         intervalMs: 0,
         request() {
-          const afterSeq = key.kind === 'task-poll' ? config.interest(key).cursor : null;
-          return { url: pollUrl(config.endpoint, key, afterSeq), context: afterSeq };
+          const { cursor, token } = config.interest(key);
+          const afterSeq = key.kind === 'task-poll' ? cursor : null;
+          return { url: pollUrl(config.endpoint, key, afterSeq), context: afterSeq, token };
         },
         onResult: (result, requested) => config.deliver(key, { source: 'poll', result, requested }),
       };
-      polls.set(name, (held = { poller: poller(options), options }));
+      polls.set(name, (held = { poller: pollerOnDemand(options), options }));
     }
     const { hidden, intervalMs } = config.interest(key);
     held.options.intervalMs = intervalMs;

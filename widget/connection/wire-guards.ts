@@ -52,6 +52,8 @@ function isWellFormed(m: Fields): boolean {
     case 'error':
       return isString(m.code);
     default:
+      // An authorize's answer (`authorized`) is dropped here too: a refusal also answers each
+      // subscribe it concerned, which is where the panel hears it.
       return m.type === 'pong';
   }
 }

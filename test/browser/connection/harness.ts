@@ -2,6 +2,7 @@ import { Server, WebSocket as MockWebSocket, type Client } from 'mock-socket';
 import { PROTOCOL_VERSION } from '../../../protocol/constants.js';
 import type { ClientMessage } from '../../../protocol/ws-messages.js';
 import { LinkRegistry } from '../../../widget/connection/link-registry.js';
+import { httpParts } from '../../../widget/connection/on-demand.js';
 import type { WebSocketCtor } from '../../../widget/connection/socket-link.js';
 import { createTaskFeed, type TaskFeedDeps } from '../../../widget/connection/task-feed.js';
 import type { FeedView, TaskFeed, TaskFeedConfig } from '../../../widget/connection/task-feed-types.js';
@@ -10,6 +11,11 @@ import { FakeFetch } from '../../widget/helpers/fake-fetch.js';
 import { mulberry32 } from '../../widget/helpers/prng.js';
 
 let hosts = 0;
+
+// The polls and one-off GETs are loaded on demand (on-demand.ts). Loaded once before the tests
+// (a root hook of every file that uses this harness), a poll starts in the tick it is asked for,
+// so a test on a fake clock sees each request where it expects it. on-demand.test.ts covers the load.
+before(() => httpParts());
 
 /**
  * What a client asked for, one task or agent at a time: a `subscribe` (or `unsubscribe`) frame
@@ -49,6 +55,7 @@ export class Peer {
 
   #entries(frame: ClientMessage): Asked[] {
     if (frame.type === 'ping') return [frame];
+    if (frame.type === 'authorize') return [];
     const subscribe = frame.type === 'subscribe';
     const entries: Asked[] = [];
     for (const task of frame.tasks ?? []) {

@@ -143,6 +143,38 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
     await status(env, b, (s) => s.kind === 'open');
   });
 
+  it("authorizes a follower's viewer token on the leader's socket before the subscribe it covers, and relays a refusal to it alone", async () => {
+    env = setup();
+    const a = env.tab('a');
+    await env.message((m) => m.type === 'leader');
+    const mine = panel(env, 't-mine');
+    follow(a, mine);
+    const peer = await env.connection();
+    peer.hello();
+    await peer.next('subscribe');
+    const b = env.tab('b');
+    const theirs = panel(env, 't-theirs');
+    const refusals: string[] = [];
+    const listener: Listener = {
+      ...theirs.sub,
+      token: () => 'token-of-b',
+      on: (event) => {
+        if (event.source === 'socket' && event.message.type === 'error') refusals.push(event.message.code);
+        env.waiters.poke();
+      },
+    };
+    b.join(theirs.key, listener);
+    expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-theirs' });
+    const sent = peer.frames.map((frame) =>
+      frame.type === 'authorize' ? `authorize ${frame.token}` : frame.type,
+    );
+    expect(sent.slice(-2)).to.deep.equal(['authorize token-of-b', 'subscribe']);
+    peer.send({ type: 'error', code: 'forbidden', taskId: 't-theirs', message: 'another scope' });
+    await env.waiters.until(() => refusals.length === 1);
+    expect(refusals).to.deep.equal(['forbidden']);
+    expect(mine.heard.snapshots).to.have.length(0, "the leader's own panel heard nothing of it");
+  });
+
   it("relays the leader's connection state, so a follower shows reconnecting and polls when the leader does", async () => {
     env = setup();
     env.tab('a');

@@ -19,7 +19,7 @@ const POLLED = feedKey('task-poll', 't-9');
 const POLLED_AGENT = feedKey('agent-poll', 'agent-9');
 
 /** A key's members when a test sets none: they need the tail, are visible, poll every second. */
-const TAIL: Interest = { cursor: null, hidden: false, intervalMs: 1_000 };
+const TAIL: Interest = { cursor: null, hidden: false, intervalMs: 1_000, token: null };
 
 /**
  * A leader's upstreams for one endpoint (a mock server on its own host), on a fake clock and a

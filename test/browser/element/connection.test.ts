@@ -169,3 +169,37 @@ describe('agent-task-status: connection banners (AC7.6)', () => {
     expect(text(region)).to.equal('Status: Completed.');
   });
 });
+
+describe('agent-task-status: viewer tokens (issue 13)', () => {
+  const ctx = useFakeFeeds();
+
+  it('hands its access-token to the feed, and a new one to the running feed without remaking it', async () => {
+    const el = await mount(
+      html`<agent-task-status task-id="t-1" access-token="token-a"></agent-task-status>`,
+    );
+    const feed = ctx.feeds.last;
+    expect(feed.config.accessToken).to.equal('token-a');
+    el.setAttribute('access-token', 'token-b');
+    await el.updateComplete;
+    expect(ctx.feeds.last).to.equal(feed, 'the stream goes on');
+    expect(feed.tokens).to.deep.equal(['token-b']);
+  });
+
+  it('asks the tokenProvider set on it when the feed asks, even one set after the feed was made', async () => {
+    const el = await mount(html`<agent-task-status task-id="t-1"></agent-task-status>`);
+    expect(await ctx.feeds.last.config.tokenProvider!()).to.equal(null, 'none set: none to give');
+    el.tokenProvider = async () => 'from-the-host';
+    expect(await ctx.feeds.last.config.tokenProvider!()).to.equal('from-the-host');
+  });
+
+  it('says it is not authorized, in its message and label, and announces it', async () => {
+    const el = await mount(html`<agent-task-status task-id="t-1"></agent-task-status>`);
+    ctx.feeds.last.emit({ connectionState: 'unauthorized', problem: PROBLEMS.unauthorized });
+    await el.updateComplete;
+    expect(text(part(el, 'label'))).to.equal('Not authorized');
+    expect(text(part(el, 'message'))).to.equal(`${PROBLEMS.unauthorized}.`);
+    expect(has(el, 'banner')).to.equal(false);
+    expect(el.connectionState).to.equal('unauthorized');
+    expect(text(el.shadowRoot!.querySelector('[role="status"]'))).to.equal('Not authorized.');
+  });
+});

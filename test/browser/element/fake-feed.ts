@@ -17,6 +17,8 @@ export class FakeFeed implements TaskFeed {
   retries = 0;
   refreshes = 0;
   olderLoads = 0;
+  /** Every token the element handed over after the feed was made. */
+  readonly tokens: (string | null)[] = [];
   readonly config: TaskFeedConfig;
 
   constructor(config: TaskFeedConfig) {
@@ -46,6 +48,10 @@ export class FakeFeed implements TaskFeed {
   loadOlder(): Promise<void> {
     this.olderLoads++;
     return Promise.resolve();
+  }
+
+  setToken(token: string | null): void {
+    this.tokens.push(token);
   }
 
   /** Publishes a new view, as the real feed does on every change. */

@@ -1,4 +1,4 @@
-import { expect, html } from '@open-wc/testing';
+import { expect, html, waitUntil } from '@open-wc/testing';
 import { sendKeys } from '@web/test-runner-commands';
 import type { AgentTaskStatus } from '../../../widget/agent-task-status/agent-task-status.js';
 import { logLines, makeTask } from './fake-feed.js';
@@ -16,10 +16,11 @@ describe('agent-task-status: logs (AC7.4)', () => {
     return el;
   }
 
+  /** Opens the logs section and waits for its list (its renderer is loaded on the first opening). */
   async function open(el: AgentTaskStatus): Promise<HTMLElement> {
     const details = part<HTMLDetailsElement>(el, 'logs')!;
     details.open = true;
-    await new Promise((resolve) => details.addEventListener('toggle', resolve, { once: true }));
+    await waitUntil(() => part(el, 'log-list'), 'the log list is rendered once the section opens');
     await el.updateComplete;
     return part(el, 'log-list')!;
   }
@@ -51,7 +52,7 @@ describe('agent-task-status: logs (AC7.4)', () => {
     ctx.feeds.last.emit({
       logs: [{ seq: 2, at: '2026-11-24T12:03:04.000Z', level: 'error', message: 'disk full' }],
     });
-    await el.updateComplete;
+    await open(el);
     const line = part(el, 'log-line')!;
     const time = line.querySelector('time')!;
     expect(time.getAttribute('datetime')).to.equal('2026-11-24T12:03:04.000Z');
@@ -88,9 +89,16 @@ describe('agent-task-status: logs (AC7.4)', () => {
     expect(has(el, 'jump-button')).to.equal(false);
   });
 
-  it('never measures its log list while the section is closed: a dashboard of panels forces no layout per update', async () => {
+  it('renders no line before its section is first opened, and never measures its list while closed', async () => {
+    // A dashboard of hundreds of panels: lines nobody opened cost no DOM, and no update of a
+    // closed panel forces a layout of the page (reading a list's scrollHeight does).
     const el = await withLogs(3);
-    const list = part(el, 'log-list')!;
+    expect(has(el, 'log-list')).to.equal(false);
+    expect(parts(el, 'log-line')).to.have.length(0);
+
+    const list = await open(el);
+    expect(parts(el, 'log-line')).to.have.length(3);
+    part<HTMLDetailsElement>(el, 'logs')!.open = false;
     let measured = 0;
     const real = Object.getOwnPropertyDescriptor(Element.prototype, 'scrollHeight')!;
     Object.defineProperty(list, 'scrollHeight', {
@@ -102,8 +110,9 @@ describe('agent-task-status: logs (AC7.4)', () => {
     ctx.feeds.last.emit({ logs: logLines(1, 10) });
     await el.updateComplete;
     expect(measured).to.equal(0);
+    expect(parts(el, 'log-line')).to.have.length(10, 'kept current while closed, once rendered');
 
-    // Opened, it scrolls to the newest line, and follows the next ones.
+    // Opened again, it scrolls to the newest line, and follows the next ones.
     await open(el);
     ctx.feeds.last.emit({ logs: logLines(1, 40) });
     await el.updateComplete;

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { OPEN_EVERY_LOGS_SECTION } from '../../e2e/support/browser.js';
 
 /** A host page on another origin (localhost vs 127.0.0.1) that loads the widget from `api()`. */
 export async function startChaosHost(api: () => string): Promise<{ url: string; close(): Promise<void> }> {
@@ -83,6 +84,7 @@ export async function openPanels(
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
+  await page.addInitScript({ content: OPEN_EVERY_LOGS_SECTION });
   await page.goto(`${hostUrl}?panels=${count}`);
   await page.waitForFunction(() => customElements.get('agent-task-status') !== undefined);
   await page.evaluate(

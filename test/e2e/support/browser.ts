@@ -9,3 +9,17 @@ export function launchChromium(): Promise<Browser> {
     args: CHROMIUM_ARGS,
   });
 }
+
+/**
+ * An init script that opens the logs section of every panel as soon as it shows one, as a reader
+ * would: a panel renders its lines only once its section has been opened (log-list.ts).
+ */
+export const OPEN_EVERY_LOGS_SECTION = `setInterval(() => {
+  for (const el of document.querySelectorAll('agent-task-status')) {
+    const details = el.shadowRoot?.querySelector('details[part~="logs"]');
+    if (details && !details.dataset.openedByTest) {
+      details.dataset.openedByTest = '1';
+      details.open = true;
+    }
+  }
+}, 20);`;

@@ -1,0 +1,79 @@
+import type { FetchLike, GetOptions, HttpResult } from './http-get.js';
+import { POLL_FAILURES_BEFORE_OFFLINE } from './link-state.js';
+import type { Poller, PollerConfig } from './poller.js';
+
+/**
+ * The HTTP parts (polls, log pages), fetched the first time a panel needs them; most pages never
+ * poll, and the main file stays within its size budget. A failed load is tried again on the next
+ * need: browsers retry a dynamic import that failed (Chromium does; the HTML standard now says so).
+ */
+let loaded: typeof import('./http-parts.js') | undefined;
+export const httpParts = async () => (loaded ??= await import('./http-parts.js'));
+
+/** No answer: as a request that got none (network down, or the HTTP parts could not load). */
+const NO_ANSWER: HttpResult = { kind: 'failed', status: null, retryAfterMs: null };
+
+/** http-get.ts's getJson, loaded on demand; never throws. */
+export async function getJsonOnDemand(
+  fetch: FetchLike,
+  url: string,
+  options: GetOptions,
+): Promise<HttpResult> {
+  try {
+    return await (await httpParts()).getJson(fetch, url, options);
+  } catch {
+    return NO_ANSWER;
+  }
+}
+
+/**
+ * poller.ts's poller, its code loaded when it first starts; what it is told before then is kept.
+ * When the code cannot load, the server did not serve our own file: the panel says it is
+ * unreachable at once, and the next poll asked for (Refresh, back online) tries the load again.
+ */
+export function pollerOnDemand<C>(config: PollerConfig<C>): Poller {
+  let real: Poller | null = null;
+  let running = false;
+  let hidden = false;
+
+  function ready({ poller }: typeof import('./http-parts.js')): void {
+    real ??= poller(config);
+    real.setHidden(hidden);
+    if (running) real.start();
+  }
+
+  function load(): void {
+    // Once loaded, at once: a poller started then polls in the same tick, as one that was never split off.
+    if (loaded) return ready(loaded);
+    httpParts().then(ready, () => {
+      const consecutiveFailures = POLL_FAILURES_BEFORE_OFFLINE;
+      if (running) config.onResult({ ...NO_ANSWER, consecutiveFailures }, config.request().context);
+    });
+  }
+
+  return {
+    get running() {
+      return running;
+    },
+    get consecutiveFailures() {
+      return real?.consecutiveFailures ?? 0;
+    },
+    start() {
+      running = true;
+      if (real) real.start();
+      else load();
+    },
+    stop() {
+      running = false;
+      real?.stop();
+    },
+    pollNow() {
+      if (real) real.pollNow();
+      else if (running) load();
+    },
+    setHidden(next) {
+      hidden = next;
+      real?.setHidden(next);
+    },
+  };
+}
