@@ -49,6 +49,8 @@ export interface SoakSample {
   minute: number;
   rss: number;
   heapUsed: number;
+  /** The JS heap V8 holds from the system (used or not): part of RSS, returned lazily. */
+  heapTotal: number;
   external: number;
   /** The embedded dynalite's figures from /metrics (null on other stores). */
   dynalite: { openIterators: number; leveldbMemoryBytes: number } | null;
@@ -92,7 +94,7 @@ function describe(store: string, s: SoakSample): string {
   const dynalite = s.dynalite
     ? `, iterators open ${s.dynalite.openIterators}, LevelDB ${mb(s.dynalite.leveldbMemoryBytes)}`
     : '';
-  return `soak ${store} ${s.minute.toFixed(1)} min: RSS ${mb(s.rss)}, JS heap ${mb(s.heapUsed)}, external ${mb(s.external)}${dynalite}`;
+  return `soak ${store} ${s.minute.toFixed(1)} min: RSS ${mb(s.rss)}, JS heap ${mb(s.heapUsed)} of ${mb(s.heapTotal)} held, outside it ${mb(s.rss - s.heapTotal)}, external ${mb(s.external)}${dynalite}`;
 }
 
 export async function soak(
@@ -110,7 +112,12 @@ export async function soak(
     for (let at = 0; at <= timing.warmupMs + timing.measureMs; at += timing.sampleEveryMs) {
       const wait = began + at - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      const mem = await server.child.request<{ rss: number; heapUsed: number; external: number }>('mem');
+      const mem = await server.child.request<{
+        rss: number;
+        heapUsed: number;
+        heapTotal: number;
+        external: number;
+      }>('mem');
       const sample = { minute: at / 60_000, ...mem, dynalite: await dynaliteFigures(server.port) };
       samples.push(sample);
       log(describe(store.name, sample));

@@ -15,8 +15,8 @@ export const processStats = {
       gc();
       await sleep(50);
     }
-    const { heapUsed, rss, external, arrayBuffers } = process.memoryUsage();
-    return { heapUsed, rss, external, arrayBuffers };
+    const { heapUsed, heapTotal, rss, external, arrayBuffers } = process.memoryUsage();
+    return { heapUsed, heapTotal, rss, external, arrayBuffers };
   },
   /** For profiling by hand (bench/heap-summary.ts reads it). */
   heapSnapshot({ path }: { path: string }) {
