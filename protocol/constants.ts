@@ -7,6 +7,14 @@
  */
 export const PROTOCOL_VERSION = 2;
 
+/**
+ * Task and agent ids. They appear in URLs, DynamoDB keys, log output and viewer tokens: short and
+ * unambiguous. Here rather than in ids.ts so that zod-free code (the viewer-token SDK) checks the
+ * same rule.
+ */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+export const ID_RULE = 'use 1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit';
+
 /** Limits shared by the server (to refuse) and the widget (to know what to expect). */
 export const LIMITS = {
   titleChars: 200,
