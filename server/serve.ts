@@ -32,6 +32,8 @@ export interface StartOptions {
   /** `false`: no WebSocket hub (HTTP only, e.g. tests of the HTTP API). */
   realtime?: false;
   log?: ErrorLog;
+  /** Milliseconds clock for timestamps, rate limits and viewer-token expiry (default: Date.now). */
+  now?: () => number;
 }
 
 export interface RunningServer {
@@ -73,6 +75,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     demo,
     metrics,
     embeddedStats: opened.embeddedStats,
+    now: options.now,
   });
 
   const inFlight = new InFlight();
