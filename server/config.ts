@@ -347,5 +347,7 @@ export function realtimeConfig(config: Config): RealtimeConfig {
     maxPayloadBytes: config.wsMaxPayloadBytes,
     maxBufferedBytes: config.wsMaxBufferedBytes,
     maxSubscriptionsPerSocket: config.wsMaxSubscriptions,
+    viewerTokenKeys: config.viewerTokenKeys,
+    adminToken: config.adminToken,
   };
 }

@@ -61,7 +61,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { store } = opened;
   const bus = options.bus ?? new LocalTaskBus();
   const realtime: Realtime | undefined =
-    options.realtime === false ? undefined : createRealtime({ store, bus, config: realtimeConfig(config) });
+    options.realtime === false
+      ? undefined
+      : createRealtime({ store, bus, config: realtimeConfig(config), now: options.now });
   // Demo mode: simulated agents post to this very server over HTTP once it listens.
   const demoAgents: SimulatedAgent[] = [];
   const demo = config.demo && realtime ? demoRoutes(realtime, demoAgents) : undefined;

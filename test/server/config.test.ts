@@ -260,5 +260,7 @@ test('realtimeConfig maps the WebSocket settings', () => {
     maxPayloadBytes: 2048,
     maxBufferedBytes: 100_000,
     maxSubscriptionsPerSocket: 3,
+    viewerTokenKeys: null,
+    adminToken: null,
   });
 });
