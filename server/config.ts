@@ -134,7 +134,7 @@ export const ENV_VARS = {
     name: 'PUBLIC_READS',
     default: '0',
     meaning:
-      "1: accept listening beyond loopback although every task, its logs and its agent's active task can be read by anyone who can reach the server (there are no viewer tokens yet); without it such a start is refused",
+      "1: accept listening beyond loopback although every task, its logs and its agent's active task can be read by anyone who can reach the server; without it such a start is refused, unless VIEWER_TOKEN_KEYS is set (reads then need a token)",
     schema: flag,
   }),
   viewerTokenKeys: envVar({
