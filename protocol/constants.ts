@@ -7,6 +7,14 @@
  */
 export const PROTOCOL_VERSION = 2;
 
+/**
+ * Task and agent ids. They appear in URLs, DynamoDB keys, log output and viewer tokens: short and
+ * unambiguous. Here rather than in ids.ts so that zod-free code (the viewer-token SDK) checks the
+ * same rule.
+ */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+export const ID_RULE = 'use 1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit';
+
 // The widget imports the constants it needs one by one: a bundler drops the named constants a
 // file does not use, but keeps every property of an object it touches (160 B of the widget's
 // size budget, issue 13). The server reads them through LIMITS and CLOSE_CODES.
@@ -31,8 +39,6 @@ export const LIMITS = {
   logsPageMax: LOGS_PAGE_MAX,
   tailLines: TAIL_LINES,
   subscribeBatch: SUBSCRIBE_BATCH,
-  /** A viewer token's length at most (a JWT scoped to up to 256 task and agent ids fits). */
-  viewerTokenMaxChars: 16_384,
 } as const;
 
 // WebSocket close codes we use (RFC 6455 §7.4 and the IANA registry).

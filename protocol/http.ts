@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AgentIdSchema, TaskIdSchema } from './ids.js';
 import { LIMITS } from './constants.js';
 import { LogEntrySchema, LogLevelSchema, PhaseSchema, TaskSchema } from './task.js';
+import { scopeProblem, VIEWER_TOKEN } from './viewer-token.js';
 
 /** Body of `POST /api/agent-tasks`. */
 export const CreateTaskSchema = z.strictObject({
@@ -86,10 +87,38 @@ export const CursorQuerySchema = z
   });
 export type CursorQuery = z.infer<typeof CursorQuerySchema>;
 
+/**
+ * Body of `POST /api/viewer-tokens` (admin token): what the token may read, and for how long. A
+ * task is covered when named in `tasks` or when its agent is named in `agents`.
+ */
+export const MintViewerTokenSchema = z
+  .strictObject({
+    tasks: z.array(TaskIdSchema).max(VIEWER_TOKEN.maxScopeEntries).optional(),
+    agents: z.array(AgentIdSchema).max(VIEWER_TOKEN.maxScopeEntries).optional(),
+    ttlSeconds: z
+      .int()
+      .min(VIEWER_TOKEN.ttlSeconds.min)
+      .max(VIEWER_TOKEN.ttlSeconds.max)
+      .default(VIEWER_TOKEN.ttlSeconds.default),
+  })
+  .refine((scope) => scopeProblem(scope) === null, {
+    message: `name 1 to ${VIEWER_TOKEN.maxScopeEntries} tasks and agents in all`,
+  });
+export type MintViewerToken = z.input<typeof MintViewerTokenSchema>;
+
+/** A minted viewer token; send it as `Authorization: Bearer <token>` or in a WebSocket `authorize`. */
+export const ViewerTokenResponseSchema = z.object({
+  token: z.string(),
+  /** When it stops being accepted (ISO 8601). */
+  expiresAt: z.iso.datetime(),
+});
+export type ViewerTokenResponse = z.infer<typeof ViewerTokenResponseSchema>;
+
 export const ERROR_CODES = [
   'invalid_json',
   'validation_failed',
   'unauthorized',
+  /** A viewer token that was valid and has expired: mint (or fetch) a fresh one. */
   'token_expired',
   'forbidden',
   'not_found',

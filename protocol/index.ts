@@ -5,3 +5,4 @@ export * from './task.js';
 export * from './http.js';
 export * from './ws-messages.js';
 export * from './routes.js';
+export * from './viewer-token.js';

@@ -14,6 +14,8 @@ export const ROUTES = {
   /** POST, admin token: a new agent token for the task; the old one stops working at once. */
   taskAgentToken: (taskId: string) => `/api/agent-tasks/${encodeURIComponent(taskId)}/agent-token`,
   activeTask: activeTaskRoute,
+  /** POST, admin token: a viewer token scoped to tasks and agents (needs VIEWER_TOKEN_KEYS). */
+  viewerTokens: '/api/viewer-tokens',
   ws: WS_ROUTE,
   widget: '/agent-task-status.js',
 } as const;

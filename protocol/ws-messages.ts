@@ -3,6 +3,7 @@ import { AgentIdSchema, TaskIdSchema } from './ids.js';
 import { LIMITS, PROTOCOL_VERSION } from './constants.js';
 import { LogsPageSchema } from './http.js';
 import { LogEntrySchema, TaskSchema } from './task.js';
+import { VIEWER_TOKEN } from './viewer-token.js';
 
 // ---- client → server ----------------------------------------------------------------------
 
@@ -50,18 +51,19 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
       agents: batch(AgentIdSchema),
     })
     .refine(oneBatch, ONE_BATCH_RULE),
+  /** Browsers cannot see ping frames, so the client's watchdog uses this app-level ping. */
+  z.strictObject({ type: z.literal('ping') }),
   /**
-   * A viewer token for what this socket subscribes (SECURITY.md): answered `authorized`, or an
-   * `error` (unauthorized, token_expired). Sent before the subscribes it covers; a later one (a
-   * refreshed token) extends the subscriptions it covers. Never in the URL.
+   * A viewer token for this connection (issue 13): answered `authorized` or `error` (`unauthorized`,
+   * `token_expired`) with the same `requestId`. Checked at once, so it applies to every subscribe
+   * sent after it. The connection keeps grants for up to 4,096 ids; every page of an origin shares the socket,
+   * so together they are one viewer. A later token covering a live subscription extends it.
    */
   z.strictObject({
     type: z.literal('authorize'),
     requestId: RequestIdSchema,
-    token: z.string().min(1).max(LIMITS.viewerTokenMaxChars),
+    token: z.string().min(1).max(VIEWER_TOKEN.maxChars),
   }),
-  /** Browsers cannot see ping frames, so the client's watchdog uses this app-level ping. */
-  z.strictObject({ type: z.literal('ping') }),
 ]);
 export type ClientMessage = z.input<typeof ClientMessageSchema>;
 export type ParsedClientMessage = z.output<typeof ClientMessageSchema>;
@@ -110,7 +112,11 @@ export const AgentTaskMessageSchema = z.object({
   task: TaskSchema.nullable(),
 });
 
-/** The answer to `authorize`: until when the token holds (epoch ms); null: reads are public here. */
+/**
+ * The answer to `authorize`: the token is kept for this connection until `expiresAt` (epoch ms);
+ * null when it never expires (the admin token) or when the server has no viewer tokens at all
+ * (reads are public; the token was not looked at).
+ */
 export const AuthorizedMessageSchema = z.object({
   type: z.literal('authorized'),
   requestId: RequestIdSchema,
@@ -118,10 +124,10 @@ export const AuthorizedMessageSchema = z.object({
 });
 
 /**
- * `unauthorized`: no valid viewer token covers the task or agent (none sent, or forged);
- * `forbidden`: the tokens sent cover other tasks; `token_expired`: the token that covered it
- * expired (also sent as news, without requestId, when a live subscription's token runs out: the
- * client authorizes a fresh one and subscribes again from its cursor).
+ * With viewer tokens on, a subscription is refused with `unauthorized` (no token on the connection),
+ * `token_expired` (only expired tokens would cover it) or `forbidden` (none covers it). A live
+ * subscription whose tokens expire is dropped with `token_expired` and no `requestId` (news):
+ * authorize a fresh token and subscribe again from the cursor.
  */
 export const ErrorMessageSchema = z.object({
   type: z.literal('error'),
@@ -130,13 +136,13 @@ export const ErrorMessageSchema = z.object({
     'not_found',
     'too_many_subscriptions',
     'store_unavailable',
-    'internal',
     'unauthorized',
     'forbidden',
     'token_expired',
+    'internal',
   ]),
   message: z.string(),
-  /** The subscribe this answers, when it answers one. */
+  /** The subscribe or authorize this answers, when it answers one. */
   requestId: RequestIdSchema.optional(),
   /** The task or agent the error is about, when there is one. */
   taskId: TaskIdSchema.optional(),
@@ -147,15 +153,16 @@ export const PongMessageSchema = z.object({ type: z.literal('pong') });
 
 export const ServerMessageSchema = z.discriminatedUnion('type', [
   HelloMessageSchema,
+  AuthorizedMessageSchema,
   SnapshotMessageSchema,
   UpdateMessageSchema,
   AgentTaskMessageSchema,
   ErrorMessageSchema,
   PongMessageSchema,
-  AuthorizedMessageSchema,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessageSchema>;
 export type SnapshotMessage = z.infer<typeof SnapshotMessageSchema>;
 export type UpdateMessage = z.infer<typeof UpdateMessageSchema>;
 export type AgentTaskMessage = z.infer<typeof AgentTaskMessageSchema>;
+export type AuthorizedMessage = z.infer<typeof AuthorizedMessageSchema>;
 export type ErrorMessage = z.infer<typeof ErrorMessageSchema>;

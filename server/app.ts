@@ -13,6 +13,7 @@ import { checkHost } from './http/host-check.js';
 import { hostAllowlist } from './http/hosts.js';
 import { securityHeaders } from './http/security-headers.js';
 import { HttpMetrics } from './http/metrics.js';
+import { ReaderAuth } from './http/reader-auth.js';
 import type { Realtime } from './realtime/realtime.js';
 import { agentRoutes } from './routes/agents.js';
 import type { RouteDeps } from './routes/deps.js';
@@ -20,7 +21,9 @@ import { opsRoutes, type OpsDeps } from './routes/ops.js';
 import { staticRoutes } from './routes/static-files.js';
 import { taskReadRoutes } from './routes/task-reads.js';
 import { taskWriteRoutes } from './routes/tasks.js';
+import { viewerTokenRoutes } from './routes/viewer-tokens.js';
 import type { TaskStore } from './store/task-store.js';
+import { viewerKeyRing } from './viewer-tokens/jwt.js';
 
 export interface AppOptions {
   store: TaskStore;
@@ -60,7 +63,10 @@ export function createApp({
   metrics = new HttpMetrics(),
   embeddedStats,
 }: AppOptions) {
-  const deps: RouteDeps = { store, bus, config, log, now, limits: new AbuseLimits(config, now) };
+  const limits = new AbuseLimits(config, now);
+  const viewerKeys = config.viewerTokenKeys === null ? null : viewerKeyRing(config.viewerTokenKeys);
+  const readers = new ReaderAuth(viewerKeys, config.adminToken, limits, now);
+  const deps: RouteDeps = { store, bus, config, log, now, limits, viewerKeys, readers };
   const app = new Hono<AppEnv>();
 
   app.use(async function countRequests(c, next) {
@@ -87,6 +93,7 @@ export function createApp({
   app.route(ROUTES.tasks, taskWriteRoutes(deps));
   app.route(ROUTES.tasks, taskReadRoutes(deps));
   app.route('/api/agents', agentRoutes(deps));
+  app.route(ROUTES.viewerTokens, viewerTokenRoutes(deps));
   app.route('/', opsRoutes({ metrics, realtime, embeddedStats, metricsToken: config.metricsToken }));
   if (demo) app.route('/demo/api', demo);
   app.route('/', staticRoutes({ dir: config.staticDir, allowedOrigins: config.allowedOrigins }));

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { parseViewerTokenKeys } from '../protocol/index.js';
 import { isAddressOrBlock } from './http/client-address.js';
 import { hostAllowlist, parseHostEntry } from './http/hosts.js';
 import { parseOriginPattern } from './http/origins.js';
@@ -48,6 +49,20 @@ const bearerSecret = z
   )
   .optional()
   .transform((token) => token ?? null);
+
+/** VIEWER_TOKEN_KEYS: `kid:secret,...`, parsed (protocol/viewer-token.ts); unset: null. */
+const viewerTokenKeys = z
+  .string()
+  .optional()
+  .transform((list, ctx) => {
+    if (list === undefined) return null;
+    try {
+      return parseViewerTokenKeys(list);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message, input: list });
+      return z.NEVER;
+    }
+  });
 
 const hostList = z
   .string()
@@ -119,8 +134,16 @@ export const ENV_VARS = {
     name: 'PUBLIC_READS',
     default: '0',
     meaning:
-      "1: accept listening beyond loopback although every task, its logs and its agent's active task can be read by anyone who can reach the server (there are no viewer tokens yet); without it such a start is refused",
+      "1: accept listening beyond loopback although every task, its logs and its agent's active task can be read by anyone who can reach the server; without it such a start is refused, unless VIEWER_TOKEN_KEYS is set (reads then need a token)",
     schema: flag,
+  }),
+  viewerTokenKeys: envVar({
+    name: 'VIEWER_TOKEN_KEYS',
+    default: undefined,
+    meaning:
+      'comma list of kid:secret (kid 1-32 characters of A-Z a-z 0-9 _ -, secret 32-512 bearer characters); set: every read (status, logs, active-task, WebSocket) needs a viewer token signed with one of these keys, or the admin token; the first key signs tokens minted at POST /api/viewer-tokens, all of them verify (rotation); unset: reads are public',
+    secret: true,
+    schema: viewerTokenKeys,
   }),
   allowedHosts: envVar({
     name: 'ALLOWED_HOSTS',
@@ -169,7 +192,7 @@ export const ENV_VARS = {
     name: 'BAD_TOKENS_PER_MINUTE',
     default: '30',
     meaning:
-      'refused admin or agent tokens allowed per client address per minute, also the burst; past it every token check from that address answers 429 first; 0 turns it off',
+      'refused admin, agent or viewer tokens (an expired viewer token is not counted) allowed per client address per minute, also the burst; past it every token check from that address answers 429 first; 0 turns it off',
     schema: integer(0, 1_000_000),
   }),
   trustedProxies: envVar({
@@ -324,5 +347,7 @@ export function realtimeConfig(config: Config): RealtimeConfig {
     maxPayloadBytes: config.wsMaxPayloadBytes,
     maxBufferedBytes: config.wsMaxBufferedBytes,
     maxSubscriptionsPerSocket: config.wsMaxSubscriptions,
+    viewerTokenKeys: config.viewerTokenKeys,
+    adminToken: config.adminToken,
   };
 }

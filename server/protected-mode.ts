@@ -1,15 +1,18 @@
 /**
  * Protected mode, after Redis's: a server that other machines can reach starts only when nothing
- * is open by accident. Task creation is open while ADMIN_TOKEN is unset, and reads are open to
- * whoever can reach the server (there are no viewer tokens yet), so a start beyond loopback needs
- * the operator to accept each of those aloud: ALLOW_OPEN_CREATION=1 (or ADMIN_TOKEN) and
- * PUBLIC_READS=1. On loopback nothing is asked: `npm start` works with no setup. Pure: main.ts
- * prints what these return.
+ * is open by accident. Task creation (and, with VIEWER_TOKEN_KEYS, minting viewer tokens) is open
+ * while ADMIN_TOKEN is unset, and reads are open to whoever can reach the server unless
+ * VIEWER_TOKEN_KEYS is set, so a start beyond loopback needs the operator to accept each of those
+ * aloud: ALLOW_OPEN_CREATION=1 (or ADMIN_TOKEN) and PUBLIC_READS=1 (or VIEWER_TOKEN_KEYS). On
+ * loopback nothing is asked: `npm start` works with no setup. Pure: main.ts prints what these return.
  */
 import type { Config } from './config.js';
 import { isLoopback } from './http/hosts.js';
 
-type AccessSettings = Pick<Config, 'host' | 'adminToken' | 'allowOpenCreation' | 'publicReads'>;
+type AccessSettings = Pick<
+  Config,
+  'host' | 'adminToken' | 'allowOpenCreation' | 'publicReads' | 'viewerTokenKeys'
+>;
 
 interface Opening {
   /** What a stranger may do, as a verb phrase. */
@@ -25,13 +28,20 @@ function openings(config: AccessSettings): Opening[] {
   const open: Opening[] = [];
   if (config.adminToken === null) {
     open.push({
-      open: 'create tasks',
+      // The mint route is guarded like creation: open with it, and a minted token reads anything.
+      open: config.viewerTokenKeys === null ? 'create tasks' : 'create tasks and mint viewer tokens',
       setting: 'ALLOW_OPEN_CREATION',
       remedy: 'ADMIN_TOKEN (or ALLOW_OPEN_CREATION=1)',
     });
   }
-  // Always, until viewer tokens exist: every read route and WebSocket subscription is public.
-  open.push({ open: 'read every task and its logs', setting: 'PUBLIC_READS', remedy: 'PUBLIC_READS=1' });
+  // Without viewer tokens every read route and WebSocket subscription is public.
+  if (config.viewerTokenKeys === null) {
+    open.push({
+      open: 'read every task and its logs',
+      setting: 'PUBLIC_READS',
+      remedy: 'VIEWER_TOKEN_KEYS (or PUBLIC_READS=1)',
+    });
+  }
   return open;
 }
 
@@ -54,10 +64,11 @@ export function protectedModeRefusal(config: AccessSettings): string | null {
 /** The one line naming what is open, for every start protected mode let through; null: nothing. */
 export function openAccessNotice(config: AccessSettings): string | null {
   if (isLoopback(config.host)) {
-    return config.adminToken === null
-      ? 'warning: ADMIN_TOKEN is not set, so anyone who can reach this server can create tasks'
-      : null;
+    if (config.adminToken !== null) return null;
+    const what = config.viewerTokenKeys === null ? 'create tasks' : 'create tasks and mint viewer tokens';
+    return `warning: ADMIN_TOKEN is not set, so anyone who can reach this server can ${what}`;
   }
   const open = openings(config);
+  if (open.length === 0) return null;
   return `open: anyone who can reach this server may ${open.map((o) => o.open).join(' and ')} (${open.map((o) => `${o.setting}=1`).join(', ')})`;
 }

@@ -32,6 +32,8 @@ export interface StartOptions {
   /** `false`: no WebSocket hub (HTTP only, e.g. tests of the HTTP API). */
   realtime?: false;
   log?: ErrorLog;
+  /** Milliseconds clock for timestamps, rate limits and viewer-token expiry (default: Date.now). */
+  now?: () => number;
 }
 
 export interface RunningServer {
@@ -59,7 +61,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { store } = opened;
   const bus = options.bus ?? new LocalTaskBus();
   const realtime: Realtime | undefined =
-    options.realtime === false ? undefined : createRealtime({ store, bus, config: realtimeConfig(config) });
+    options.realtime === false
+      ? undefined
+      : createRealtime({ store, bus, config: realtimeConfig(config), now: options.now });
   // Demo mode: simulated agents post to this very server over HTTP once it listens.
   const demoAgents: SimulatedAgent[] = [];
   const demo = config.demo && realtime ? demoRoutes(realtime, demoAgents) : undefined;
@@ -73,6 +77,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     demo,
     metrics,
     embeddedStats: opened.embeddedStats,
+    now: options.now,
   });
 
   const inFlight = new InFlight();

@@ -14,8 +14,10 @@ import type { TokenVerifier } from './token-verifier.js';
  * agent token, a made-up one). A per-task token cannot be told from a wrong one without an index
  * by token, and answering "valid elsewhere" differently would leak that it is valid.
  */
-const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="agent-task-status"' };
-const INVALID_TOKEN = { 'WWW-Authenticate': 'Bearer realm="agent-task-status", error="invalid_token"' };
+export const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="agent-task-status"' };
+export const INVALID_TOKEN = {
+  'WWW-Authenticate': 'Bearer realm="agent-task-status", error="invalid_token"',
+};
 
 /** The bearer token of an Authorization header, or 401 with the challenge and the fitting message. */
 function bearerOr401(header: string | undefined, whenMissing: string, whenMalformed: string): string {

@@ -1,15 +1,23 @@
 import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** RFC 6750 §2.1: `Bearer` then a b64token. Bounded so we never hash a huge header value. */
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]{1,512}=*) *$/i;
+/** RFC 6750 §2.1: `Bearer` then a b64token. */
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+(=*)) *$/i;
+/** The longest admin, agent or metrics token; bounded so we never hash a huge header value. */
+export const BEARER_MAX_CHARS = 512;
 
 /**
  * The token of an `Authorization: Bearer <token>` header: `missing` without the header,
- * `malformed` when it is not a bearer token.
+ * `malformed` when it is not a bearer token of at most `maxChars` (a viewer token may be longer
+ * than the secrets: it carries its scope).
  */
-export function readBearerToken(header: string | undefined): string | 'missing' | 'malformed' {
+export function readBearerToken(
+  header: string | undefined,
+  maxChars = BEARER_MAX_CHARS,
+): string | 'missing' | 'malformed' {
   if (header === undefined || header.trim() === '') return 'missing';
-  return BEARER.exec(header)?.[1] ?? 'malformed';
+  const match = BEARER.exec(header);
+  // The bound is on the b64token's characters, its `=` padding aside, as it always was.
+  return match === null || match[1]!.length - match[2]!.length > maxChars ? 'malformed' : match[1]!;
 }
 
 /** 32 random bytes, base64url: 256 bits, safe in a header without escaping. */

@@ -15,7 +15,11 @@ export class Heartbeat {
   readonly #onPong: (this: WebSocket) => void;
   readonly #onClose: (this: WebSocket) => void;
 
-  constructor(intervalMs: number) {
+  /** `onTick`: also run at every sweep (the sessions' viewer-token expiry). */
+  constructor(
+    intervalMs: number,
+    private readonly onTick?: () => void,
+  ) {
     const alive = this.#alive;
     this.#onPong = function onPong(this: WebSocket) {
       if (alive.has(this)) alive.set(this, true);
@@ -47,5 +51,6 @@ export class Heartbeat {
       this.#alive.set(ws, false);
       ws.ping();
     }
+    this.onTick?.();
   }
 }

@@ -1,10 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CLOSE_CODES, ROUTES, type ErrorBody } from '../../protocol/index.js';
+import { CLOSE_CODES, ROUTES, type ErrorBody, type ViewerTokenKey } from '../../protocol/index.js';
 import type { TaskBus } from '../bus/task-bus.js';
 import { HOST_NOT_ALLOWED_STATUS, hostNotAllowed, isHostAllowed, type HostAllowlist } from '../http/hosts.js';
 import type { TaskStore } from '../store/task-store.js';
+import { viewerKeyRing } from '../viewer-tokens/jwt.js';
 import { Heartbeat } from './heartbeat.js';
 import { Hub } from './hub.js';
 import { refuseUpgrade } from './refuse-upgrade.js';
@@ -26,6 +27,10 @@ export interface RealtimeConfig {
    */
   maxBufferedBytes: number;
   maxSubscriptionsPerSocket: number;
+  /** VIEWER_TOKEN_KEYS: set, every subscription needs an `authorize`d token covering it. */
+  viewerTokenKeys: readonly ViewerTokenKey[] | null;
+  /** ADMIN_TOKEN, which an `authorize` may carry too: it covers everything and never expires. */
+  adminToken: string | null;
 }
 
 export interface Realtime {
@@ -68,6 +73,8 @@ export interface RealtimeDeps {
   store: TaskStore;
   bus: TaskBus;
   config: RealtimeConfig;
+  /** Milliseconds clock for viewer-token expiry (default: Date.now; tests move it). */
+  now?: () => number;
 }
 
 /** How long close() waits for clients to answer the close frame before cutting them off. */
@@ -77,7 +84,7 @@ const CLOSE_GRACE_MS = 2_000;
 function ignoreSocketError(): void {}
 
 /** The WebSocket side of the server: upgrade (with the Host and Origin checks), sessions, hub, heartbeat. */
-export function createRealtime({ store, bus, config }: RealtimeDeps): Realtime {
+export function createRealtime({ store, bus, config, now = Date.now }: RealtimeDeps): Realtime {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.maxPayloadBytes,
@@ -85,8 +92,22 @@ export function createRealtime({ store, bus, config }: RealtimeDeps): Realtime {
     perMessageDeflate: false,
   });
   const hub = new Hub();
-  const heartbeat = new Heartbeat(config.heartbeatMs);
   const sessions = new Map<WebSocket, Session>();
+  const access = {
+    keys: config.viewerTokenKeys === null ? null : viewerKeyRing(config.viewerTokenKeys),
+    adminToken: config.adminToken,
+    now,
+  };
+  // With viewer tokens, each tick also ends the subscriptions whose tokens expired on a quiet task
+  // (a busy one is checked on each event it delivers).
+  const heartbeat = new Heartbeat(
+    config.heartbeatMs,
+    access.keys === null
+      ? undefined
+      : function expireSubscriptions() {
+          for (const session of sessions.values()) session.expireLapsed();
+        },
+  );
   // Shared by every socket (`this` is the socket), so a connection costs no listener closures.
   function onSocketMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
     sessions.get(this)?.receive(data, isBinary);
@@ -105,7 +126,7 @@ export function createRealtime({ store, bus, config }: RealtimeDeps): Realtime {
   /** ws's handleUpgrade callback, shared by every connection: `ws` is open and its own. */
   function onUpgraded(ws: WebSocket): void {
     heartbeat.watch(ws);
-    sessions.set(ws, new Session(ws, hub, store, limits));
+    sessions.set(ws, new Session(ws, hub, store, limits, access));
     // Attached before ws reads any frame: frames sent with the handshake are read on a later tick.
     ws.on('message', onSocketMessage);
     ws.on('close', onSocketClose);

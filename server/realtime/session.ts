@@ -10,6 +10,10 @@ import {
 } from '../../protocol/index.js';
 import type { BusEvent } from '../bus/task-bus.js';
 import type { TaskStore } from '../store/task-store.js';
+import { GrantSet, type CoverageRefusal } from '../viewer-tokens/grant-set.js';
+import type { ViewerKeyRing } from '../viewer-tokens/jwt.js';
+import { checkReaderToken } from '../viewer-tokens/reader-token.js';
+import { coversAgent, coversTask } from '../viewer-tokens/scope.js';
 import type { Hub, HubMember } from './hub.js';
 import { ReadGate } from './read-gate.js';
 import { fitSnapshot } from './snapshot-budget.js';
@@ -21,6 +25,18 @@ export interface SessionLimits {
   maxBufferedBytes: number;
   maxSubscriptions: number;
 }
+
+/** Who may read over this socket; one object shared by every session. */
+export interface SessionAccess {
+  /** VIEWER_TOKEN_KEYS; null: reads are public and `authorize` is a no-op. */
+  keys: ViewerKeyRing | null;
+  adminToken: string | null;
+  /** Milliseconds clock for token expiry. */
+  now: () => number;
+}
+
+/** A subscription not under viewer tokens (or the admin token) is covered for ever. */
+const FOREVER = Number.POSITIVE_INFINITY;
 
 /** A client that keeps sending garbage is cut off rather than answered forever. */
 const INVALID_MESSAGES_MAX = 20;
@@ -46,6 +62,10 @@ interface TaskSubscription {
   pending: { event: BusEvent; frame: Buffer }[] | null;
   /** The highest seq this client has been sent for the task. */
   sentSeq: number;
+  /** Until when (epoch ms) the socket's viewer tokens cover it: the latest expiry among them. */
+  coveredUntil: number;
+  /** The task's agent once its snapshot was read (an agent-scoped token covers it through this). */
+  agentId: string | null;
 }
 
 /**
@@ -55,7 +75,12 @@ interface TaskSubscription {
  */
 export class Session implements HubMember {
   readonly #tasks = new SmallMap<string, TaskSubscription>();
-  readonly #agents = new SmallMap<string, true>();
+  /** Agent id → until when it is covered (see TaskSubscription.coveredUntil). */
+  readonly #agents = new SmallMap<string, number>();
+  /** The viewer tokens authorized on this socket; null until the first. */
+  #grants: GrantSet | null = null;
+  /** No subscription's coverage ends before this: the heartbeat's check skips the socket till then. */
+  #nextExpiry = FOREVER;
   readonly #reads = new ReadGate(READS_IN_FLIGHT_MAX);
   #invalid = 0;
   #windowStart = 0;
@@ -67,6 +92,7 @@ export class Session implements HubMember {
     private readonly hub: Hub,
     private readonly store: TaskStore,
     private readonly limits: SessionLimits,
+    private readonly access: SessionAccess,
   ) {
     this.#send({ type: 'hello', protocol: PROTOCOL_VERSION, heartbeatMs: limits.heartbeatMs });
   }
@@ -102,6 +128,10 @@ export class Session implements HubMember {
   /** Called by the hub for every event of a task or agent this session follows. */
   deliver(event: BusEvent, frame: Buffer): void {
     if (event.type === 'agent-task') {
+      if (this.#lapsed(this.#agents.get(event.agentId) ?? FOREVER)) {
+        this.#expireAgent(event.agentId);
+        return;
+      }
       this.#sendBroadcast(frame);
       return;
     }
@@ -111,6 +141,10 @@ export class Session implements HubMember {
       // Past the bound, later events are dropped here; the client sees the gap by `fromSeq`
       // and fills it from the logs route.
       if (sub.pending.length < PENDING_EVENTS_MAX) sub.pending.push({ event, frame });
+      return;
+    }
+    if (this.#lapsed(sub.coveredUntil)) {
+      this.#expireTask(event.taskId);
       return;
     }
     // Across instances the bus may repeat or reorder; the client merges by seq, but never send
@@ -133,6 +167,25 @@ export class Session implements HubMember {
     return this.#tasks.size + this.#agents.size;
   }
 
+  /**
+   * Ends every subscription whose viewer tokens have expired, with a `token_expired` news error
+   * each (the heartbeat calls it on every tick; a delivered event checks its own subscription).
+   */
+  expireLapsed(): void {
+    if (this.#closed || this.#nextExpiry === FOREVER || this.access.now() < this.#nextExpiry) return;
+    for (const taskId of this.#tasks.keys()) {
+      const sub = this.#tasks.get(taskId)!;
+      if (!sub.pending && this.#lapsed(sub.coveredUntil)) this.#expireTask(taskId);
+    }
+    for (const agentId of this.#agents.keys()) {
+      if (this.#lapsed(this.#agents.get(agentId)!)) this.#expireAgent(agentId);
+    }
+    let next = FOREVER;
+    for (const taskId of this.#tasks.keys()) next = Math.min(next, this.#tasks.get(taskId)!.coveredUntil);
+    for (const agentId of this.#agents.keys()) next = Math.min(next, this.#agents.get(agentId)!);
+    this.#nextExpiry = next;
+  }
+
   #handle(message: ParsedClientMessage): void {
     switch (message.type) {
       case 'subscribe':
@@ -151,14 +204,116 @@ export class Session implements HubMember {
       case 'ping':
         this.#send({ type: 'pong' });
         return;
+      case 'authorize':
+        this.#authorize(message.requestId, message.token);
+        return;
     }
   }
 
+  /**
+   * Checks a viewer token (or the admin token) at once, synchronously, so it applies to every
+   * subscribe the client sent after it; keeps it, and extends each live subscription it covers.
+   */
+  #authorize(requestId: number, token: string): void {
+    const { keys, adminToken, now } = this.access;
+    if (keys === null) {
+      // Reads are public here: nothing to check, and the client need not know that in advance.
+      this.#send({ type: 'authorized', requestId, expiresAt: null });
+      return;
+    }
+    const checked = checkReaderToken(token, keys, adminToken, now());
+    if (!checked.ok) {
+      const expired = checked.refusal === 'expired';
+      this.#sendError(
+        expired ? 'token_expired' : 'unauthorized',
+        expired
+          ? 'this viewer token has expired; fetch a fresh one and authorize it'
+          : `this token is not valid for this server (${checked.refusal.replaceAll('_', ' ')}); authorize a viewer token your backend minted`,
+        { requestId },
+      );
+      return;
+    }
+    const { grant } = checked;
+    (this.#grants ??= new GrantSet()).add(grant);
+    for (const taskId of this.#tasks.keys()) {
+      const sub = this.#tasks.get(taskId)!;
+      if (coversTask(grant, taskId, sub.agentId ?? undefined)) {
+        sub.coveredUntil = Math.max(sub.coveredUntil, grant.expiresAt);
+      }
+    }
+    for (const agentId of this.#agents.keys()) {
+      if (coversAgent(grant, agentId)) {
+        this.#agents.set(agentId, Math.max(this.#agents.get(agentId)!, grant.expiresAt));
+      }
+    }
+    const expiresAt = Number.isFinite(grant.expiresAt) ? grant.expiresAt : null;
+    this.#send({ type: 'authorized', requestId, expiresAt });
+  }
+
+  /**
+   * Until when the socket's tokens cover a task or agent (FOREVER without viewer tokens), or why
+   * they do not.
+   */
+  #coverage(check: (grants: GrantSet, nowMs: number) => number | CoverageRefusal): number | CoverageRefusal {
+    if (this.access.keys === null) return FOREVER;
+    return this.#grants ? check(this.#grants, this.access.now()) : 'unauthorized';
+  }
+
+  #refuseUncovered(
+    refusal: CoverageRefusal,
+    requestId: number,
+    about: { taskId: string } | { agentId: string },
+  ): void {
+    const what = 'taskId' in about ? `task "${about.taskId}"` : `agent "${about.agentId}"`;
+    const message = {
+      unauthorized: `reading ${what} needs a viewer token: send { type: "authorize", token } first`,
+      token_expired: `the viewer tokens that covered ${what} have expired; authorize a fresh one and subscribe again`,
+      forbidden: `no viewer token on this connection covers ${what}`,
+    }[refusal];
+    this.#sendError(refusal, message, { requestId, ...about });
+  }
+
+  #lapsed(coveredUntil: number): boolean {
+    return coveredUntil !== FOREVER && this.access.now() >= coveredUntil;
+  }
+
+  /** A live task subscription whose tokens expired: dropped, and the client told (news, no requestId). */
+  #expireTask(taskId: string): void {
+    this.#drop(taskId);
+    this.#sendError(
+      'token_expired',
+      `the viewer token covering task "${taskId}" has expired; authorize a fresh one and subscribe again from your cursor`,
+      { taskId },
+    );
+  }
+
+  #expireAgent(agentId: string): void {
+    this.#agents.delete(agentId);
+    this.hub.removeAgent(agentId, this);
+    this.#sendError(
+      'token_expired',
+      `the viewer token covering agent "${agentId}" has expired; authorize a fresh one and subscribe again`,
+      { agentId },
+    );
+  }
+
+  /** A subscription just covered until `until`: the heartbeat's check must look again by then. */
+  #watchExpiry(until: number): void {
+    this.#nextExpiry = Math.min(this.#nextExpiry, until);
+  }
+
   async #subscribe(taskId: string, afterSeq: number | undefined, requestId: number): Promise<void> {
+    if (this.access.keys !== null && this.#grants === null) {
+      // No token at all: refused before any read. (With tokens, an agent-scoped one may cover the
+      // task, which only its snapshot tells.)
+      if (this.#tasks.has(taskId)) this.#drop(taskId);
+      this.#refuseUncovered('unauthorized', requestId, { taskId });
+      return;
+    }
     if (!this.#tasks.has(taskId) && this.#refusedOverLimit(requestId, { taskId })) return;
     // A resubscribe restarts the stream with a new object: an earlier request's read, finding
     // another object in the map, is dropped, so only the latest request is answered.
-    const sub: TaskSubscription = { pending: [], sentSeq: 0 };
+    const sub: TaskSubscription = { pending: [], sentSeq: 0, coveredUntil: FOREVER, agentId: null };
     this.#tasks.set(taskId, sub);
     this.hub.addTask(taskId, this);
     await this.#reads.enter();
@@ -183,6 +338,15 @@ export class Session implements HubMember {
       this.#reads.done();
     }
     if (this.#closed || this.#tasks.get(taskId) !== sub) return;
+    // Checked now, with the task's agent known and with every token authorized meanwhile; until
+    // here its events were only held, so none is sent unless the check passes. A task that does
+    // not exist is refused like one not covered, unless a token names it (no oracle of ids).
+    const coverage = this.#coverage((grants, now) => grants.coverTask(taskId, page?.task.agentId, now));
+    if (typeof coverage === 'string') {
+      this.#drop(taskId);
+      this.#refuseUncovered(coverage, requestId, { taskId });
+      return;
+    }
     if (!page) {
       this.#drop(taskId);
       this.#sendError('not_found', `no task with id "${taskId}"`, { requestId, taskId });
@@ -192,14 +356,24 @@ export class Session implements HubMember {
     const fitted = fitSnapshot(page, afterSeq !== undefined, this.limits.maxBufferedBytes / 2);
     this.#send({ type: 'snapshot', requestId, taskId, ...fitted });
     sub.sentSeq = page.task.seq;
+    sub.agentId = page.task.agentId;
+    sub.coveredUntil = coverage;
+    this.#watchExpiry(coverage);
     const pending = sub.pending ?? [];
     sub.pending = null;
     for (const { event, frame } of pending) this.deliver(event, frame);
   }
 
   async #watchAgent(agentId: string, requestId: number): Promise<void> {
+    const coverage = this.#coverage((grants, now) => grants.coverAgent(agentId, now));
+    if (typeof coverage === 'string') {
+      if (this.#agents.delete(agentId)) this.hub.removeAgent(agentId, this);
+      this.#refuseUncovered(coverage, requestId, { agentId });
+      return;
+    }
     if (!this.#agents.has(agentId) && this.#refusedOverLimit(requestId, { agentId })) return;
-    this.#agents.set(agentId, true);
+    this.#agents.set(agentId, coverage);
+    this.#watchExpiry(coverage);
     this.hub.addAgent(agentId, this);
     await this.#reads.enter();
     try {

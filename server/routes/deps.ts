@@ -2,6 +2,8 @@ import type { BusEvent, TaskBus } from '../bus/task-bus.js';
 import type { Config } from '../config.js';
 import type { AbuseLimits } from '../http/abuse-limits.js';
 import type { ErrorLog } from '../http/error-handler.js';
+import type { ReaderAuth } from '../http/reader-auth.js';
+import type { ViewerKeyRing } from '../viewer-tokens/jwt.js';
 import type { TaskStore } from '../store/task-store.js';
 
 /** What the route modules need; built once by createApp. */
@@ -14,6 +16,10 @@ export interface RouteDeps {
   now: () => number;
   /** The per-address limits, shared by every route. */
   limits: AbuseLimits;
+  /** VIEWER_TOKEN_KEYS, ready to sign and verify; null: reads are public. */
+  viewerKeys: ViewerKeyRing | null;
+  /** Who may read: the read routes ask it for the reader's grant. */
+  readers: ReaderAuth;
 }
 
 /**

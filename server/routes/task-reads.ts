@@ -4,6 +4,7 @@ import { ApiError } from '../http/api-error.js';
 import type { AppEnv } from '../http/app-env.js';
 import { ifNoneMatchHits, pageEtag, type PageQuery } from '../http/etag.js';
 import { readCors } from '../http/read-cors.js';
+import { requireTaskCovered } from '../http/reader-auth.js';
 import { validate } from '../http/validate.js';
 import { ReadGate } from '../realtime/read-gate.js';
 import type { RouteDeps } from './deps.js';
@@ -27,10 +28,11 @@ const SERVER_BUSY = new ApiError(
 );
 
 /**
- * The read routes, mounted at ROUTES.tasks: a task's status page and its log pages. Public
- * (task ids are the capability), CORS-enabled for the allowed origins, revalidated by ETag.
+ * The read routes, mounted at ROUTES.tasks: a task's status page and its log pages. Public without
+ * VIEWER_TOKEN_KEYS, else for a bearer viewer token covering the task (or the admin token);
+ * CORS-enabled for the allowed origins, revalidated by ETag.
  */
-export function taskReadRoutes({ store, config, limits }: RouteDeps) {
+export function taskReadRoutes({ store, config, limits, readers }: RouteDeps) {
   const cors = readCors(config.allowedOrigins);
   const pageReads = new ReadGate(PAGE_READS_CONCURRENT, PAGE_READS_WAITING);
 
@@ -38,7 +40,9 @@ export function taskReadRoutes({ store, config, limits }: RouteDeps) {
   async function readPage(c: Context<AppEnv>, id: string, cursor: CursorQuery) {
     const query: PageQuery = { ...cursor, limit: cursor.limit ?? LIMITS.tailLines };
     c.header('Cache-Control', 'no-cache');
+    const grant = readers.grantOf(c);
     const stored = await store.getTask(id);
+    requireTaskCovered(grant, id, stored?.task.agentId);
     if (!stored) throw new ApiError(404, 'not_found', `no task with id "${id}"`);
     const etag = pageEtag(stored.task, query);
     if (ifNoneMatchHits(c.req.header('if-none-match'), etag)) {

@@ -22,6 +22,7 @@ describe('loadConfig', () => {
       allowedOrigins: ['http://localhost:*', 'http://127.0.0.1:*', 'http://[::1]:*'],
       allowOpenCreation: false,
       publicReads: false,
+      viewerTokenKeys: null,
       allowedHosts: [],
       metricsToken: null,
       bodyLimitBytes: 262_144,
@@ -199,6 +200,36 @@ describe('loadConfig', () => {
     );
   });
 
+  test('reads VIEWER_TOKEN_KEYS as keys in order, the first (the signing key) first', () => {
+    const config = loadConfig({
+      VIEWER_TOKEN_KEYS: ` new:${'n'.repeat(32)} , old_1:${'o'.repeat(40)}== `,
+    });
+    assert.deepEqual(config.viewerTokenKeys, [
+      { kid: 'new', secret: 'n'.repeat(32) },
+      { kid: 'old_1', secret: `${'o'.repeat(40)}==` },
+    ]);
+  });
+
+  test('a bad VIEWER_TOKEN_KEYS is named by entry or kid, never by secret', () => {
+    const secret = 'a-secret-that-is-long-enough-for-a-key';
+    const cases: [string, RegExp][] = [
+      [secret, /entry 1 has no valid kid/],
+      [`k1:${secret},:${secret}`, /entry 2 has no valid kid/],
+      [`${'k'.repeat(33)}:${secret}`, /entry 1 has no valid kid/],
+      [`k1:${secret.slice(0, 31)}`, /the secret of kid "k1" is not one/],
+      [`k1:${secret} with spaces`, /the secret of kid "k1" is not one/],
+      [`k1:${secret},k1:${secret}x`, /kid "k1" appears twice/],
+      [',', /names no key/],
+    ];
+    for (const [value, problem] of cases) {
+      const [line] = problemsOf({ VIEWER_TOKEN_KEYS: value });
+      assert.match(line!, /^VIEWER_TOKEN_KEYS must be a comma list of kid:secret/, value);
+      assert.match(line!, problem, value);
+      assert.match(line!, new RegExp(`got ${value.length} characters$`), value);
+      assert.equal(line!.includes(secret.slice(0, 20)), false, 'the secret is not echoed');
+    }
+  });
+
   test('the ConfigError message lists the problems one per line', () => {
     assert.throws(
       () => loadConfig({ PORT: 'x', LOG_TTL_DAYS: '0' }),
@@ -229,5 +260,7 @@ test('realtimeConfig maps the WebSocket settings', () => {
     maxPayloadBytes: 2048,
     maxBufferedBytes: 100_000,
     maxSubscriptionsPerSocket: 3,
+    viewerTokenKeys: null,
+    adminToken: null,
   });
 });

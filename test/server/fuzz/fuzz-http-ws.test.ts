@@ -20,9 +20,11 @@ import {
   ServerMessageSchema,
   type CreateTaskResponse,
 } from '../../../protocol/index.js';
+import { mintViewerToken } from '../../../sdk/viewer-token.js';
 import { startServer, type RunningServer } from '../../../server/serve.js';
 import { TestClient } from '../realtime/realtime-harness.js';
 import { testConfig } from '../routes/harness.js';
+import { KEYS } from '../viewer-tokens/tokens.js';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
 const HTTP_RUNS = 1000;
@@ -41,6 +43,13 @@ const DOCUMENTED_503 = new Set(['store_unavailable', 'server_busy', 'realtime_un
 const DOCUMENTED_CLOSES = new Set([1000, 1001, 1003, 1005, 1006, 1008, 1009, 1012, 1013]);
 /** The trusted proxy is the test itself: each run names its client in X-Forwarded-For. */
 const BYSTANDER_ADDRESS = '192.0.2.1';
+/**
+ * Reads need viewer tokens (VIEWER_TOKEN_KEYS is set), so the fuzz reaches the token checks; the
+ * well-formed reads carry a token covering the fuzzer's agent and the bystander's task, and the
+ * bystander authorizes one on its socket. A day long: the run is far shorter.
+ */
+const viewerToken = (scope: { tasks?: string[]; agents?: string[] }) =>
+  mintViewerToken(KEYS, { ...scope, ttlSeconds: 86_400 });
 
 /** Printable ASCII only: what fetch accepts in a header value. */
 const headerText = fc.string({ maxLength: 60 }).map((s) => s.replace(/[^\x20-\x7e]/g, ''));
@@ -55,6 +64,7 @@ describe('fuzzing the HTTP API and the WebSocket', () => {
   let bystander: TestClient;
   let bystanderTask: CreateTaskResponse;
   let fuzzTask: CreateTaskResponse;
+  let readerToken: string;
   let ticks = 0;
 
   async function createTask(agentId: string): Promise<CreateTaskResponse> {
@@ -103,12 +113,20 @@ describe('fuzzing the HTTP API and the WebSocket', () => {
         // Deep enough into the status route that the fuzz reaches bodies, not only 429s.
         RATE_LIMIT_PER_MINUTE: '100000',
         WS_MAX_SUBSCRIPTIONS: '50',
+        VIEWER_TOKEN_KEYS: KEYS,
       }),
       log: { error: (...args: unknown[]) => console.error(...args), warn: () => {} },
     });
     bystanderTask = await createTask('bystander');
     fuzzTask = await createTask('fuzzer');
+    readerToken = viewerToken({ tasks: [bystanderTask.task.id], agents: ['fuzzer'] });
     bystander = await TestClient.connect(server.url.replace('http', 'ws') + ROUTES.ws);
+    bystander.send({
+      type: 'authorize',
+      requestId: 0,
+      token: viewerToken({ tasks: [bystanderTask.task.id] }),
+    });
+    await bystander.expect('authorized');
     bystander.subscribe(bystanderTask.task.id);
     await bystander.expect('snapshot');
   });
@@ -138,7 +156,16 @@ describe('fuzzing the HTTP API and the WebSocket', () => {
       segment.map((s) => `${ROUTES.tasks}/${s}/logs`),
       segment.map((s) => `${ROUTES.tasks}/${s}`),
       segment.map((s) => `/api/agents/${s}/active-task`),
-      fc.constantFrom(ROUTES.ws, '/healthz', '/metrics', '/', ROUTES.widget, '/demo/', '/demo/api/chaos'),
+      fc.constantFrom(
+        ROUTES.ws,
+        ROUTES.viewerTokens,
+        '/healthz',
+        '/metrics',
+        '/',
+        ROUTES.widget,
+        '/demo/',
+        '/demo/api/chaos',
+      ),
       segment.map((s) => `/${s}`),
       segment.map((s) => `/demo/${s}`),
       segment.map((s) => `${ROUTES.widget}/${s}`),
@@ -189,8 +216,20 @@ describe('fuzzing the HTTP API and the WebSocket', () => {
       { agentId: fc.oneof(anyText, fc.constant('fuzz-agent')), title: anyText, id: anyText },
       { requiredKeys: [] },
     );
+    const mintBody = fc.record(
+      {
+        tasks: fc.oneof(
+          fc.array(anyText, { maxLength: 3 }),
+          fc.array(fc.constant('t-1'), { maxLength: 300 }),
+        ),
+        agents: fc.array(fc.oneof(anyText, fc.constant('fuzzer')), { maxLength: 3 }),
+        ttlSeconds: fc.oneof(fc.integer({ min: -1, max: 100_000 }), fc.double(), anyText),
+      },
+      { requiredKeys: [] },
+    );
     const body = fc.oneof(
       fc.constant(undefined),
+      mintBody.map((b) => JSON.stringify(b)),
       statusBody.map((b) => JSON.stringify(b)),
       createBody.map((b) => JSON.stringify(b)),
       fc.jsonValue().map((v) => JSON.stringify(v)),
@@ -202,6 +241,8 @@ describe('fuzzing the HTTP API and the WebSocket', () => {
       fc.constant(undefined),
       // Never the bystander's token: a fuzzed post could finish its task.
       fc.constant(`Bearer ${fuzzTask.agentToken}`),
+      fc.constant(`Bearer ${readerToken}`),
+      fc.constant(`Bearer ${readerToken.slice(0, -2)}xy`),
       headerText.map((t) => `Bearer ${t}`),
       headerText,
       fc.constant('Basic dXNlcjpwYXNz'),
@@ -260,6 +301,18 @@ describe('fuzzing the HTTP API and the WebSocket', () => {
       body: fc.constant(undefined),
       client: fc.integer({ min: 0, max: 255 }),
       headers: fc.record({
+        // Mostly a token covering these reads; sometimes another scope, an expired one, or none.
+        authorization: fc.oneof(
+          { arbitrary: fc.constant(`Bearer ${readerToken}`), weight: 6 },
+          {
+            arbitrary: fc.constantFrom(
+              `Bearer ${viewerToken({ tasks: ['someone-else'] })}`,
+              `Bearer ${mintViewerToken(KEYS, { agents: ['fuzzer'], ttlSeconds: 10 }, () => Date.now() - 60_000)}`,
+              undefined,
+            ),
+            weight: 1,
+          },
+        ),
         'if-none-match': optionalHeader(fc.oneof(fc.constantFrom('*', 'W/"1"'), headerText)),
         origin: optionalHeader(fc.constantFrom('http://localhost:5173', 'https://evil.example')),
       }),
@@ -340,9 +393,29 @@ describe('fuzzing the HTTP API and the WebSocket', () => {
       { type: fc.constant('unsubscribe'), tasks: ids(taskId), agents: ids(agentId) },
       { requiredKeys: ['type'] },
     );
+    const authorize = fc.record(
+      {
+        type: fc.constant('authorize'),
+        requestId,
+        token: fc.oneof(
+          fc.constantFrom(
+            readerToken,
+            viewerToken({ agents: ['nobody'] }),
+            `${readerToken.slice(0, -2)}xy`,
+            mintViewerToken(KEYS, { tasks: ['t-1'], ttlSeconds: 10 }, () => Date.now() - 60_000),
+            'x'.repeat(16 * 1024 + 1),
+            '',
+          ),
+          anyText,
+          fc.integer(),
+        ),
+        extra: fc.jsonValue(),
+      },
+      { requiredKeys: ['type', 'token'] },
+    );
     const frame = fc.oneof(
       fc
-        .oneof(subscribe, unsubscribe, fc.constant({ type: 'ping' }), fc.record({ type: anyText }))
+        .oneof(subscribe, unsubscribe, authorize, fc.constant({ type: 'ping' }), fc.record({ type: anyText }))
         .map((m) => JSON.stringify(m)),
       fc.jsonValue().map((v) => JSON.stringify(v)),
       anyText,

@@ -20,6 +20,8 @@ export const TEST_REALTIME_CONFIG: RealtimeConfig = {
   maxPayloadBytes: 16 * 1024,
   maxBufferedBytes: 1024 * 1024,
   maxSubscriptionsPerSocket: 10,
+  viewerTokenKeys: null,
+  adminToken: null,
 };
 
 /**
@@ -27,7 +29,7 @@ export const TEST_REALTIME_CONFIG: RealtimeConfig = {
  * publishes on the bus exactly as the status route does.
  */
 export async function startRealtimeServer(
-  options: { config?: Partial<RealtimeConfig>; store?: TaskStore } = {},
+  options: { config?: Partial<RealtimeConfig>; store?: TaskStore; now?: () => number } = {},
 ) {
   const store = options.store ?? new MemoryTaskStore();
   const bus = new LocalTaskBus();
@@ -35,6 +37,7 @@ export async function startRealtimeServer(
     store,
     bus,
     config: { ...TEST_REALTIME_CONFIG, ...options.config },
+    now: options.now,
   });
   // What serve.ts does: a plain HTTP server whose 'upgrade' event goes to the hub.
   const server = createServer((_req, res) => res.writeHead(404).end());

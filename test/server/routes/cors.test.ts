@@ -45,7 +45,7 @@ describe('CORS on the read routes', () => {
     assert.equal(res.status, 204);
     assert.equal(res.headers.get('access-control-allow-origin'), 'https://dash.example.com');
     assert.equal(res.headers.get('access-control-allow-methods'), 'GET,HEAD');
-    assert.equal(res.headers.get('access-control-allow-headers'), 'If-None-Match');
+    assert.equal(res.headers.get('access-control-allow-headers'), 'If-None-Match,Authorization');
   });
 
   test('the status POST gets no CORS headers: agents are not browsers', async () => {

@@ -78,13 +78,19 @@ test('refuses to listen beyond loopback while task creation and reads are open, 
   assert.equal(lines.length, 1, cli.err());
   assert.match(lines[0]!, /^refusing to listen on 0\.0\.0\.0 \(beyond loopback\)/);
   assert.match(lines[0]!, /create tasks and read every task and its logs/);
-  assert.match(lines[0]!, /set ADMIN_TOKEN \(or ALLOW_OPEN_CREATION=1\) and PUBLIC_READS=1/);
+  assert.match(
+    lines[0]!,
+    /set ADMIN_TOKEN \(or ALLOW_OPEN_CREATION=1\) and VIEWER_TOKEN_KEYS \(or PUBLIC_READS=1\)/,
+  );
 });
 
-test('with ADMIN_TOKEN set, a start beyond loopback still needs PUBLIC_READS=1, since reads are public', async (t) => {
+test('with ADMIN_TOKEN set, a start beyond loopback still needs PUBLIC_READS=1 or viewer tokens, since reads are public', async (t) => {
   const cli = run(t, [], { HOST: '0.0.0.0', ADMIN_TOKEN: 'an-admin-token-long-enough' });
   assert.equal(await cli.exited, 1);
-  assert.match(cli.err(), /may read every task and its logs: set PUBLIC_READS=1 to start anyway/);
+  assert.match(
+    cli.err(),
+    /may read every task and its logs: set VIEWER_TOKEN_KEYS \(or PUBLIC_READS=1\) to start anyway/,
+  );
   assert.doesNotMatch(cli.err(), /ALLOW_OPEN_CREATION/);
 });
 
@@ -96,6 +102,19 @@ test('starts beyond loopback once the operator accepts what is open, and says wh
     cli.err(),
     'open: anyone who can reach this server may create tasks and read every task and its logs (ALLOW_OPEN_CREATION=1, PUBLIC_READS=1)\n',
   );
+  cli.child.kill('SIGTERM');
+  assert.equal(await cli.exited, 0);
+});
+
+test('with ADMIN_TOKEN and VIEWER_TOKEN_KEYS a start beyond loopback needs nothing more and announces nothing open', async (t) => {
+  const cli = run(t, [], {
+    HOST: '0.0.0.0',
+    ADMIN_TOKEN: 'an-admin-token-long-enough',
+    VIEWER_TOKEN_KEYS: 'k1:a-secret-that-is-long-enough-for-a-key',
+  });
+  const url = await listening(cli);
+  assert.deepEqual(await (await fetch(`${url}/healthz`)).json(), { ok: true });
+  assert.equal(cli.err(), '');
   cli.child.kill('SIGTERM');
   assert.equal(await cli.exited, 0);
 });
