@@ -5,6 +5,16 @@
 const WIDGET_URL = '/agent-task-status.js';
 await import(/* @vite-ignore */ WIDGET_URL);
 
+// With VIEWER_TOKEN_KEYS set the server reads only to viewer tokens: each panel asks the demo route
+// for one (when refused, and before it expires), as a host page would ask its own backend.
+async function demoViewerToken(): Promise<string | null> {
+  const response = await fetch('/demo/api/viewer-token', { method: 'POST' });
+  return response.ok ? ((await response.json()) as { token: string | null }).token : null;
+}
+for (const panel of document.querySelectorAll('agent-task-status')) {
+  (panel as HTMLElement & { tokenProvider: typeof demoViewerToken }).tokenProvider = demoViewerToken;
+}
+
 const statusLine = document.querySelector<HTMLElement>('#control-status')!;
 
 async function control(path: string, body?: object): Promise<Record<string, unknown>> {

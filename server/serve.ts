@@ -9,7 +9,8 @@ import type { TaskBus } from './bus/task-bus.js';
 import { realtimeConfig, type Config } from './config.js';
 import type { ErrorLog } from './http/error-handler.js';
 import { HttpMetrics } from './http/metrics.js';
-import { demoRoutes } from './demo/demo-routes.js';
+import { viewerKeyRing } from './viewer-tokens/jwt.js';
+import { DEMO_AGENT_IDS, demoRoutes } from './demo/demo-routes.js';
 import { SimulatedAgent } from './demo/simulated-agent.js';
 import { createRealtime, type Realtime, type RealtimeStats } from './realtime/realtime.js';
 import { openStore, type OpenedStore } from './store/open-store.js';
@@ -66,7 +67,13 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       : createRealtime({ store, bus, config: realtimeConfig(config), now: options.now });
   // Demo mode: simulated agents post to this very server over HTTP once it listens.
   const demoAgents: SimulatedAgent[] = [];
-  const demo = config.demo && realtime ? demoRoutes(realtime, demoAgents) : undefined;
+  const demo =
+    config.demo && realtime
+      ? demoRoutes(realtime, demoAgents, {
+          ring: config.viewerTokenKeys ? viewerKeyRing(config.viewerTokenKeys) : null,
+          now: options.now ?? Date.now,
+        })
+      : undefined;
   const metrics = new HttpMetrics();
   const app = createApp({
     store,
@@ -111,14 +118,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { port } = server.address() as AddressInfo;
   const url = `http://${reachableHost(config.host)}:${port}`;
   if (demo) {
-    for (const [agentId, failEvery] of [
-      ['demo-researcher', 1_000],
-      ['demo-builder', 3],
-    ] as const) {
+    const failEvery = { 'demo-researcher': 1_000, 'demo-builder': 3 };
+    for (const agentId of DEMO_AGENT_IDS) {
       const agent = new SimulatedAgent({
         baseUrl: url,
         agentId,
-        failEvery,
+        failEvery: failEvery[agentId],
         adminToken: config.adminToken ?? undefined,
       });
       demoAgents.push(agent);

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { validator } from 'hono/validator';
 import { z } from 'zod';
 import type { Realtime } from '../realtime/realtime.js';
+import { signViewerToken, type ViewerKeyRing } from '../viewer-tokens/jwt.js';
 import type { SimulatedAgent } from './simulated-agent.js';
 
 const RefuseSchema = z.strictObject({ refuse: z.boolean() });
@@ -17,12 +18,31 @@ function json<T extends z.ZodType>(schema: T) {
   });
 }
 
+/** The demo's panels follow these agents: its viewer tokens name them. */
+export const DEMO_AGENT_IDS = ['demo-researcher', 'demo-builder'] as const;
+/** Short, so that the demo shows its panels renewing their tokens (a minute before expiry). */
+const DEMO_TOKEN_TTL_SECONDS = 120;
+
 /**
- * The demo's chaos controls. Mounted only in demo mode (`DEMO=1`, set by `npm start`): they let
- * anyone who can reach the server drop connections, so never in production.
+ * The demo's chaos controls, and the viewer tokens of its panels when the server requires them
+ * (VIEWER_TOKEN_KEYS): a host's backend would mint those (sdk/viewer-token.ts); the demo page has
+ * none, so this route does it. Mounted only in demo mode (`DEMO=1`, set by `npm start`): they let
+ * anyone who can reach the server drop connections and read the demo agents, so never in production.
  */
-export function demoRoutes(realtime: Realtime, agents: readonly SimulatedAgent[]) {
+export function demoRoutes(
+  realtime: Realtime,
+  agents: readonly SimulatedAgent[],
+  viewer: { ring: ViewerKeyRing | null; now: () => number } = { ring: null, now: Date.now },
+) {
   return new Hono()
+    .post('/viewer-token', (c) =>
+      c.json({
+        token: viewer.ring
+          ? signViewerToken(viewer.ring, { agents: DEMO_AGENT_IDS }, DEMO_TOKEN_TTL_SECONDS, viewer.now())
+              .token
+          : null,
+      }),
+    )
     .get('/state', (c) =>
       c.json({
         agentsRunning: agents.some((a) => a.running),

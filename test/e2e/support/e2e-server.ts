@@ -17,10 +17,17 @@ export class E2eServer {
   #running: RunningServer | null = null;
   #port = 0;
   readonly #env: Record<string, string>;
+  readonly #now: (() => number) | undefined;
 
-  constructor(env: Record<string, string> = {}, store: TaskStore = new MemoryTaskStore()) {
+  /** `now`: the server's clock (timestamps, rate limits, viewer-token expiry); default Date.now. */
+  constructor(
+    env: Record<string, string> = {},
+    store: TaskStore = new MemoryTaskStore(),
+    now?: () => number,
+  ) {
     this.store = store;
     this.#env = env;
+    this.#now = now;
   }
 
   get url(): string {
@@ -36,7 +43,12 @@ export class E2eServer {
       ...this.#env,
       PORT: String(this.#port),
     });
-    this.#running = await startServer({ config, store: this.store, log: quietLog });
+    this.#running = await startServer({
+      config,
+      store: this.store,
+      log: quietLog,
+      ...(this.#now ? { now: this.#now } : {}),
+    });
     this.#port = this.#running.port;
   }
 

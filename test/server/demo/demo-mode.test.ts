@@ -28,6 +28,44 @@ describe('demo mode', () => {
     await demo.close();
   });
 
+  it("mints the demo panels' viewer tokens when the server requires them, and none otherwise", async (t) => {
+    const keys = 'demo:a-demo-secret-of-at-least-32-characters';
+    const server = await startServer({ config: loadConfig({ ...env, DEMO: '1', VIEWER_TOKEN_KEYS: keys }) });
+    t.after(() => server.close());
+    const { token } = (await (
+      await fetch(`${server.url}/demo/api/viewer-token`, { method: 'POST' })
+    ).json()) as {
+      token: string;
+    };
+    // The demo agents create their first tasks once the server listens.
+    for (let tries = 0; ; tries++) {
+      const state = (await (await fetch(`${server.url}/demo/api/state`)).json()) as {
+        firstTaskId: string | null;
+      };
+      if (state.firstTaskId) break;
+      assert.ok(tries < 250, 'the demo builder created no task');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const task = (await (
+      await fetch(`${server.url}${ROUTES.activeTask('demo-builder')}`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+    ).json()) as { task: Task };
+    assert.equal(task.task.agentId, 'demo-builder', 'the token reads the demo agents');
+    const refused = await fetch(`${server.url}${ROUTES.activeTask('demo-builder')}`);
+    assert.equal(refused.status, 401, 'and nothing reads them without it');
+    await refused.body?.cancel();
+    await server.close();
+
+    const open = await startServer({ config: loadConfig({ ...env, DEMO: '1' }) });
+    t.after(() => open.close());
+    const none = (await (await fetch(`${open.url}/demo/api/viewer-token`, { method: 'POST' })).json()) as {
+      token: null;
+    };
+    assert.equal(none.token, null, 'reads are public: no token needed');
+    await open.close();
+  });
+
   it('refuses upgrades and drops sockets on request, and rejects a malformed control', async (t) => {
     const server = await startServer({ config: loadConfig({ ...env, DEMO: '1' }) });
     t.after(() => server.close());
