@@ -54,15 +54,19 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
   /** Browsers cannot see ping frames, so the client's watchdog uses this app-level ping. */
   z.strictObject({ type: z.literal('ping') }),
   /**
-   * A viewer token for this connection (issue 13): answered `authorized` or `error` (`unauthorized`,
-   * `token_expired`) with the same `requestId`. Checked at once, so it applies to every subscribe
-   * sent after it. The connection keeps grants for up to 4,096 ids; every page of an origin shares the socket,
-   * so together they are one viewer. A later token covering a live subscription extends it.
+   * Viewer tokens for this connection (issue 13), as many as one subscribe batch names (a
+   * dashboard may give each of its panels a token of its own): answered `authorized` when any is
+   * accepted, else one `error` (`token_expired` when each refused one had expired, else
+   * `unauthorized`), with the same `requestId`. Checked at once, so they apply to every subscribe
+   * sent after them. The connection keeps grants for up to 4,096 ids; every page of an origin
+   * shares the socket, so together they are one viewer. A later token covering a live
+   * subscription extends it. Each refused token (other than an expired one) spends from its
+   * address's BAD_TOKENS_PER_MINUTE budget; once spent, the socket is closed with 1008.
    */
   z.strictObject({
     type: z.literal('authorize'),
     requestId: RequestIdSchema,
-    token: z.string().min(1).max(VIEWER_TOKEN.maxChars),
+    tokens: z.array(z.string().min(1).max(VIEWER_TOKEN.maxChars)).min(1).max(LIMITS.subscribeBatch),
   }),
 ]);
 export type ClientMessage = z.input<typeof ClientMessageSchema>;

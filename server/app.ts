@@ -41,6 +41,8 @@ export interface AppOptions {
   metrics?: HttpMetrics;
   /** The embedded dynalite's figures for /metrics, when the store runs one in this process. */
   embeddedStats?: OpsDeps['embeddedStats'];
+  /** The per-address limits; serve.ts passes the ones it shares with the WebSocket side. */
+  limits?: AbuseLimits;
 }
 
 /** A plain GET at ROUTES.ws: RFC 9110 §15.5.22, 426 names the protocol to upgrade to. */
@@ -62,8 +64,8 @@ export function createApp({
   demo,
   metrics = new HttpMetrics(),
   embeddedStats,
+  limits = new AbuseLimits(config, now),
 }: AppOptions) {
-  const limits = new AbuseLimits(config, now);
   const viewerKeys = config.viewerTokenKeys === null ? null : viewerKeyRing(config.viewerTokenKeys);
   const readers = new ReaderAuth(viewerKeys, config.adminToken, limits, now);
   const deps: RouteDeps = { store, bus, config, log, now, limits, viewerKeys, readers };

@@ -8,6 +8,7 @@ import { LocalTaskBus } from './bus/local-bus.js';
 import type { TaskBus } from './bus/task-bus.js';
 import { realtimeConfig, type Config } from './config.js';
 import type { ErrorLog } from './http/error-handler.js';
+import { AbuseLimits } from './http/abuse-limits.js';
 import { HttpMetrics } from './http/metrics.js';
 import { viewerKeyRing } from './viewer-tokens/jwt.js';
 import { DEMO_AGENT_IDS, demoRoutes } from './demo/demo-routes.js';
@@ -61,10 +62,19 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     : await openConfiguredStore(config);
   const { store } = opened;
   const bus = options.bus ?? new LocalTaskBus();
+  // One set of per-address limits for HTTP and the WebSocket: a token refused on either spends
+  // from the same budget.
+  const limits = new AbuseLimits(config, options.now ?? Date.now);
   const realtime: Realtime | undefined =
     options.realtime === false
       ? undefined
-      : createRealtime({ store, bus, config: realtimeConfig(config), now: options.now });
+      : createRealtime({
+          store,
+          bus,
+          config: realtimeConfig(config),
+          now: options.now,
+          tokenBudget: (req) => limits.tokenBudgetOf(req),
+        });
   // Demo mode: simulated agents post to this very server over HTTP once it listens.
   const demoAgents: SimulatedAgent[] = [];
   const demo =
@@ -84,6 +94,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     demo,
     metrics,
     embeddedStats: opened.embeddedStats,
+    limits,
     now: options.now,
   });
 

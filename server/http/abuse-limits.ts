@@ -1,8 +1,9 @@
+import type { IncomingMessage } from 'node:http';
 import type { BlockList } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Config } from '../config.js';
 import type { AppEnv } from './app-env.js';
-import { addressKey, clientAddress, trustedProxies } from './client-address.js';
+import { addressKey, clientAddress, peerClientAddress, trustedProxies } from './client-address.js';
 import { enforceRateLimit, enforceSpentBudget } from './rate-limit.js';
 import { RateLimiter } from './rate-limiter.js';
 
@@ -39,6 +40,26 @@ export class AbuseLimits {
   /** The key this request is limited by: its client's address (see clientAddress, addressKey). */
   clientKey(c: Context): string {
     return addressKey(clientAddress(c, this.#proxies));
+  }
+
+  /**
+   * The budget of refused tokens (BAD_TOKENS_PER_MINUTE) of a WebSocket upgrade's client address:
+   * the socket's `authorize` messages spend from the same budget as the HTTP routes.
+   */
+  tokenBudgetOf(req: IncomingMessage): { spent(): boolean; refused(): void } {
+    const forwarded = req.headers['x-forwarded-for'];
+    const key = addressKey(
+      peerClientAddress(
+        req.socket.remoteAddress,
+        Array.isArray(forwarded) ? forwarded.join(',') : forwarded,
+        this.#proxies,
+      ),
+    );
+    const limiter = this.#authFailures;
+    return {
+      spent: () => limiter !== null && !limiter.peek(key).allowed,
+      refused: () => this.recordAuthFailure(key),
+    };
   }
 
   /**

@@ -72,9 +72,9 @@ export function requireAdminToken(adminToken: string | null, limits: AbuseLimits
 /**
  * Posting a task's status: the agent token returned when that task was created. Resolves to the
  * task's stored token hash (the rate-limit key), or throws: 429 while `client` (its address key)
- * is out of failures, 401 before the task is looked up, then 404, then 401 (a failure spent). The
- * task is looked up before the token is checked, so an unknown task is a 404 for anyone; that
- * reveals nothing, since the read routes are public.
+ * is out of failures, 401 without a bearer token, then 401 (a failure spent) for a token that is
+ * not this task's, and the same for a task that does not exist: with viewer tokens the reads are
+ * not public, so a stranger's POST must not tell which task ids exist.
  */
 export async function authenticateAgent(
   store: TaskStore,
@@ -91,8 +91,7 @@ export async function authenticateAgent(
     'the Authorization header must be "Bearer <agentToken>"',
   );
   const stored = await store.getTask(taskId);
-  if (!stored) throw new ApiError(404, 'not_found', `no task with id "${taskId}"`);
-  if (!tokens.matches(token, stored.tokenHash)) {
+  if (!stored || !tokens.matches(token, stored.tokenHash)) {
     limits.recordAuthFailure(client);
     throw new ApiError(
       401,

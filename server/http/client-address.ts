@@ -34,11 +34,19 @@ export function trustedProxies(entries: readonly string[]): BlockList | null {
  */
 export function clientAddress(c: Context, proxies: BlockList | null): string {
   if (!(c.env as { incoming?: unknown } | undefined)?.incoming) return UNKNOWN_ADDRESS;
-  const peer = getConnInfo(c).remote.address;
+  return peerClientAddress(getConnInfo(c).remote.address, c.req.header('x-forwarded-for'), proxies);
+}
+
+/** As clientAddress, from the socket's peer address and the X-Forwarded-For header (a WebSocket upgrade's). */
+export function peerClientAddress(
+  peer: string | undefined,
+  forwardedFor: string | undefined,
+  proxies: BlockList | null,
+): string {
   if (peer === undefined) return UNKNOWN_ADDRESS;
   let address = plain(peer);
   if (!proxies || !trusted(proxies, address)) return address;
-  const hops = c.req.header('x-forwarded-for')?.split(',') ?? [];
+  const hops = forwardedFor?.split(',') ?? [];
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = plain(hops[i]!.trim());
     // A proxy writes addresses; anything else came from further left, so the proxy's word ends here.

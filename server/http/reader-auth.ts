@@ -24,6 +24,7 @@ const REFUSAL_REASONS: Record<Exclude<TokenRefusal, 'expired'>, string> = {
   bad_signature: 'its signature does not match its key',
   wrong_audience: `its aud is not "${VIEWER_TOKEN.audience}"`,
   issued_in_future: `its iat is more than ${VIEWER_TOKEN.iatLeewaySeconds} s ahead of the server's clock`,
+  lives_too_long: `its exp is more than ${VIEWER_TOKEN.ttlSeconds.max} s after its iat (the longest this server mints)`,
   bad_scope: `its tasks and agents are not 1 to ${VIEWER_TOKEN.maxScopeEntries} valid ids`,
 };
 

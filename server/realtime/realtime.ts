@@ -9,7 +9,7 @@ import { viewerKeyRing } from '../viewer-tokens/jwt.js';
 import { Heartbeat } from './heartbeat.js';
 import { Hub } from './hub.js';
 import { refuseUpgrade } from './refuse-upgrade.js';
-import { Session } from './session.js';
+import { Session, type SessionAccess } from './session.js';
 import { checkUpgradeOrigin } from './upgrade-origin.js';
 
 export interface RealtimeConfig {
@@ -75,6 +75,8 @@ export interface RealtimeDeps {
   config: RealtimeConfig;
   /** Milliseconds clock for viewer-token expiry (default: Date.now; tests move it). */
   now?: () => number;
+  /** Each socket's budget of refused tokens, by its client address (shared with the HTTP routes). */
+  tokenBudget?: (req: IncomingMessage) => SessionAccess['tokenBudget'];
 }
 
 /** How long close() waits for clients to answer the close frame before cutting them off. */
@@ -84,7 +86,7 @@ const CLOSE_GRACE_MS = 2_000;
 function ignoreSocketError(): void {}
 
 /** The WebSocket side of the server: upgrade (with the Host and Origin checks), sessions, hub, heartbeat. */
-export function createRealtime({ store, bus, config, now = Date.now }: RealtimeDeps): Realtime {
+export function createRealtime({ store, bus, config, now = Date.now, tokenBudget }: RealtimeDeps): Realtime {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.maxPayloadBytes,
@@ -124,9 +126,13 @@ export function createRealtime({ store, bus, config, now = Date.now }: RealtimeD
     maxSubscriptions: config.maxSubscriptionsPerSocket,
   };
   /** ws's handleUpgrade callback, shared by every connection: `ws` is open and its own. */
-  function onUpgraded(ws: WebSocket): void {
+  function onUpgraded(ws: WebSocket, req: IncomingMessage): void {
     heartbeat.watch(ws);
-    sessions.set(ws, new Session(ws, hub, store, limits, access));
+    const budget = tokenBudget?.(req);
+    sessions.set(
+      ws,
+      new Session(ws, hub, store, limits, budget ? { ...access, tokenBudget: budget } : access),
+    );
     // Attached before ws reads any frame: frames sent with the handshake are read on a later tick.
     ws.on('message', onSocketMessage);
     ws.on('close', onSocketClose);

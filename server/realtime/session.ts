@@ -13,7 +13,7 @@ import type { TaskStore } from '../store/task-store.js';
 import { GrantSet, type CoverageRefusal } from '../viewer-tokens/grant-set.js';
 import type { ViewerKeyRing } from '../viewer-tokens/jwt.js';
 import { checkReaderToken } from '../viewer-tokens/reader-token.js';
-import { coversAgent, coversTask } from '../viewer-tokens/scope.js';
+import { coversAgent, coversTask, type ViewerGrant } from '../viewer-tokens/scope.js';
 import type { Hub, HubMember } from './hub.js';
 import { ReadGate } from './read-gate.js';
 import { fitSnapshot } from './snapshot-budget.js';
@@ -33,6 +33,11 @@ export interface SessionAccess {
   adminToken: string | null;
   /** Milliseconds clock for token expiry. */
   now: () => number;
+  /**
+   * The budget of refused tokens of the socket's client address (BAD_TOKENS_PER_MINUTE), shared
+   * with the HTTP routes: whether it is spent, and spending one. Absent: no budget.
+   */
+  tokenBudget?: { spent(): boolean; refused(): void };
 }
 
 /** A subscription not under viewer tokens (or the admin token) is covered for ever. */
@@ -205,35 +210,63 @@ export class Session implements HubMember {
         this.#send({ type: 'pong' });
         return;
       case 'authorize':
-        this.#authorize(message.requestId, message.token);
+        this.#authorize(message.requestId, message.tokens);
         return;
     }
   }
 
   /**
-   * Checks a viewer token (or the admin token) at once, synchronously, so it applies to every
-   * subscribe the client sent after it; keeps it, and extends each live subscription it covers.
+   * Checks viewer tokens (or the admin token) at once, synchronously, so they apply to every
+   * subscribe the client sent after them; keeps each accepted one, and extends each live
+   * subscription it covers. A guesser gets no more tries here than on the HTTP routes: refused
+   * tokens spend from the address's budget, and a socket out of budget is closed.
    */
-  #authorize(requestId: number, token: string): void {
-    const { keys, adminToken, now } = this.access;
+  #authorize(requestId: number, tokens: readonly string[]): void {
+    const { keys, adminToken, now, tokenBudget } = this.access;
     if (keys === null) {
       // Reads are public here: nothing to check, and the client need not know that in advance.
       this.#send({ type: 'authorized', requestId, expiresAt: null });
       return;
     }
-    const checked = checkReaderToken(token, keys, adminToken, now());
-    if (!checked.ok) {
-      const expired = checked.refusal === 'expired';
-      this.#sendError(
-        expired ? 'token_expired' : 'unauthorized',
-        expired
-          ? 'this viewer token has expired; fetch a fresh one and authorize it'
-          : `this token is not valid for this server (${checked.refusal.replaceAll('_', ' ')}); authorize a viewer token your backend minted`,
-        { requestId },
-      );
+    let latest = 0;
+    let expired = 0;
+    let refusal: string | null = null;
+    for (const token of tokens) {
+      if (tokenBudget?.spent()) {
+        this.#close(
+          CLOSE_CODES.policyViolation,
+          'too many refused tokens from this address (BAD_TOKENS_PER_MINUTE)',
+        );
+        return;
+      }
+      const checked = checkReaderToken(token, keys, adminToken, now());
+      if (!checked.ok) {
+        if (checked.refusal === 'expired') expired += 1;
+        else {
+          refusal = checked.refusal;
+          tokenBudget?.refused();
+        }
+        continue;
+      }
+      this.#grant(checked.grant);
+      latest = Math.max(latest, checked.grant.expiresAt);
+    }
+    if (latest > 0) {
+      this.#send({ type: 'authorized', requestId, expiresAt: Number.isFinite(latest) ? latest : null });
       return;
     }
-    const { grant } = checked;
+    const allExpired = refusal === null && expired > 0;
+    this.#sendError(
+      allExpired ? 'token_expired' : 'unauthorized',
+      allExpired
+        ? 'these viewer tokens have expired; fetch fresh ones and authorize them'
+        : `no token here is valid for this server (${refusal!.replaceAll('_', ' ')}); authorize viewer tokens your backend minted`,
+      { requestId },
+    );
+  }
+
+  /** Keeps an accepted token, and extends each live subscription it covers. */
+  #grant(grant: ViewerGrant): void {
     (this.#grants ??= new GrantSet()).add(grant);
     for (const taskId of this.#tasks.keys()) {
       const sub = this.#tasks.get(taskId)!;
@@ -246,8 +279,26 @@ export class Session implements HubMember {
         this.#agents.set(agentId, Math.max(this.#agents.get(agentId)!, grant.expiresAt));
       }
     }
-    const expiresAt = Number.isFinite(grant.expiresAt) ? grant.expiresAt : null;
-    this.#send({ type: 'authorized', requestId, expiresAt });
+  }
+
+  /**
+   * Whether the socket's tokens may cover the task: a token names it, or names its agent (read
+   * from the task's head, a cheap read, only when some token names agents and none the task).
+   * The full check runs again once the snapshot is read, with the tokens authorized meanwhile.
+   */
+  async #mayCover(taskId: string): Promise<boolean> {
+    const grants = this.#grants;
+    if (!grants) return false;
+    if (typeof grants.coverTask(taskId, undefined, this.access.now()) === 'number') return true;
+    if (!grants.namesAgents) return false;
+    let head;
+    try {
+      head = await this.store.getTask(taskId);
+    } catch {
+      // The store is down: let the snapshot read say so (store_unavailable), as without tokens.
+      return true;
+    }
+    return typeof grants.coverTask(taskId, head?.task.agentId, this.access.now()) === 'number';
   }
 
   /**
@@ -310,6 +361,15 @@ export class Session implements HubMember {
       this.#refuseUncovered('unauthorized', requestId, { taskId });
       return;
     }
+    if (this.access.keys !== null && !(await this.#mayCover(taskId))) {
+      // Refused before it joins the hub or reads a page: a token holder cannot make the server
+      // read (or hold the events of) tasks its tokens do not cover.
+      const refusal = this.#coverage((grants, now) => grants.coverTask(taskId, undefined, now));
+      if (this.#tasks.has(taskId)) this.#drop(taskId);
+      this.#refuseUncovered(typeof refusal === 'string' ? refusal : 'forbidden', requestId, { taskId });
+      return;
+    }
+    if (this.#closed) return;
     if (!this.#tasks.has(taskId) && this.#refusedOverLimit(requestId, { taskId })) return;
     // A resubscribe restarts the stream with a new object: an earlier request's read, finding
     // another object in the map, is dropped, so only the latest request is answered.

@@ -35,6 +35,7 @@ export type TokenRefusal =
   | 'bad_signature'
   | 'wrong_audience'
   | 'issued_in_future'
+  | 'lives_too_long'
   | 'bad_scope'
   | 'expired';
 
@@ -84,6 +85,9 @@ export function verifyViewerToken(token: string, ring: ViewerKeyRing, nowMs: num
     return refused('malformed');
   }
   if (iat * 1000 > nowMs + VIEWER_TOKEN.iatLeewaySeconds * 1000) return refused('issued_in_future');
+  // A token cannot be revoked, only outlived: one signed elsewhere (another JWT library, a
+  // mistake) for longer than the server would mint is refused rather than trusted for years.
+  if (exp - iat > VIEWER_TOKEN.ttlSeconds.max) return refused('lives_too_long');
   if (scopeProblem(claims) !== null) return refused('bad_scope');
   if (exp * 1000 <= nowMs) return refused('expired');
   return {

@@ -55,6 +55,10 @@ const CLOSE_UNANSWERED = 4001;
 const CLOSE_PROTOCOL = 4002;
 const CLOSE_TIMEOUT = 4003;
 const OPEN = 1;
+/** Characters of tokens one `authorize` carries at most: with its JSON, under the default 64 KiB frame limit. */
+const AUTHORIZE_CHARS_MAX = 48_000;
+/** Tokens remembered as sent on one socket (renewals add one each); past it, forgotten and sent again. */
+const AUTHORIZED_MAX = 1_024;
 
 type TimerName = 'connect' | 'watchdog' | 'answer' | 'retry' | 'probe' | 'resubscribe';
 
@@ -363,13 +367,15 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
     const requestId = ++lastRequestId;
     const tasks: { taskId: string; afterSeq?: number }[] = [];
     const agents: string[] = [];
+    /** Tokens not yet sent on this socket, for the keys of this batch. */
+    const fresh: string[] = [];
     for (const key of keys) {
       const token = config.token?.(key);
       if (token && !authorized.has(token)) {
         // Renewed tokens pile up on a socket open for days; sending one twice does no harm.
-        if (authorized.size >= SUBSCRIBE_BATCH) authorized.clear();
+        if (authorized.size >= AUTHORIZED_MAX) authorized.clear();
         authorized.add(token);
-        send({ type: 'authorize', requestId: ++lastRequestId, token });
+        fresh.push(token);
       }
       const cursor = key.kind === 'task' ? config.cursor(key) : null;
       if (key.kind === 'agent') agents.push(key.id);
@@ -377,6 +383,21 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
       streams.get(keyName(key))!.outstanding.push({ requestId, cursor });
       waiting += 1;
     }
+    // Before the subscribe they cover, in as few messages as the frame limit allows: a dashboard
+    // giving each panel its own token sends one or two, not one per panel (the server closes a
+    // socket that sends more than 50 messages a second).
+    let run: string[] = [];
+    let chars = 0;
+    for (const token of fresh) {
+      if (run.length > 0 && chars + token.length > AUTHORIZE_CHARS_MAX) {
+        send({ type: 'authorize', requestId: ++lastRequestId, tokens: run });
+        run = [];
+        chars = 0;
+      }
+      run.push(token);
+      chars += token.length;
+    }
+    if (run.length > 0) send({ type: 'authorize', requestId: ++lastRequestId, tokens: run });
     send({ type: 'subscribe', requestId, ...nonEmpty(tasks, agents) });
   }
 

@@ -147,6 +147,8 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   let renewTimer: unknown;
   /** Refused once since the last answer: a fresh token was asked for; refused again, give up. */
   let refusedOnce = false;
+  /** Keys refused while a renewal is under way, each asked again once it brings a fresh token. */
+  const refusedKeys = new Map<string, FeedKey>();
   let view = buildView();
 
   /** Task mode and the task is complete: nothing live is left to do. */
@@ -310,7 +312,14 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   function socketAnswered(): void {
     // The server answered: whatever the browser said, it is reachable.
     refusedOnce = false;
-    set({ socketUp: true, overLimit: false, fellBack: false, browserOffline: false, pollFailures: 0 });
+    set({
+      socketUp: true,
+      overLimit: false,
+      fellBack: false,
+      browserOffline: false,
+      pollFailures: 0,
+      unauthorized: false,
+    });
     leave(['task-poll', 'agent-poll']);
   }
 
@@ -324,27 +333,38 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
 
   /**
    * The server refused the token on `key` (none, expired, forged, other scope): ask the host for
-   * a fresh one and ask again; refused again before any answer, or no fresh token, the panel
-   * says it is not authorized and asks nothing more until the token changes or Retry.
+   * a fresh one and ask again every key refused meanwhile (a task's stream and its agent's watch
+   * expire together); refused again before any answer, or no fresh token, the panel says it is
+   * not authorized and stops polling (its stream is asked again only when the token changes, or
+   * when the socket reconnects).
    */
   function refused(key: FeedKey): void {
+    refusedKeys.set(keyName(key), key);
+    if (renewing) return;
     if (refusedOnce) return unauthorized();
     refusedOnce = true;
-    void renew().then((renewed) => (renewed ? again(key) : unauthorized()));
+    void renew().then((renewed) => {
+      if (!renewed) return unauthorized();
+      for (const refusedKey of refusedKeys.values()) again(refusedKey);
+      refusedKeys.clear();
+    });
   }
 
   function unauthorized(): void {
+    refusedKeys.clear();
     leave(['task-poll', 'agent-poll']);
     set({ unauthorized: true });
   }
 
-  /** A fresh token from tokenProvider; false when there is none (or it failed). */
+  /** A fresh token from tokenProvider; false when there is none, it failed, or it is the same one. */
   function renew(): Promise<boolean> {
     return (renewing ??= (tokenProvider?.() ?? Promise.resolve(null))
       .then(
         (next) => {
-          if (next) useToken(next);
-          return !!next;
+          // The same token again (a backend that caches them) changes nothing: no key is asked again.
+          const fresh = !!next && next !== token;
+          if (fresh) useToken(next);
+          return fresh;
         },
         () => false,
       )

@@ -166,7 +166,7 @@ describe('TabLink across tabs (real BroadcastChannel and Web Locks)', () => {
     b.join(theirs.key, listener);
     expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-theirs' });
     const sent = peer.frames.map((frame) =>
-      frame.type === 'authorize' ? `authorize ${frame.token}` : frame.type,
+      frame.type === 'authorize' ? `authorize ${frame.tokens.join(' ')}` : frame.type,
     );
     expect(sent.slice(-2)).to.deep.equal(['authorize token-of-b', 'subscribe']);
     peer.send({ type: 'error', code: 'forbidden', taskId: 't-theirs', message: 'another scope' });

@@ -6,7 +6,7 @@ import type { ClientMessage } from '../../../protocol/ws-messages.js';
 import { PROBLEMS } from '../../../widget/connection/task-feed.js';
 import type { FeedView } from '../../../widget/connection/task-feed-types.js';
 import { settle } from '../../widget/helpers/fake-clock.js';
-import { lines, page, snapshot, update } from '../../widget/helpers/fixtures.js';
+import { lines, page, snapshot, task, update } from '../../widget/helpers/fixtures.js';
 import { harness, range, seqsOf, type Harness, type HarnessOptions, type Peer } from './harness.js';
 
 /** A JWT-shaped token expiring `inSeconds` after `now` (ms); the widget reads `exp` and never checks the rest. */
@@ -45,12 +45,83 @@ describe('a panel with a viewer token', () => {
   it('authorizes its token on the socket before its first subscribe, once for every panel that shares it', async () => {
     const peer = await live({ config: { accessToken: 'token-a' } });
     expect(peer.frames.map((frame) => frame.type)).to.deep.equal(['authorize', 'subscribe']);
-    expect(framesOf(peer, 'authorize')[0]!.token).to.equal('token-a');
+    expect(framesOf(peer, 'authorize')[0]!.tokens).to.deep.equal(['token-a']);
 
     const twin = h.panel({ taskId: 't-2', accessToken: 'token-a' });
     twin.start();
     expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-2' });
     expect(framesOf(peer, 'authorize')).to.have.length(1, 'the socket holds the grant already');
+  });
+
+  it('a dashboard whose panels each have a token of their own authorizes them in one message, before the one subscribe', async () => {
+    h = harness({ config: { accessToken: 'token-1' } });
+    const others = [2, 3, 4, 5].map((n) => h.panel({ taskId: `t-${n}`, accessToken: `token-${n}` }));
+    h.feed.start();
+    for (const panel of others) panel.start();
+    const peer = await h.connection();
+    peer.hello();
+    await peer.next('subscribe');
+    expect(peer.frames.map((frame) => frame.type)).to.deep.equal(['authorize', 'subscribe']);
+    expect(framesOf(peer, 'authorize')[0]!.tokens).to.deep.equal([1, 2, 3, 4, 5].map((n) => `token-${n}`));
+  });
+
+  it("an agent's panel whose stream and watch expire together renews once and asks both again", async () => {
+    let renewals = 0;
+    h = harness({
+      config: {
+        agentId: 'agent-1',
+        accessToken: 'token-a',
+        tokenProvider: async () => `token-${++renewals}`,
+      },
+    });
+    h.feed.start();
+    const peer = await h.connection();
+    peer.hello(3_600_000);
+    await peer.next('watch-agent');
+    peer.send({ type: 'agent-task', agentId: 'agent-1', task: task(3, 'running', 't-1') });
+    expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1' });
+    peer.send(snapshot(page(lines(1, 3), 3)));
+    await h.view((v) => v.connectionState === 'live' && v.task?.seq === 3);
+
+    peer.send({ type: 'error', code: 'token_expired', taskId: 't-1', message: 'expired', requestId: null });
+    peer.send({
+      type: 'error',
+      code: 'token_expired',
+      agentId: 'agent-1',
+      message: 'expired',
+      requestId: null,
+    });
+    const asked = [await peer.next('subscribe'), await peer.next('watch-agent')];
+    expect(asked).to.deep.include({ type: 'subscribe', taskId: 't-1', afterSeq: 3 });
+    expect(asked).to.deep.include({ type: 'watch-agent', agentId: 'agent-1' });
+    expect(renewals).to.equal(1);
+    peer.send(snapshot(page(lines(4, 4), 4)));
+    peer.send({ type: 'agent-task', agentId: 'agent-1', task: task(4, 'running', 't-1') });
+    await h.view((v) => v.task?.seq === 4);
+    expect(statesOf(h.views)).to.deep.equal(['live'], 'never unauthorized');
+  });
+
+  it('a provider that returns the same token again changes nothing: no key is asked again', async () => {
+    let asked = 0;
+    h = harness();
+    const token = tokenExpiring(h.clock.now(), 600);
+    h.dispose();
+    const peer = await live({
+      config: {
+        accessToken: token,
+        tokenProvider: async () => {
+          asked++;
+          return token;
+        },
+      },
+    });
+    h.clock.advance(540_000);
+    await settle();
+    expect(asked).to.equal(1);
+    h.clock.advance(59_000);
+    await settle();
+    expect(asked).to.equal(1, 'no renewal planned for a token that did not change');
+    expect(framesOf(peer, 'subscribe')).to.have.length(1);
   });
 
   it('shows unauthorized when the server refuses it and there is no provider, and asks nothing more', async () => {
@@ -84,7 +155,10 @@ describe('a panel with a viewer token', () => {
     // The server's news: the grant that covered the task ran out; it stopped the stream.
     peer.send({ type: 'error', code: 'token_expired', taskId: 't-1', message: 'expired', requestId: null });
     expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 7 });
-    expect(framesOf(peer, 'authorize').map((frame) => frame.token)).to.deep.equal(['token-a', 'token-b']);
+    expect(framesOf(peer, 'authorize').map((frame) => frame.tokens)).to.deep.equal([
+      ['token-a'],
+      ['token-b'],
+    ]);
     expect(peer.frames.at(-2)?.type).to.equal(
       'authorize',
       'the fresh token goes before the subscribe it covers',
@@ -119,7 +193,7 @@ describe('a panel with a viewer token', () => {
     await settle();
     expect(asked).to.deep.equal([startedAt + 540_000]);
     expect(await peer.next('subscribe')).to.deep.equal({ type: 'subscribe', taskId: 't-1', afterSeq: 5 });
-    expect(framesOf(peer, 'authorize').at(-1)!.token).to.match(/signature-b$/);
+    expect(framesOf(peer, 'authorize').at(-1)!.tokens[0]).to.match(/signature-b$/);
     expect(h.feed.view.connectionState).to.equal('live');
   });
 

@@ -124,7 +124,7 @@ describe('fuzzing the HTTP API and the WebSocket', () => {
     bystander.send({
       type: 'authorize',
       requestId: 0,
-      token: viewerToken({ tasks: [bystanderTask.task.id] }),
+      tokens: [viewerToken({ tasks: [bystanderTask.task.id] })],
     });
     await bystander.expect('authorized');
     bystander.subscribe(bystanderTask.task.id);
@@ -397,21 +397,28 @@ describe('fuzzing the HTTP API and the WebSocket', () => {
       {
         type: fc.constant('authorize'),
         requestId,
-        token: fc.oneof(
-          fc.constantFrom(
-            readerToken,
-            viewerToken({ agents: ['nobody'] }),
-            `${readerToken.slice(0, -2)}xy`,
-            mintViewerToken(KEYS, { tasks: ['t-1'], ttlSeconds: 10 }, () => Date.now() - 60_000),
-            'x'.repeat(16 * 1024 + 1),
-            '',
+        tokens: fc.oneof(
+          fc.array(
+            fc.oneof(
+              fc.constantFrom(
+                readerToken,
+                viewerToken({ agents: ['nobody'] }),
+                `${readerToken.slice(0, -2)}xy`,
+                mintViewerToken(KEYS, { tasks: ['t-1'], ttlSeconds: 10 }, () => Date.now() - 60_000),
+                'x'.repeat(16 * 1024 + 1),
+                '',
+              ),
+              anyText,
+              fc.integer(),
+            ),
+            { maxLength: 4 },
           ),
+          fc.constant(Array.from({ length: 129 }, () => readerToken)),
           anyText,
-          fc.integer(),
         ),
         extra: fc.jsonValue(),
       },
-      { requiredKeys: ['type', 'token'] },
+      { requiredKeys: ['type', 'tokens'] },
     );
     const frame = fc.oneof(
       fc

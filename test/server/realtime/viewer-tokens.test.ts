@@ -3,7 +3,10 @@
 // clock is a manual one; nothing here sleeps.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { parseViewerTokenKeys, type ServerMessage } from '../../../protocol/index.js';
+import { parseViewerTokenKeys, ROUTES, type ServerMessage } from '../../../protocol/index.js';
+import { loadConfig } from '../../../server/config.js';
+import { startServer } from '../../../server/serve.js';
+import { MemoryTaskStore } from '../../../server/store/memory-store.js';
 import { mintViewerToken, type ViewerTokenScope } from '../../../sdk/viewer-token.js';
 import { ADMIN_TOKEN, claimsAt, forgeToken, KEYS, manualClock, T0 } from '../viewer-tokens/tokens.js';
 import { startRealtimeServer, TestClient } from './realtime-harness.js';
@@ -12,9 +15,13 @@ type Server = Awaited<ReturnType<typeof startRealtimeServer>>;
 
 const VIEWER_CONFIG = { viewerTokenKeys: parseViewerTokenKeys(KEYS), adminToken: ADMIN_TOKEN };
 
-/** Sends `authorize` and returns its answer. */
-async function authorize(client: TestClient, token: string, requestId = 900): Promise<ServerMessage> {
-  client.send({ type: 'authorize', requestId, token });
+/** Sends `authorize` with one token (or several) and returns its answer. */
+async function authorize(
+  client: TestClient,
+  token: string | string[],
+  requestId = 900,
+): Promise<ServerMessage> {
+  client.send({ type: 'authorize', requestId, tokens: Array.isArray(token) ? token : [token] });
   const answer = await client.next();
   assert.ok(answer.type === 'authorized' || answer.type === 'error', JSON.stringify(answer));
   assert.equal(answer.requestId, requestId);
@@ -125,12 +132,16 @@ describe('viewer tokens on the WebSocket', () => {
     const task = await server.createTask(undefined, 'agent-scoped');
     const client = await connect();
     // Not awaited: an authorize sent before a subscribe always applies to it.
-    client.send({ type: 'authorize', requestId: 1, token: mint({ agents: ['agent-scoped'] }) });
+    client.send({ type: 'authorize', requestId: 1, tokens: [mint({ agents: ['agent-scoped'] })] });
     client.subscribe(task.id, 0);
     client.watchAgent('agent-scoped');
     assert.equal((await client.expect('authorized')).requestId, 1);
-    assert.equal((await client.expect('snapshot')).taskId, task.id);
-    assert.equal((await client.expect('agent-task')).task?.id, task.id);
+    // Each is answered on its own, in either order (the task's agent is read before its snapshot).
+    const answers = [await client.next(), await client.next()];
+    const snapshot = answers.find((m) => m.type === 'snapshot');
+    const agentTask = answers.find((m) => m.type === 'agent-task');
+    assert.equal(snapshot?.type === 'snapshot' && snapshot.taskId, task.id, JSON.stringify(answers));
+    assert.equal(agentTask?.type === 'agent-task' && agentTask.task?.id, task.id, JSON.stringify(answers));
     await server.post(task.id, { message: 'seen' });
     assert.equal((await client.expect('update')).task.message, 'seen');
     const next = await server.createTask(undefined, 'agent-scoped');
@@ -265,9 +276,79 @@ describe('authorize without VIEWER_TOKEN_KEYS', () => {
     t.after(() => server.close());
     const client = await TestClient.connect(server.wsUrl);
     t.after(() => client.close());
-    client.send({ type: 'authorize', requestId: 1, token: 'x'.repeat(16 * 1024 + 1) });
+    client.send({ type: 'authorize', requestId: 1, tokens: ['x'.repeat(16 * 1024 + 1)] });
     const error = await client.expect('error');
     assert.equal(error.code, 'invalid_message');
     assert.match(error.message, /token/);
+  });
+});
+
+describe('viewer tokens at dashboard scale, and against guessers', () => {
+  test('one authorize carries a token per panel, and each panel is served by its own', async (t) => {
+    const clock = manualClock();
+    const server = await startRealtimeServer({ config: VIEWER_CONFIG, now: clock.now });
+    t.after(() => server.close());
+    const tasks = await Promise.all([1, 2, 3].map(() => server.createTask()));
+    const client = await TestClient.connect(server.wsUrl);
+    t.after(() => client.close());
+    const tokens = tasks.map((task) => mintViewerToken(KEYS, { tasks: [task.id] }, clock.now));
+    assert.equal((await authorize(client, tokens, 4)).type, 'authorized');
+    for (const task of tasks) client.subscribe(task.id);
+    const served = new Set<string>();
+    for (let i = 0; i < tasks.length; i++) served.add((await client.expect('snapshot')).taskId);
+    assert.deepEqual([...served].sort(), tasks.map((task) => task.id).sort());
+  });
+
+  test('a task no token names is refused before the server reads it or holds its events', async (t) => {
+    const clock = manualClock();
+    const reads: string[] = [];
+    const store = new (class extends MemoryTaskStore {
+      override readPage(...args: Parameters<MemoryTaskStore['readPage']>) {
+        reads.push(`page ${args[0]}`);
+        return super.readPage(...args);
+      }
+      override getTask(taskId: string) {
+        reads.push(`head ${taskId}`);
+        return super.getTask(taskId);
+      }
+    })();
+    const server = await startRealtimeServer({ config: VIEWER_CONFIG, now: clock.now, store });
+    t.after(() => server.close());
+    const mine = await server.createTask();
+    const theirs = await server.createTask();
+    const client = await TestClient.connect(server.wsUrl);
+    t.after(() => client.close());
+    await authorize(client, mintViewerToken(KEYS, { tasks: [mine.id] }, clock.now));
+    client.subscribe(theirs.id);
+    assert.equal((await client.expect('error')).code, 'forbidden');
+    assert.deepEqual(reads, [], 'neither its head nor a page was read');
+    await server.post(theirs.id, { message: 'secret' });
+    await assertNothingMore(client);
+  });
+
+  test("refused tokens spend the address's budget, shared with HTTP: past it the socket is closed and reads answer 429", async (t) => {
+    const server = await startServer({
+      config: loadConfig({
+        PORT: '0',
+        STORE: 'memory',
+        STATIC_DIR: '/nonexistent',
+        VIEWER_TOKEN_KEYS: KEYS,
+        BAD_TOKENS_PER_MINUTE: '2',
+      }),
+    });
+    t.after(() => server.close());
+    const client = await TestClient.connect(server.url.replace('http', 'ws') + ROUTES.ws);
+    t.after(() => client.close());
+    const forged = (n: number) => `${mintViewerToken(KEYS, { tasks: ['t-1'] }).slice(0, -6)}AAAA${n}A`;
+    assert.equal((await authorize(client, [forged(1), forged(2)])).type, 'error');
+    client.send({ type: 'authorize', requestId: 2, tokens: [forged(3)] });
+    const closed = await client.closed;
+    assert.equal(closed.code, 1008);
+    assert.match(closed.reason, /BAD_TOKENS_PER_MINUTE/);
+    const read = await fetch(`${server.url}${ROUTES.taskStatus('t-1')}`, {
+      headers: { authorization: `Bearer ${forged(4)}` },
+    });
+    assert.equal(read.status, 429);
+    await read.body?.cancel();
   });
 });

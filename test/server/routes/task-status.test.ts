@@ -221,11 +221,16 @@ describe('task status routes', () => {
     }
   });
 
-  test('posting to an unknown task answers 404', async () => {
+  test("posting to an unknown task answers 401 as for another task's token: no oracle of task ids", async () => {
     const h = harness();
-    const { agentToken } = await h.createTask();
-    const res = await h.postStatus('missing-task', agentToken, { phase: 'running' });
-    assert.equal(res.status, 404);
-    assert.equal((await errorOf(res)).code, 'not_found');
+    const { task, agentToken } = await h.createTask();
+    const other = await h.createTask();
+    const missing = await h.postStatus('missing-task', agentToken, { phase: 'running' });
+    const wrong = await h.postStatus(other.task.id, agentToken, { phase: 'running' });
+    assert.equal(missing.status, 401);
+    assert.equal(wrong.status, 401);
+    assert.equal((await errorOf(missing)).code, 'unauthorized');
+    assert.equal((await errorOf(wrong)).code, 'unauthorized');
+    assert.equal((await h.postStatus(task.id, agentToken, { phase: 'running' })).status, 200);
   });
 });

@@ -73,6 +73,15 @@ describe('GrantSet', () => {
     for (let i = 0; i < 2_000; i++) assert.equal(set.coverTask(`t-${i}`, 'agent-1', T0), T0 + 60_000);
   });
 
+  test('tasks and agents share one bound: an agent granted after 4,096 tasks is kept, the oldest task goes', () => {
+    const set = new GrantSet();
+    for (let i = 0; i < GRANTED_IDS_MAX; i++) set.add(grant(T0 + 10_000, { tasks: [`t-${i}`] }));
+    set.add(grant(T0 + 10_000, { agents: ['agent-new'] }));
+    assert.equal(set.coverAgent('agent-new', T0), T0 + 10_000);
+    assert.equal(set.namesAgents, true);
+    assert.equal(set.coverTask('t-0', undefined, T0), 'forbidden');
+  });
+
   test(`keeps ${GRANTED_IDS_MAX} ids; one more forgets the one granted longest ago`, () => {
     const set = new GrantSet();
     for (let i = 0; i < GRANTED_IDS_MAX; i++) set.add(grant(T0 + 10_000, { tasks: [`t-${i}`] }));

@@ -116,6 +116,20 @@ describe('viewer token verification', () => {
     assert.equal(refusalOf(at(61)), 'issued_in_future');
   });
 
+  test('a token signed to live longer than a day (as this server never mints) is refused', () => {
+    const lasting = (seconds: number) => {
+      const claims = claimsAt(T0);
+      return forgeToken(
+        { alg: 'HS256', kid: 'k2' },
+        { ...claims, exp: (claims.iat as number) + seconds },
+        SECRET_2,
+      );
+    };
+    assert.equal(refusalOf(lasting(VIEWER_TOKEN.ttlSeconds.max)), 'accepted');
+    assert.equal(refusalOf(lasting(VIEWER_TOKEN.ttlSeconds.max + 1)), 'lives_too_long');
+    assert.equal(refusalOf(lasting(10 * 365 * 86_400)), 'lives_too_long');
+  });
+
   test('a token over 16 KiB is refused before anything else is looked at', () => {
     assert.equal(refusalOf('a'.repeat(VIEWER_TOKEN.maxChars + 1)), 'too_long');
     const ids = Array.from({ length: 200 }, (_, i) => `task-${i}-${'x'.repeat(60)}`);
