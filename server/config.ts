@@ -296,7 +296,7 @@ export const ENV_VARS = {
     name: 'DEMO',
     default: '0',
     meaning:
-      '1: run two simulated agents and mount the demo chaos controls under /demo/api (npm start sets it); never in production',
+      '1: run two simulated agents and mount the demo chaos controls under /demo/api (npm start sets it); refused beyond loopback (protected mode)',
     schema: flag,
   }),
   staticDir: envVar({

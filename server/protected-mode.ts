@@ -11,7 +11,7 @@ import { isLoopback } from './http/hosts.js';
 
 type AccessSettings = Pick<
   Config,
-  'host' | 'adminToken' | 'allowOpenCreation' | 'publicReads' | 'viewerTokenKeys'
+  'host' | 'adminToken' | 'allowOpenCreation' | 'publicReads' | 'viewerTokenKeys' | 'demo'
 >;
 
 interface Opening {
@@ -51,6 +51,14 @@ function openings(config: AccessSettings): Opening[] {
  */
 export function protectedModeRefusal(config: AccessSettings): string | null {
   if (isLoopback(config.host)) return null;
+  // The demo's controls are for the machine running it, whatever else is accepted.
+  if (config.demo) {
+    return (
+      `refusing to listen on ${config.host} (beyond loopback) with DEMO=1: the demo's controls let ` +
+      'anyone who can reach it drop every connection and mint viewer tokens; run the demo with ' +
+      'HOST=127.0.0.1, and without DEMO=1 anywhere else; see SECURITY.md'
+    );
+  }
   const accepted = { ALLOW_OPEN_CREATION: config.allowOpenCreation, PUBLIC_READS: config.publicReads };
   const refused = openings(config).filter(({ setting }) => !accepted[setting]);
   if (refused.length === 0) return null;

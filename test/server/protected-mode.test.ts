@@ -10,10 +10,18 @@ const settings = (overrides: Partial<Parameters<typeof protectedModeRefusal>[0]>
   allowOpenCreation: false,
   publicReads: false,
   viewerTokenKeys: null,
+  demo: false,
   ...overrides,
 });
 
 describe('protected mode', () => {
+  test('refuses the demo beyond loopback, whatever else is accepted, and allows it on loopback', () => {
+    const everythingClosed = { adminToken: ADMIN, viewerTokenKeys: KEYS, demo: true };
+    assert.match(protectedModeRefusal(settings(everythingClosed)) ?? '', /DEMO=1.*drop every connection/);
+    assert.equal(protectedModeRefusal(settings({ ...everythingClosed, demo: false })), null);
+    assert.equal(protectedModeRefusal(settings({ host: '127.0.0.1', demo: true })), null);
+  });
+
   test('on loopback nothing is refused, and only an open creation is warned of', () => {
     assert.equal(protectedModeRefusal(settings({ host: '127.0.0.1' })), null);
     assert.equal(
