@@ -2,7 +2,8 @@
 // be attributed. Usage: node --import tsx bench/heap-summary.ts FILE [divide-by]
 import { readFileSync } from 'node:fs';
 
-export function heapSummary(path: string, per = 1, top = 40): string {
+/** Count and self size of a snapshot's objects and closures, by constructor (or function) name. */
+export function heapCounts(path: string): Map<string, { count: number; size: number }> {
   const snap = JSON.parse(readFileSync(path, 'utf8'));
   const fields: string[] = snap.snapshot.meta.node_fields;
   const types: string[] = snap.snapshot.meta.node_types[0];
@@ -22,6 +23,11 @@ export function heapSummary(path: string, per = 1, top = 40): string {
     a.size += nodes[i + iSize]!;
     agg.set(key, a);
   }
+  return agg;
+}
+
+export function heapSummary(path: string, per = 1, top = 40): string {
+  const agg = heapCounts(path);
   return [...agg]
     .sort((a, b) => b[1].size - a[1].size)
     .slice(0, top)
