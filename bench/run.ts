@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark of issue 7 in one run, printed as one table in which each of
 // our figures stands beside its baselines from the same run. Usage:
-//   node --import tsx bench/run.ts [--only=fanout,memory,ingest,size,recovery,soak] [--quick]
+//   node --import tsx bench/run.ts [--only=fanout,memory,ingest,size,recovery,cost,soak] [--quick]
 // The soak (issue 18) takes 11 minutes per store, so it runs only when named:
 //   npm run bench -- --only=soak [--soak-minutes=10] [--soak-warmup-minutes=1] [--soak-stores=memory,dynamodb]
 // (--quick: 2 minutes after a 30 s warm-up).
@@ -12,6 +12,7 @@ import { memory, type MemoryResult } from './memory.js';
 import { recovery, type RecoveryResult } from './recovery.js';
 import { renderSoakTable, soak, SOAK_STORES, SOAK_TIMING, type SoakResult } from './soak.js';
 import { sizes } from './size.js';
+import { renderCostTable, storeCost, type CostResult } from './store-cost.js';
 import { fmt, renderTable, type Row } from './lib/table.js';
 import type { ServerKind } from './load/subscriber.js';
 
@@ -345,6 +346,9 @@ async function main(): Promise<void> {
         notes.push(`recovery ${r.kind}: only ${r.resynced} of ${r.clients} resynced within 30 s`);
   }
 
+  // Requests per operation do not depend on the machine's load: counted, not timed.
+  const costs: CostResult[] = wanted('cost') ? await storeCost(log) : [];
+
   const soaked: SoakResult[] = [];
   if (only?.includes('soak')) {
     for (const store of SOAK_STORES.filter((s) => !SOAK_NAMES || SOAK_NAMES.includes(s.name))) {
@@ -381,6 +385,10 @@ async function main(): Promise<void> {
     'floor: bare `ws` broadcast server (fan-out, memory, recovery) or bare Hono POST handler (ingest); peer: Socket.IO 4 with rooms / socket.io-client\n',
   );
   if (table) console.log(table);
+  if (costs.length > 0) {
+    console.log('\nstore cost (issue 15): DynamoDB requests per operation, counted at the endpoint\n');
+    console.log(renderCostTable(costs));
+  }
   if (soaked.length > 0) {
     console.log(
       `\nsoak: ${SOAK.clients} clients following ${SOAK.tasks} tasks, ${SOAK.postsPerSecond} status posts/s with a log line each, ` +

@@ -29,6 +29,8 @@ const config = loadConfig({
   WS_MAX_SUBSCRIPTIONS: '100000',
   WS_MAX_BUFFERED_BYTES: String(256 * 1024 * 1024),
   STATIC_DIR: join(dataDir, 'static'),
+  // The store-cost bench points the store at a dynalite it counts requests on (bench/store-cost.ts).
+  DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT,
 });
 // The memory store is handed in, so a restart keeps the tasks (like a real restart with DynamoDB).
 const memory =

@@ -1,0 +1,164 @@
+// Issue 15, "count it": DynamoDB requests per operation of our server, counted where DynamoDB
+// would bill them. A dynalite server in this process (in memory) stands for DynamoDB and counts
+// each request by its X-Amz-Target; our server runs in its own process with DYNAMODB_ENDPOINT
+// pointed at it. Each operation is done N times in a row with nothing else running (no demo
+// agents, no clients), so the requests counted meanwhile are that operation's.
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import dynalite from 'dynalite';
+import { WebSocket } from 'ws';
+import { ROUTES } from '../protocol/index.js';
+import { startBenchServer } from './lib/servers.js';
+import { renderMarkdown } from './lib/table.js';
+
+export interface CostResult {
+  operation: string;
+  /** Requests per operation, by DynamoDB action (GetItem, Query, PutItem...). */
+  perOperation: Record<string, number>;
+  total: number;
+  /** The issue's target for the operation, in requests (null: none). */
+  target: number | null;
+}
+
+/** How many times each operation is repeated. */
+const REPEATS = 100;
+
+export async function storeCost(log: (line: string) => void = console.error): Promise<CostResult[]> {
+  const counts = new Map<string, number>();
+  const db = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  db.prependListener('request', (req) => {
+    const action = String(req.headers['x-amz-target'] ?? '?').replace(/^DynamoDB_\d+\./, '');
+    counts.set(action, (counts.get(action) ?? 0) + 1);
+  });
+  db.listen(0, '127.0.0.1');
+  await once(db, 'listening');
+  const endpoint = `http://127.0.0.1:${(db.address() as AddressInfo).port}`;
+  const server = await startBenchServer('ours', { env: { STORE: 'dynamodb', DYNAMODB_ENDPOINT: endpoint } });
+  const base = `http://127.0.0.1:${server.port}`;
+  const results: CostResult[] = [];
+
+  /** Runs `step` REPEATS times in a row and records the requests per step. */
+  async function measure(operation: string, target: number | null, step: (i: number) => Promise<void>) {
+    log(`store cost: ${operation}, ${REPEATS} times...`);
+    counts.clear();
+    for (let i = 0; i < REPEATS; i++) await step(i);
+    const perOperation = Object.fromEntries([...counts].map(([action, n]) => [action, n / REPEATS]));
+    const total = [...counts.values()].reduce((a, b) => a + b, 0) / REPEATS;
+    results.push({ operation, perOperation, total, target });
+  }
+
+  const json = async (path: string, init: RequestInit = {}) => {
+    const response = await fetch(base + path, init);
+    const body = response.status === 304 ? null : await response.json();
+    if (!response.ok && response.status !== 304)
+      throw new Error(`${path}: ${response.status} ${JSON.stringify(body)}`);
+    return { response, body: body as Record<string, unknown> };
+  };
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    json(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+
+  try {
+    const created: { id: string; token: string }[] = [];
+    await measure('create a task', null, async (i) => {
+      const { body } = await post(ROUTES.tasks, { agentId: `cost-agent-${i % 10}` });
+      created.push({ id: (body.task as { id: string }).id, token: body.agentToken as string });
+    });
+    const { id, token } = created[0]!;
+    const auth = { authorization: `Bearer ${token}` };
+    await measure('status POST (a progress, a message, one log line)', 2, (i) =>
+      post(
+        ROUTES.taskStatus(id),
+        { progress: i % 100, message: `step ${i}`, logs: [{ message: `line ${i}` }] },
+        auth,
+      ).then(() => {}),
+    );
+    await measure('status POST with an Idempotency-Key', 2, (i) =>
+      post(
+        ROUTES.taskStatus(id),
+        { message: `keyed ${i}` },
+        { ...auth, 'idempotency-key': `cost-${i}` },
+      ).then(() => {}),
+    );
+    const { response } = await json(ROUTES.taskStatus(id));
+    const etag = response.headers.get('etag') ?? '';
+    await measure('poll answered 304 (nothing new)', 0, async () => {
+      const { response: polled } = await json(ROUTES.taskStatus(id), { headers: { 'if-none-match': etag } });
+      if (polled.status !== 304) throw new Error(`expected 304, got ${polled.status}`);
+    });
+    let cursor = 0;
+    const news: string[] = [];
+    for (let i = 0; i < REPEATS; i++) {
+      await post(
+        ROUTES.taskStatus(created[1]!.id),
+        { logs: [{ message: `news ${i}` }] },
+        { authorization: `Bearer ${created[1]!.token}` },
+      );
+      news.push(`${i}`);
+    }
+    await measure('poll with news (from its cursor)', null, async () => {
+      const { body } = await json(`${ROUTES.taskStatus(created[1]!.id)}?afterSeq=${cursor}&limit=1`);
+      cursor = body.nextAfterSeq as number;
+    });
+    const socket = new WebSocket(`ws://127.0.0.1:${server.port}${ROUTES.ws}`);
+    const messages: { type: string; requestId?: number }[] = [];
+    const waiters: (() => void)[] = [];
+    socket.on('message', (data) => {
+      messages.push(JSON.parse(String(data)));
+      for (const wake of waiters.splice(0)) wake();
+    });
+    const answer = async (requestId: number) => {
+      while (!messages.some((m) => m.requestId === requestId))
+        await new Promise<void>((r) => waiters.push(r));
+      // Under the server's limit of 50 messages a second per socket.
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    };
+    socket.on('close', (code, reason) => log(`store cost: the socket closed ${code} ${String(reason)}`));
+    await once(socket, 'open');
+    let requestId = 0;
+    await measure('WebSocket subscribe (a fresh panel: the tail)', null, async (i) => {
+      socket.send(
+        JSON.stringify({ type: 'subscribe', requestId: ++requestId, tasks: [{ taskId: created[i]!.id }] }),
+      );
+      await answer(requestId);
+    });
+    await measure('WebSocket resubscribe with nothing new (from its cursor)', 0, async (i) => {
+      socket.send(
+        JSON.stringify({
+          type: 'subscribe',
+          requestId: ++requestId,
+          tasks: [{ taskId: created[i]!.id, afterSeq: 0 }],
+        }),
+      );
+      await answer(requestId);
+    });
+    socket.close();
+  } finally {
+    await server.stop();
+    db.close();
+  }
+  return results;
+}
+
+export function renderCostTable(results: CostResult[]): string {
+  const actions = [...new Set(results.flatMap((r) => Object.keys(r.perOperation)))].sort();
+  const head = ['operation', ...actions, 'total', 'target', ''];
+  const fmt = (n: number | undefined) => (n === undefined ? '' : n.toFixed(2).replace(/\.00$/, ''));
+  const lines = results.map((r) => [
+    r.operation,
+    ...actions.map((a) => fmt(r.perOperation[a])),
+    fmt(r.total),
+    r.target === null ? '' : `≤${r.target}`,
+    r.target === null ? '' : r.total <= r.target ? 'holds' : 'MISSES',
+  ]);
+  // Numbers right-aligned: every column but the first and the verdict.
+  return renderMarkdown(head, lines, (column) => column > 0 && column < head.length - 1);
+}
+
+if (process.argv[1]?.endsWith('store-cost.ts')) {
+  console.log(`DynamoDB requests per operation, ${REPEATS} of each in a row, counted at the endpoint:\n`);
+  console.log(renderCostTable(await storeCost()));
+}
