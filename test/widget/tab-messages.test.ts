@@ -100,7 +100,7 @@ describe('tabChannelName', () => {
   const URL_2 = 'ws://two.test/api/agent-tasks/ws';
 
   it('names the protocol version, so tabs of an older build never share a channel with newer ones', () => {
-    assert.match(tabChannelName(URL_1), /\/2\b/);
+    assert.match(tabChannelName(URL_1), /\/3\b/);
   });
 
   it('differs per endpoint URL, so each endpoint has its own leader', () => {

@@ -103,6 +103,8 @@ export class AgentTaskStatus extends LitElement {
     mode: {},
     pollInterval: { attribute: 'poll-interval', type: Number },
     accessToken: { attribute: 'access-token' },
+    // A property Lit keeps: one set before the element upgrades (a framework, an early script) survives.
+    tokenProvider: { attribute: false },
     following: { state: true },
     announcement: { state: true },
     tick: { state: true },
@@ -118,7 +120,7 @@ export class AgentTaskStatus extends LitElement {
    * Returns a fresh viewer token: called before the current one expires and when the server
    * refuses it; resolve to null when there is none. Set it instead of (or with) `access-token`.
    */
-  tokenProvider: (() => Promise<string | null>) | null = null;
+  declare tokenProvider: (() => Promise<string | null>) | null;
   /** The log list is scrolled to the newest line and stays there as lines arrive. */
   declare private following: boolean;
   declare private announcement: string;
@@ -150,6 +152,7 @@ export class AgentTaskStatus extends LitElement {
     this.mode = 'auto';
     this.pollInterval = DEFAULT_POLL_INTERVAL_MS;
     this.accessToken = null;
+    this.tokenProvider = null;
     this.following = true;
     this.announcement = '';
     this.tick = 0;

@@ -25,9 +25,9 @@ export interface Interest {
   /** The shortest poll interval asked. */
   intervalMs: number;
   /**
-   * A viewer token of a member, sent with the key's subscribe or poll. The panels of one browser
-   * origin share one socket and its grants: they are one viewer (SECURITY.md), so any member's
-   * token serves them all.
+   * A viewer token of a member (the latest one's that has one), sent with the key's subscribe or
+   * poll. The panels of one browser origin share one socket and its grants: they are one viewer
+   * (SECURITY.md), so any member's token serves them all.
    */
   token: string | null;
 }
@@ -40,7 +40,8 @@ export function combine(members: Iterable<Member>, tabHidden: boolean): Interest
   let token: string | null = null;
   for (const member of members) {
     const own = member.kind === 'panel' ? (member.listener.cursor?.() ?? null) : member.cursor;
-    token ??= member.kind === 'panel' ? (member.listener.token?.() ?? null) : member.token;
+    // The latest member's, when it has one: the newest panel (or tab) likely holds the freshest token.
+    token = (member.kind === 'panel' ? member.listener.token?.() : member.token) ?? token;
     cursor = cursor === null || own === null ? null : Math.min(cursor, own);
     hidden &&= member.kind === 'panel' ? tabHidden : member.hidden;
     intervalMs = Math.min(intervalMs, member.intervalMs);

@@ -30,7 +30,7 @@ export interface TabJoin extends Interest {
  * versioned, so tabs still running an older build after a deploy never mix their messages.
  */
 export function tabChannelName(url: string): string {
-  return `agent-task-status/2 ${url}`;
+  return `agent-task-status/3 ${url}`;
 }
 
 /** A follower's joins and leaves, gathered through one tick and posted together at its end. */

@@ -9,7 +9,8 @@ import type { LogEntry, Task } from '../../protocol/task.js';
  * - polling: updates come from HTTP polling (WebSocket unavailable, or mode="polling")
  * - offline: the server is unreachable over HTTP too (or the browser is offline)
  * - unauthorized: the server refused this panel's viewer token (none, expired and not renewed,
- *   forged, or scoped to other tasks); nothing more is asked until the token changes or Retry
+ *   forged, or scoped to other tasks); it stops polling, and asks again when its token changes
+ *   or its socket reconnects (the provider asked once more then)
  */
 export const ConnectionState = {
   connecting: 'connecting',

@@ -149,6 +149,8 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   let refusedOnce = false;
   /** Keys refused while a renewal is under way, each asked again once it brings a fresh token. */
   const refusedKeys = new Map<string, FeedKey>();
+  /** A refusal waits for a renewal's result (refusedKeys gathers the others meanwhile). */
+  let awaitingRenewal = false;
   let view = buildView();
 
   /** Task mode and the task is complete: nothing live is left to do. */
@@ -242,6 +244,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
       if (event.source === 'poll') {
         const { result } = event;
         if (refusedBy(result)) return refused(feedKey('agent-poll', agentId!));
+        if (result.kind !== 'failed') refusedOnce = false;
         set({ pollFailures: result.consecutiveFailures });
         if (isActiveTaskResponse(result.body)) onAgentTask(result.body.task);
         else if (result.kind === 'not-found') onAgentTask(null);
@@ -304,6 +307,8 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   // ---- socket --------------------------------------------------------------------------------
 
   function onLinkStatus(status: LinkStatus): void {
+    // A new socket: a refusal on it may ask the provider again.
+    if (status.kind === 'open') refusedOnce = false;
     if (status.kind !== 'down') return render();
     set({ socketUp: false, lost: true });
     if (status.fallback !== null && !state.fellBack) fallBack(false);
@@ -340,10 +345,12 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
    */
   function refused(key: FeedKey): void {
     refusedKeys.set(keyName(key), key);
-    if (renewing) return;
+    if (awaitingRenewal) return;
     if (refusedOnce) return unauthorized();
-    refusedOnce = true;
+    refusedOnce = awaitingRenewal = true;
+    // The renewal under way, if the timer started one before expiry: its result serves this too.
     void renew().then((renewed) => {
+      awaitingRenewal = false;
       if (!renewed) return unauthorized();
       for (const refusedKey of refusedKeys.values()) again(refusedKey);
       refusedKeys.clear();
@@ -352,6 +359,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
 
   function unauthorized(): void {
     refusedKeys.clear();
+    awaitingRenewal = false;
     leave(['task-poll', 'agent-poll']);
     set({ unauthorized: true });
   }
@@ -376,7 +384,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
     token = next;
     clock.clearTimeout(renewTimer);
     const left = tokenExpiry(next) - clock.now();
-    if (tokenProvider && left > 0) {
+    if (tokenProvider && running && left > 0) {
       // Renewed while the old one still holds: the streams go on with nothing lost or shown.
       renewTimer = clock.setTimeout(
         () => void renew().then((renewed) => renewed && askAgain()),
@@ -445,7 +453,7 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
       connectionState: shown,
       // The link's own, read when shown: it is the one retry every panel of the browser waits for.
       nextRetryAt: shown === 'reconnecting' && status?.kind === 'down' ? status.nextRetryAt : null,
-      problem: merge.complete ? null : problem(shown),
+      problem: merge.complete && !state.unauthorized ? null : problem(shown),
       notFound: state.notFound,
     };
   }

@@ -124,6 +124,57 @@ describe('a panel with a viewer token', () => {
     expect(framesOf(peer, 'subscribe')).to.have.length(1);
   });
 
+  it('a refusal that arrives while a timed renewal is under way waits for it: failed, the panel says unauthorized', async () => {
+    let answer: (token: string | null) => void = () => {};
+    let asked = 0;
+    h = harness();
+    const expiring = tokenExpiring(h.clock.now(), 600);
+    h.dispose();
+    const peer = await live({
+      config: {
+        accessToken: expiring,
+        tokenProvider: () => {
+          asked++;
+          return new Promise((resolve) => (answer = resolve));
+        },
+      },
+    });
+    h.clock.advance(540_000);
+    await settle();
+    expect(asked).to.equal(1, 'the timed renewal asked, and waits');
+    peer.send({ type: 'error', code: 'token_expired', taskId: 't-1', message: 'expired', requestId: null });
+    await settle();
+    answer(null);
+    await h.view((v) => v.connectionState === 'unauthorized');
+    expect(asked).to.equal(1, 'one renewal served both');
+  });
+
+  it('a renewal that ends after the panel stopped plans no other', async () => {
+    let answer: (token: string | null) => void = () => {};
+    let asked = 0;
+    h = harness();
+    const expiring = tokenExpiring(h.clock.now(), 600, 'a');
+    const later = tokenExpiring(h.clock.now(), 1_200, 'b');
+    h.dispose();
+    await live({
+      config: {
+        accessToken: expiring,
+        tokenProvider: () => {
+          asked++;
+          return new Promise((resolve) => (answer = resolve));
+        },
+      },
+    });
+    h.clock.advance(540_000);
+    await settle();
+    h.feed.stop();
+    answer(later);
+    await settle();
+    h.clock.advance(3_600_000);
+    await settle();
+    expect(asked).to.equal(1, 'the stopped panel never asks the provider again');
+  });
+
   it('shows unauthorized when the server refuses it and there is no provider, and asks nothing more', async () => {
     h = harness({ config: { accessToken: 'forged' } });
     h.feed.start();

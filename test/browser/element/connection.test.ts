@@ -1,4 +1,5 @@
 import { expect, html } from '@open-wc/testing';
+import { AgentTaskStatus } from '../../../widget/agent-task-status/agent-task-status.js';
 import { PROBLEMS } from '../../../widget/connection/task-feed.js';
 import { makeTask } from './fake-feed.js';
 import { has, mount, part, text, useFakeFeeds } from './helpers.js';
@@ -190,6 +191,20 @@ describe('agent-task-status: viewer tokens (issue 13)', () => {
     expect(await ctx.feeds.last.config.tokenProvider!()).to.equal(null, 'none set: none to give');
     el.tokenProvider = async () => 'from-the-host';
     expect(await ctx.feeds.last.config.tokenProvider!()).to.equal('from-the-host');
+  });
+
+  it('keeps a tokenProvider set before the element upgraded', async () => {
+    const tag = `ats-late-${Math.random().toString(36).slice(2)}`;
+    const el = document.createElement(tag) as AgentTaskStatus;
+    const provider = async () => 'early';
+    el.tokenProvider = provider;
+    el.setAttribute('task-id', 't-1');
+    document.body.append(el);
+    customElements.define(tag, class extends AgentTaskStatus {});
+    await el.updateComplete;
+    expect(el.tokenProvider).to.equal(provider);
+    expect(await ctx.feeds.last.config.tokenProvider!()).to.equal('early');
+    el.remove();
   });
 
   it('says it is not authorized, in its message and label, and announces it', async () => {
