@@ -370,7 +370,7 @@ export class AgentTaskStatus extends LitElement {
     try {
       logList ??= (await import('./log-list.js')).logList;
     } catch {
-      // Not loaded (offline, say): the next opening tries again; the browser retries the import.
+      // Not loaded (offline, say): the next opening tries again (Chromium retries a failed import).
       return;
     }
     this.#logsOpened = true;

@@ -5,7 +5,8 @@ import type { Poller, PollerConfig } from './poller.js';
 /**
  * The HTTP parts (polls, log pages), fetched the first time a panel needs them; most pages never
  * poll, and the main file stays within its size budget. A failed load is tried again on the next
- * need: browsers retry a dynamic import that failed (Chromium does; the HTML standard now says so).
+ * need: Chromium retries a dynamic import that failed (checked); other browsers may keep the
+ * failure until the page reloads, which then shows as a panel that cannot poll.
  */
 let loaded: typeof import('./http-parts.js') | undefined;
 export const httpParts = async () => (loaded ??= await import('./http-parts.js'));
