@@ -5,7 +5,7 @@ import { expect } from '@open-wc/testing';
 import type { ClientMessage } from '../../../protocol/ws-messages.js';
 import { PROBLEMS } from '../../../widget/connection/task-feed.js';
 import type { FeedView } from '../../../widget/connection/task-feed-types.js';
-import { settle } from '../../widget/helpers/fake-clock.js';
+import { FakeClock, settle } from '../../widget/helpers/fake-clock.js';
 import { lines, page, snapshot, task, update } from '../../widget/helpers/fixtures.js';
 import { harness, range, seqsOf, type Harness, type HarnessOptions, type Peer } from './harness.js';
 
@@ -21,6 +21,22 @@ function tokenExpiring(now: number, inSeconds: number, name = 'a'): string {
 /** The frames of one kind a peer received, in order. */
 const framesOf = <T extends ClientMessage['type']>(peer: Peer, type: T) =>
   peer.frames.filter((frame): frame is Extract<ClientMessage, { type: T }> => frame.type === type);
+
+/** Where the harness's fake clock starts (a fresh FakeClock's time). */
+const START = new FakeClock().now();
+
+/** A tokenProvider whose answers the test gives by hand, counting how often it was asked. */
+function heldProvider() {
+  const held = {
+    asked: 0,
+    answer: (_token: string | null): void => {},
+    provider: () => {
+      held.asked++;
+      return new Promise<string | null>((resolve) => (held.answer = resolve));
+    },
+  };
+  return held;
+}
 
 /** Every connection state the panel showed, in order, repeats dropped. */
 const statesOf = (views: FeedView[]) =>
@@ -103,9 +119,7 @@ describe('a panel with a viewer token', () => {
 
   it('a provider that returns the same token again changes nothing: no key is asked again', async () => {
     let asked = 0;
-    h = harness();
-    const token = tokenExpiring(h.clock.now(), 600);
-    h.dispose();
+    const token = tokenExpiring(START, 600);
     const peer = await live({
       config: {
         accessToken: token,
@@ -125,54 +139,42 @@ describe('a panel with a viewer token', () => {
   });
 
   it('a refusal that arrives while a timed renewal is under way waits for it: failed, the panel says unauthorized', async () => {
-    let answer: (token: string | null) => void = () => {};
-    let asked = 0;
-    h = harness();
-    const expiring = tokenExpiring(h.clock.now(), 600);
-    h.dispose();
+    const held = heldProvider();
+    const expiring = tokenExpiring(START, 600);
     const peer = await live({
       config: {
         accessToken: expiring,
-        tokenProvider: () => {
-          asked++;
-          return new Promise((resolve) => (answer = resolve));
-        },
+        tokenProvider: held.provider,
       },
     });
     h.clock.advance(540_000);
     await settle();
-    expect(asked).to.equal(1, 'the timed renewal asked, and waits');
+    expect(held.asked).to.equal(1, 'the timed renewal asked, and waits');
     peer.send({ type: 'error', code: 'token_expired', taskId: 't-1', message: 'expired', requestId: null });
     await settle();
-    answer(null);
+    held.answer(null);
     await h.view((v) => v.connectionState === 'unauthorized');
-    expect(asked).to.equal(1, 'one renewal served both');
+    expect(held.asked).to.equal(1, 'one renewal served both');
   });
 
   it('a renewal that ends after the panel stopped plans no other', async () => {
-    let answer: (token: string | null) => void = () => {};
-    let asked = 0;
-    h = harness();
-    const expiring = tokenExpiring(h.clock.now(), 600, 'a');
-    const later = tokenExpiring(h.clock.now(), 1_200, 'b');
-    h.dispose();
+    const held = heldProvider();
+    const expiring = tokenExpiring(START, 600, 'a');
+    const later = tokenExpiring(START, 1_200, 'b');
     await live({
       config: {
         accessToken: expiring,
-        tokenProvider: () => {
-          asked++;
-          return new Promise((resolve) => (answer = resolve));
-        },
+        tokenProvider: held.provider,
       },
     });
     h.clock.advance(540_000);
     await settle();
     h.feed.stop();
-    answer(later);
+    held.answer(later);
     await settle();
     h.clock.advance(3_600_000);
     await settle();
-    expect(asked).to.equal(1, 'the stopped panel never asks the provider again');
+    expect(held.asked).to.equal(1, 'the stopped panel never asks the provider again');
   });
 
   it('shows unauthorized when the server refuses it and there is no provider, and asks nothing more', async () => {
@@ -224,9 +226,7 @@ describe('a panel with a viewer token', () => {
 
   it('renews its token a minute before it expires, while the stream goes on', async () => {
     const asked: number[] = [];
-    h = harness();
-    const expiring = tokenExpiring(h.clock.now(), 600, 'a');
-    h.dispose();
+    const expiring = tokenExpiring(START, 600, 'a');
     const peer = await live({
       config: {
         accessToken: expiring,
