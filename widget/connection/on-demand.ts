@@ -3,10 +3,11 @@ import { POLL_FAILURES_BEFORE_OFFLINE } from './link-state.js';
 import type { Poller, PollerConfig } from './poller.js';
 
 /**
- * The HTTP parts (polls, log pages), fetched the first time a panel needs them; most pages never
- * poll, and the main file stays within its size budget. A failed load is tried again on the next
- * need: Chromium retries a dynamic import that failed (checked); other browsers may keep the
- * failure until the page reloads, which then shows as a panel that cannot poll.
+ * The HTTP parts (polls, log pages), kept out of the main file for its size budget. They are
+ * fetched the first time a panel needs them, or as soon as one is live (task-feed.ts): polling is
+ * the fallback for a server that cannot be reached, and then it cannot serve this file either. A
+ * failed load is tried again on the next need: Chromium retries a dynamic import that failed
+ * (checked); other browsers may keep the failure until the page reloads.
  */
 let loaded: typeof import('./http-parts.js') | undefined;
 export const httpParts = async () => (loaded ??= await import('./http-parts.js'));
@@ -30,12 +31,16 @@ export async function getJsonOnDemand(
 /**
  * poller.ts's poller, its code loaded when it first starts; what it is told before then is kept.
  * When the code cannot load, the server did not serve our own file: the panel says it is
- * unreachable at once, and the next poll asked for (Refresh, back online) tries the load again.
+ * unreachable at once, and the load is tried again as a failed poll would be (after the interval
+ * and a growing jittered wait), or at once when a poll is asked for (Refresh, back online).
  */
 export function pollerOnDemand<C>(config: PollerConfig<C>): Poller {
+  const { clock } = config;
   let real: Poller | null = null;
   let running = false;
   let hidden = false;
+  let failures = 0;
+  let timer: unknown;
 
   function ready({ poller }: typeof import('./http-parts.js')): void {
     real ??= poller(config);
@@ -44,11 +49,18 @@ export function pollerOnDemand<C>(config: PollerConfig<C>): Poller {
   }
 
   function load(): void {
+    clock.clearTimeout(timer);
     // Once loaded, at once: a poller started then polls in the same tick, as one that was never split off.
     if (loaded) return ready(loaded);
     httpParts().then(ready, () => {
-      const consecutiveFailures = POLL_FAILURES_BEFORE_OFFLINE;
-      if (running) config.onResult({ ...NO_ANSWER, consecutiveFailures }, config.request().context);
+      if (!running || real) return;
+      const consecutiveFailures = Math.max(++failures, POLL_FAILURES_BEFORE_OFFLINE);
+      config.onResult({ ...NO_ANSWER, consecutiveFailures }, config.request().context);
+      const { intervalMs, random } = config;
+      timer = clock.setTimeout(
+        load,
+        intervalMs + config.backoff(failures - 1, { baseMs: intervalMs, random }),
+      );
     });
   }
 
@@ -66,6 +78,7 @@ export function pollerOnDemand<C>(config: PollerConfig<C>): Poller {
     },
     stop() {
       running = false;
+      clock.clearTimeout(timer);
       real?.stop();
     },
     pollNow() {

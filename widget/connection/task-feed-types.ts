@@ -66,7 +66,10 @@ export interface TaskFeed {
   stop(): void;
   /** Skip the backoff wait and try the WebSocket now. */
   retryNow(): void;
-  /** Fetch the status now over HTTP (the Refresh button). */
+  /**
+   * Ask now over HTTP (the Refresh button): every poll at once; after the browser said it is
+   * offline (polls paused), try as if it were back online.
+   */
   refresh(): void;
   /** Load the lines before the oldest held one, from the logs route; while a load is under way, its promise. */
   loadOlder(): Promise<void>;

@@ -3,7 +3,7 @@ import { taskLogsRoute } from '../../protocol/routes.js';
 import type { Task } from '../../protocol/task.js';
 import { systemClock, type Clock } from './clock.js';
 import type { FetchLike, HttpResult } from './http-get.js';
-import { getJsonOnDemand } from './on-demand.js';
+import { getJsonOnDemand, httpParts } from './on-demand.js';
 import { sharedLinks, type LinkLease, type LinkRegistry } from './link-registry.js';
 import { feedKey, isPolled, keyName, type FeedKey, type FeedKind } from './feed-key.js';
 import type { Listener } from './link.js';
@@ -315,7 +315,9 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
   }
 
   function socketAnswered(): void {
-    // The server answered: whatever the browser said, it is reachable.
+    // The server answered: whatever the browser said, it is reachable. Fetch the polling code
+    // now: the fallback is needed when the server cannot be reached, and then neither can its file.
+    httpParts().catch(() => {});
     refusedOnce = false;
     set({
       socketUp: true,
@@ -528,21 +530,9 @@ export function createTaskFeed(config: TaskFeedConfig, deps: TaskFeedDeps = {}):
 
     refresh() {
       if (!running) return;
-      if (polledKeys().length > 0) return pollNow();
-      const g = generation;
-      const afterSeq = merge.cursor;
-      const key = taskId !== null ? feedKey('task-poll', taskId) : feedKey('agent-poll', agentId!);
-      const listener = taskId !== null ? taskListener(taskId) : agentListener;
-      // A one-off GET that answers as a poll would.
-      void get(pollUrl(endpoint, key, afterSeq)).then((result) => {
-        const failures = +(result.kind === 'failed');
-        if (g === generation)
-          listener.on({
-            source: 'poll',
-            result: { ...result, consecutiveFailures: failures },
-            requested: afterSeq,
-          });
-      });
+      // Polls were paused because the browser said it is offline: the reader's word overrides it.
+      if (state.browserOffline) onOnline();
+      else pollNow();
     },
 
     setToken(next) {

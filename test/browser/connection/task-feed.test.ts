@@ -414,6 +414,22 @@ describe('createTaskFeed polling', () => {
     expect(h.feed.view.connectionState).to.equal('polling');
   });
 
+  it('Refresh while the browser says it is offline tries at once, as if it were back online', async () => {
+    h = harness({ config: { mode: 'polling' } });
+    h.fetch.route = () => ({ status: 304 });
+    h.feed.start();
+    await settle();
+    h.window.dispatchEvent(new Event('offline'));
+    expect(h.feed.view.problem).to.equal(PROBLEMS.browserOffline);
+    h.feed.refresh();
+    await settle();
+    expect(h.fetch.requests).to.have.length(2, 'a poll at once');
+    expect(h.feed.view.connectionState).to.equal('polling');
+    h.clock.advance(1_000);
+    await settle();
+    expect(h.fetch.requests).to.have.length(3, 'and polling goes on at its interval');
+  });
+
   it('shows offline with the browser, and live again when it is back, proving the socket with a ping', async () => {
     h = harness();
     const peer = await live(h);

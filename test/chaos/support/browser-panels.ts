@@ -80,13 +80,17 @@ export async function openPanels(
   taskId: string,
   count = 1,
   attributes: Record<string, string> = {},
+  /** Runs once the page has loaded the widget, before its panels are given their task. */
+  beforeFollow?: () => void | Promise<void>,
 ): Promise<BrowserPanel[]> {
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   await page.addInitScript({ content: OPEN_EVERY_LOGS_SECTION });
+  await page.addInitScript({ content: RECORD_NETWORK });
   await page.goto(`${hostUrl}?panels=${count}`);
   await page.waitForFunction(() => customElements.get('agent-task-status') !== undefined);
+  await beforeFollow?.();
   await page.evaluate(
     ({ taskId, attributes }) => {
       const elements = [...document.querySelectorAll('agent-task-status')] as (HTMLElement & {
@@ -146,14 +150,78 @@ export async function openPanels(
           );
         } catch (error) {
           const last = await read().catch(() => null);
-          throw new Error(`${what}: not within ${timeoutMs} ms; last: ${describeReading(last)}`, {
-            cause: error,
-          });
+          throw new Error(
+            `${what}: not within ${timeoutMs} ms; last: ${describeReading(last)}; ${await browserNetwork(context)}`,
+            {
+              cause: error,
+            },
+          );
         }
         return read();
       },
     };
   });
+}
+
+/**
+ * Records, with epoch times (the test's clock), each WebSocket the page opens (created, first
+ * message, closed with which code) and each fetch (the path, the status or the failure), the last
+ * 200 of them: a panel that did not catch up in time then says what its tab tried meanwhile. A
+ * follower tab tries nothing itself (the leader tab of its browser holds the socket and the polls).
+ */
+// A string, not a function: the test's transpiler would add helpers (`__name`) the page lacks.
+const RECORD_NETWORK = `{
+  const trail = [];
+  window.__networkTrail = trail;
+  const note = (what) => {
+    trail.push(Date.now() + ' ' + what);
+    if (trail.length > 200) trail.shift();
+  };
+  const Native = WebSocket;
+  let sockets = 0;
+  window.WebSocket = class extends Native {
+    constructor(url, protocols) {
+      super(url, protocols);
+      const n = sockets++;
+      let messages = 0;
+      note('ws#' + n + ' created');
+      this.addEventListener('message', () => messages++ === 0 && note('ws#' + n + ' hello'));
+      this.addEventListener('close', (e) => note('ws#' + n + ' closed ' + e.code + ' after ' + messages + ' messages'));
+    }
+    close(code, reason) {
+      note('ws closed by the page with ' + code);
+      super.close(code, reason);
+    }
+  };
+  const nativeFetch = window.fetch.bind(window);
+  window.fetch = (input, init) => {
+    const path = new URL(typeof input === 'string' ? input : input.url, location.href).pathname;
+    return nativeFetch(input, init).then(
+      (res) => (note('GET ' + path + ' ' + res.status), res),
+      (error) => (note('GET ' + path + ' failed: ' + error.message), Promise.reject(error)),
+    );
+  };
+}`;
+
+/** The page's network trail (RECORD_NETWORK), oldest first. */
+export async function networkTrail(page: Page): Promise<string> {
+  const trail = await page.evaluate(
+    () => (window as unknown as { __networkTrail?: string[] }).__networkTrail ?? [],
+  );
+  return trail.length === 0 ? 'nothing' : trail.join('; ');
+}
+
+/** Every tab's network trail in `context` (a browser), for a failure message. */
+export async function browserNetwork(context: BrowserContext): Promise<string> {
+  const trails = await Promise.all(
+    context.pages().map((tab, i) =>
+      networkTrail(tab).then(
+        (trail) => `tab ${i}: ${trail}`,
+        () => `tab ${i}: unreadable`,
+      ),
+    ),
+  );
+  return `network at ${Date.now()}: ${trails.join(' | ')}`;
 }
 
 /** Runs in the page: what the `index`th panel shows now. */

@@ -65,6 +65,7 @@ export class TcpProxy {
   readonly #connections = new Map<number, Connection>();
   #nextId = 1;
   #refusal: Refusal | null = null;
+  #unreachable = false;
   readonly counters: ProxyCounters = { accepted: 0, upgradesPassed: 0, upgradesRefused: 0, dropped: 0 };
 
   private constructor(target: { host: string; port: number }) {
@@ -92,6 +93,15 @@ export class TcpProxy {
   /** Refuse every new WebSocket upgrade (`false`: let them through again). Plain HTTP passes. */
   refuseUpgrades(refusal: Refusal | false): void {
     this.#refusal = refusal === false ? null : refusal;
+  }
+
+  /**
+   * The server as if its host were down (`false`: back): every open connection is cut, and every
+   * new one is reset as soon as it is accepted, before a byte is read.
+   */
+  unreachable(down: boolean): void {
+    this.#unreachable = down;
+    if (down) this.drop('all');
   }
 
   /** Open connections of a kind (all of them by default). */
@@ -168,6 +178,10 @@ export class TcpProxy {
 
   #accept(client: Socket): void {
     this.counters.accepted += 1;
+    if (this.#unreachable) {
+      client.resetAndDestroy();
+      return;
+    }
     const conn: Connection = {
       id: this.#nextId++,
       client,
