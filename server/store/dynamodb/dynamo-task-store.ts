@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Task, TaskStatusPage } from '../../../protocol/index.js';
 import { applyUpdate, newTask } from '../apply-update.js';
-import { chargeLogs, DEFAULT_LOG_QUOTA, type LogQuota, type LogUsage } from '../log-quota.js';
+import { chargeLogs, DEFAULT_LOG_QUOTA, NO_USAGE, type LogQuota, type LogUsage } from '../log-quota.js';
 import { PAGE_MAX_BYTES, PageCollector } from '../page-collector.js';
 import {
   IdempotencyMismatchError,
@@ -51,6 +51,13 @@ import {
   STATUS_SK,
   taskPk,
 } from './keys.js';
+import {
+  DEFAULT_HEAD_FRESH_MS,
+  DEFAULT_KNOWN_TASKS,
+  KnownHeads,
+  type BatchHead,
+  type KnownHead,
+} from './known-heads.js';
 
 export interface DynamoTaskStoreConfig {
   client: DynamoDBDocumentClient;
@@ -63,6 +70,16 @@ export interface DynamoTaskStoreConfig {
   clock?: () => Date;
   /** Runs after the client is destroyed on close (e.g. stops an embedded dynalite). */
   onClose?: () => Promise<void>;
+  /**
+   * How long a head this instance confirmed (by its own write, or a read) answers reads without
+   * a DynamoDB request: how late a write through another instance may show here. Default
+   * DEFAULT_HEAD_FRESH_MS; 0: every read asks DynamoDB (writes still go on from what they know).
+   */
+  headFreshMs?: number;
+  /** How many tasks' heads are remembered (default DEFAULT_KNOWN_TASKS); 0: none. */
+  knownTasks?: number;
+  /** A monotonic clock in ms (default performance.now), for the age of a known head. */
+  monotonicNow?: () => number;
   /** Fault injection for tests: runs right after a write's batch item claimed its slot. */
   afterClaim?: (taskId: string, fromSeq: number) => Promise<void> | void;
 }
@@ -77,22 +94,12 @@ const ABANDONED_AFTER_MS = 10_000;
 /** Parts of one big write put in parallel. */
 const PART_WRITES_PARALLEL = 4;
 
-/** What the latest batch item says, without its lines (the tail Query projects these only). */
-type BatchHead = Pick<
-  BatchItem,
-  'sk' | 'fromSeq' | 'toSeq' | 'task' | 'idem' | 'ttl' | 'lineCount' | 'writtenAt' | 'logLines' | 'logBytes'
->;
-
-interface Head {
-  status: StatusItem;
-  /** The latest batch item, or null when nothing was ever written. */
-  tail: BatchHead | null;
+/** The head as read from the table: the status item and the latest batch item. */
+interface Head extends KnownHead {
   /** The true current task: the status item, or the tail's snapshot when that is newer. */
   task: Task;
   /** The tail, when the status item has not caught up with it (a write in progress, or a crash). */
   lagging: BatchHead | null;
-  /** The log the task holds as of `task`: its quota's counter. */
-  usage: LogUsage;
 }
 
 /**
@@ -110,6 +117,8 @@ export class DynamoTaskStore implements TaskStore {
   readonly #onClose: (() => Promise<void>) | undefined;
   readonly #afterClaim: DynamoTaskStoreConfig['afterClaim'];
   readonly #turns = new Map<string, Promise<void>>();
+  readonly #known: KnownHeads;
+  readonly #monotonicNow: () => number;
   #closed = false;
 
   constructor(config: DynamoTaskStoreConfig) {
@@ -120,6 +129,12 @@ export class DynamoTaskStore implements TaskStore {
     this.#clock = config.clock ?? (() => new Date());
     this.#onClose = config.onClose;
     this.#afterClaim = config.afterClaim;
+    this.#monotonicNow = config.monotonicNow ?? (() => performance.now());
+    this.#known = new KnownHeads({
+      freshMs: config.headFreshMs ?? DEFAULT_HEAD_FRESH_MS,
+      maxTasks: config.knownTasks ?? DEFAULT_KNOWN_TASKS,
+      now: this.#monotonicNow,
+    });
   }
 
   createTask({ id, agentId, title, tokenHash, now }: NewTask): Promise<Task> {
@@ -136,16 +151,15 @@ export class DynamoTaskStore implements TaskStore {
         createId,
       };
       if (!(await this.#claim(item, 'createId', createId))) throw new TaskExistsError(id);
+      this.#known.confirm(id, { task, tokenHash, tail: null, usage: NO_USAGE });
       return task;
     });
   }
 
   getTask(taskId: string): Promise<StoredTask | null> {
     return this.#guard(async () => {
-      const head = await this.#readHead(taskId);
-      if (!head) return null;
-      await this.#repairIfAbandoned(taskId, head);
-      return { task: head.task, tokenHash: head.status.tokenHash };
+      const head = await this.#headForRead(taskId);
+      return head && { task: head.task, tokenHash: head.tokenHash };
     });
   }
 
@@ -165,6 +179,9 @@ export class DynamoTaskStore implements TaskStore {
       } catch (error) {
         if (isConditionalCheckFailed(error)) throw new TaskNotFoundError(taskId);
         throw error;
+      } finally {
+        // The next request reads the new hash (or finds the task gone).
+        this.#known.forget(taskId);
       }
     });
   }
@@ -172,7 +189,17 @@ export class DynamoTaskStore implements TaskStore {
   append(taskId: string, input: AppendInput): Promise<AppendResult> {
     // Writes to one task from this instance take turns: they would only race each other for the
     // same slot, each loss costing DynamoDB requests. Other instances still race, and lose safely.
-    return this.#inTurn(taskId, () => this.#guard(() => this.#append(taskId, input)));
+    return this.#inTurn(taskId, () =>
+      this.#guard(async () => {
+        try {
+          return await this.#append(taskId, input);
+        } catch (error) {
+          // Failed part-way (the status update, say): the next write reads the true head.
+          this.#known.forget(taskId);
+          throw error;
+        }
+      }),
+    );
   }
 
   async #append(taskId: string, { update, now, idempotency }: AppendInput): Promise<AppendResult> {
@@ -181,7 +208,10 @@ export class DynamoTaskStore implements TaskStore {
     const writeId = randomUUID();
     let parts: BatchItem['parts'];
     for (let attempt = 1; attempt <= SLOT_ATTEMPTS_MAX; attempt++) {
-      const head = await this.#readHead(taskId);
+      // What this instance knows (its own last write, usually): no read. If another instance wrote
+      // since, the conditional put below fails, and the next attempt reads the true head.
+      const known = attempt === 1 ? this.#known.forWrite(taskId) : undefined;
+      const head = known ? { ...known, lagging: null } : await this.#readHead(taskId);
       if (!head) throw new TaskNotFoundError(taskId);
 
       if (idempotency) {
@@ -232,12 +262,15 @@ export class DynamoTaskStore implements TaskStore {
       };
       if (!(await this.#claim(item, 'writeId', writeId))) {
         // Another writer took the slot: read the new tail and try the next one.
+        this.#known.forget(taskId);
         if (attempt > 2) await sleep(Math.random() * Math.min(50, attempt * 2));
         continue;
       }
       await this.#afterClaim?.(taskId, applied.fromSeq);
       if (item.idem) await this.#putIdempotency(taskId, item);
-      await this.#advanceStatus(taskId, item);
+      const tokenHash = await this.#advanceStatus(taskId, item);
+      if (tokenHash === null) this.#known.forget(taskId);
+      else this.#known.confirm(taskId, { task: applied.task, tokenHash, tail: withoutLines(item), usage });
       return { ...applied, replayed: false };
     }
     throw new StoreUnavailableError(`too many concurrent writes to task "${taskId}"; try again`, 1);
@@ -263,9 +296,8 @@ export class DynamoTaskStore implements TaskStore {
     { afterSeq, beforeSeq, limit, maxBytes = PAGE_MAX_BYTES }: ReadPageInput,
   ): Promise<TaskStatusPage | null> {
     return this.#guard(async () => {
-      const head = await this.#readHead(taskId);
+      const head = await this.#headForRead(taskId);
       if (!head) return null;
-      await this.#repairIfAbandoned(taskId, head);
       const task = head.task;
       const now = this.#clock();
       const collector = new PageCollector(limit, maxBytes);
@@ -297,7 +329,7 @@ export class DynamoTaskStore implements TaskStore {
       );
       const pk = Items?.[0]?.pk as string | undefined;
       if (pk === undefined) return null;
-      const head = await this.#readHead(pk.slice(taskPk('').length));
+      const head = await this.#headForRead(pk.slice(taskPk('').length));
       return head?.task ?? null;
     });
   }
@@ -310,6 +342,22 @@ export class DynamoTaskStore implements TaskStore {
   }
 
   // ---- reading the head -------------------------------------------------------------------
+
+  /**
+   * The head to answer a read with: a fresh known one, or the table's (a crashed writer's tail
+   * repaired first), which is then known from the moment the read started.
+   */
+  async #headForRead(taskId: string): Promise<KnownHead | null> {
+    const known = this.#known.forRead(taskId);
+    if (known) return known;
+    const startedAt = this.#monotonicNow();
+    const head = await this.#readHead(taskId);
+    if (!head) return null;
+    await this.#repairIfAbandoned(taskId, head);
+    // A tail still lagging is a write in progress elsewhere: not known until it completes.
+    if (!head.lagging) this.#known.confirm(taskId, head, startedAt);
+    return head;
+  }
 
   /** The status item and the latest batch, read together (both strongly consistent). */
   async #readHead(taskId: string): Promise<Head | null> {
@@ -351,7 +399,7 @@ export class DynamoTaskStore implements TaskStore {
     // ahead of the tail we read, when a write landed between the two reads.
     const lagging = tail && tail.toSeq > status.seq ? tail : null;
     return {
-      status,
+      tokenHash: status.tokenHash,
       tail,
       task: lagging ? lagging.task : taskOfStatusItem(status),
       lagging,
@@ -435,10 +483,15 @@ export class DynamoTaskStore implements TaskStore {
     );
   }
 
-  async #advanceStatus(taskId: string, batch: BatchHead): Promise<void> {
+  /**
+   * Moves the status item forward to `batch`. Returns the item's token hash after the update (so a
+   * token replaced through another instance is seen by the next write here), or null when the
+   * item was already ahead: another writer's batch came after this one.
+   */
+  async #advanceStatus(taskId: string, batch: BatchHead): Promise<string | null> {
     const { task } = batch;
     const usage = usageOf(batch);
-    await this.#ignoreConditionFailure(
+    const out = await this.#ignoreConditionFailure(
       new UpdateCommand({
         TableName: this.#table,
         Key: { pk: taskPk(taskId), sk: STATUS_SK },
@@ -465,8 +518,10 @@ export class DynamoTaskStore implements TaskStore {
           ':logLines': usage.lines,
           ':logBytes': usage.bytes,
         },
+        ReturnValues: 'ALL_NEW',
       }),
     );
+    return (out?.Attributes as StatusItem | undefined)?.tokenHash ?? null;
   }
 
   /**
@@ -482,6 +537,7 @@ export class DynamoTaskStore implements TaskStore {
     if (age < ABANDONED_AFTER_MS) return;
     await this.#putIdempotency(taskId, tail);
     await this.#advanceStatus(taskId, tail);
+    head.lagging = null;
   }
 
   /**
@@ -512,11 +568,15 @@ export class DynamoTaskStore implements TaskStore {
     return { writeId, counts: groups.map((lines) => lines!.length) };
   }
 
-  async #ignoreConditionFailure(command: PutCommand | UpdateCommand): Promise<void> {
+  /** The command's answer, or undefined when its condition failed. */
+  async #ignoreConditionFailure(
+    command: PutCommand | UpdateCommand,
+  ): Promise<{ Attributes?: Record<string, unknown> } | undefined> {
     try {
-      await this.#client.send(command as PutCommand);
+      return await this.#client.send(command as PutCommand);
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
+      return undefined;
     }
   }
 
@@ -660,6 +720,22 @@ export class DynamoTaskStore implements TaskStore {
       throw toStoreError(error);
     }
   }
+}
+
+/** A batch item as the tail Query would return it: the head part, without its lines. */
+function withoutLines({
+  sk,
+  fromSeq,
+  toSeq,
+  task,
+  idem,
+  ttl,
+  lineCount,
+  writtenAt,
+  logLines,
+  logBytes,
+}: BatchItem): BatchHead {
+  return { sk, fromSeq, toSeq, task, idem, ttl, lineCount, writtenAt, logLines, logBytes };
 }
 
 function sleep(ms: number): Promise<void> {

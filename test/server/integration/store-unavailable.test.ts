@@ -116,10 +116,15 @@ describe('the server while its DynamoDB endpoint goes away and comes back', () =
   });
 
   test('the WebSocket subscriber stays connected; a subscribe meanwhile is answered with an error, not a close', async () => {
+    // A task this server has not seen lately: only the store can answer (one whose head it wrote
+    // or read within HEAD_FRESH_MS, with nothing to read after the cursor, it answers itself).
     subscriber.subscribe(otherTaskId);
+    subscriber.subscribe('t-not-seen-here');
+    const known = await subscriber.expect('snapshot');
+    assert.equal(known.taskId, otherTaskId, 'created here a moment ago, nothing written since');
     const error = await subscriber.expect('error');
     assert.equal(error.code, 'store_unavailable');
-    assert.equal(error.taskId, otherTaskId);
+    assert.equal(error.taskId, 't-not-seen-here');
     assert.equal(subscriber.ws.readyState, subscriber.ws.OPEN);
   });
 

@@ -198,9 +198,10 @@ test("/metrics reports the embedded dynalite's own figures, its iterators closed
   const text = await (await fetch(`${server.url}/metrics`)).text();
   assert.match(text, /^# TYPE agent_task_status_dynalite_iterators_opened_total counter$/m);
   const figures = samples(text);
+  // The posts read nothing (the store knows the head it wrote); the GET of the latest lines queries.
   assert.ok(
-    figures.get('agent_task_status_dynalite_iterators_opened_total')! >= 4,
-    'every post read its tail',
+    figures.get('agent_task_status_dynalite_iterators_opened_total')! >= 1,
+    'the read of the latest lines queried dynalite',
   );
   assert.equal(figures.get('agent_task_status_dynalite_open_iterators'), 0);
   assert.equal(figures.get('agent_task_status_dynalite_pending_operations'), 0);

@@ -11,6 +11,7 @@ import {
   startEmbeddedDynalite,
   type EmbeddedDynalite,
 } from '../../../server/store/dynamodb/embedded-dynalite.js';
+import { DEFAULT_HEAD_FRESH_MS } from '../../../server/store/dynamodb/known-heads.js';
 import { ensureTable } from '../../../server/store/dynamodb/table.js';
 import type { StoreHarness } from './task-store-contract.js';
 
@@ -39,6 +40,11 @@ export type StoreOverrides = Partial<Omit<DynamoTaskStoreConfig, 'client' | 'tab
 export class DynaliteFixture {
   dynalite!: EmbeddedDynalite;
   readonly #stores: DynamoTaskStore[] = [];
+  /**
+   * The stores' monotonic clock, for the age of the heads each knows (known-heads.ts): still
+   * unless a test lets them age, so a store answers reads from what it knows as long as it can.
+   */
+  #monotonicMs = 0;
 
   private constructor(
     readonly dataDir: string,
@@ -75,10 +81,16 @@ export class DynaliteFixture {
       tableName: TABLE,
       logTtlDays: 30,
       clock: this.clock,
+      monotonicNow: () => this.#monotonicMs,
       ...overrides,
     });
     this.#stores.push(store);
     return store;
+  }
+
+  /** The freshness bound passes for every head the stores know: their next reads ask dynalite. */
+  letHeadsAge(): void {
+    this.#monotonicMs += DEFAULT_HEAD_FRESH_MS;
   }
 
   async closeStores(): Promise<void> {
@@ -99,6 +111,7 @@ export class DynaliteFixture {
     return {
       store: this.store(overrides),
       peer: async () => this.store(overrides),
+      letHeadsAge: () => this.letHeadsAge(),
       restart: async () => {
         await this.closeStores();
         await this.dynalite.close();

@@ -87,7 +87,8 @@ test("the store's Queries close their LevelDB iterators, cut short by Limit or r
   const now = new Date('2026-11-02T10:00:00.000Z');
   const fixture = await DynaliteFixture.start(() => now);
   t.after(() => fixture.close());
-  const store = fixture.store();
+  // A store that knows no head, so that every append and read here queries dynalite.
+  const store = fixture.store({ knownTasks: 0 });
   const before = await fixture.dynalite.stats();
 
   await store.createTask({ id: 't-1', agentId: 'agent-1', title: null, tokenHash: 'h', now });

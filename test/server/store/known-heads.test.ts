@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Task } from '../../../protocol/index.js';
+import { KnownHeads, type KnownHead } from '../../../server/store/dynamodb/known-heads.js';
+
+const head = (id: string, seq: number): KnownHead => ({
+  task: { id, seq } as Task,
+  tokenHash: `hash-${id}`,
+  tail: null,
+  usage: { lines: 0, bytes: 0 },
+});
+
+function heads(config: { freshMs?: number; maxTasks?: number } = {}) {
+  let now = 0;
+  const known = new KnownHeads({
+    freshMs: config.freshMs ?? 5_000,
+    maxTasks: config.maxTasks ?? 100,
+    now: () => now,
+  });
+  return { known, advance: (ms: number) => (now += ms) };
+}
+
+describe('KnownHeads', () => {
+  it('answers reads only while fresh, and writes for ten minutes', () => {
+    const { known, advance } = heads();
+    known.confirm('a', head('a', 3));
+    assert.equal(known.forRead('a')?.task.seq, 3);
+    advance(4_999);
+    assert.equal(known.forRead('a')?.task.seq, 3);
+    advance(1);
+    assert.equal(known.forRead('a'), undefined, 'stale for reads at freshMs');
+    assert.equal(
+      known.forWrite('a')?.task.seq,
+      3,
+      'a write goes on from it: its conditional put is the check',
+    );
+    advance(10 * 60_000);
+    assert.equal(
+      known.forWrite('a'),
+      undefined,
+      'too old to write after: a TTL may have freed the slot after it',
+    );
+    assert.equal(known.size, 0, 'and dropped');
+  });
+
+  it('counts a head from the time it was confirmed, not when it was stored', () => {
+    const { known, advance } = heads();
+    advance(10_000);
+    // A read that started 4 s ago.
+    known.confirm('a', head('a', 1), 6_000);
+    assert.ok(known.forRead('a'));
+    advance(1_000);
+    assert.equal(known.forRead('a'), undefined);
+  });
+
+  it('keeps at most maxTasks, dropping the least recently confirmed first', () => {
+    const { known } = heads({ maxTasks: 2 });
+    known.confirm('a', head('a', 1));
+    known.confirm('b', head('b', 1));
+    known.confirm('a', head('a', 2));
+    known.confirm('c', head('c', 1));
+    assert.equal(known.forRead('b'), undefined);
+    assert.equal(known.forRead('a')?.task.seq, 2);
+    assert.equal(known.forRead('c')?.task.seq, 1);
+    assert.equal(known.size, 2);
+  });
+
+  it('forgets a task on request, and remembers nothing with maxTasks 0', () => {
+    const { known } = heads();
+    known.confirm('a', head('a', 1));
+    known.forget('a');
+    assert.equal(known.forWrite('a'), undefined);
+    const none = heads({ maxTasks: 0 }).known;
+    none.confirm('a', head('a', 1));
+    assert.equal(none.forWrite('a'), undefined);
+  });
+
+  it('with freshMs 0 answers no read, and still knows the head to write after', () => {
+    const { known } = heads({ freshMs: 0 });
+    known.confirm('a', head('a', 1));
+    assert.equal(known.forRead('a'), undefined);
+    assert.equal(known.forWrite('a')?.task.seq, 1);
+  });
+});
