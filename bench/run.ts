@@ -12,7 +12,7 @@ import { memory, type MemoryResult } from './memory.js';
 import { recovery, type RecoveryResult } from './recovery.js';
 import { renderSoakTable, soak, SOAK_STORES, SOAK_TIMING, type SoakResult } from './soak.js';
 import { sizes } from './size.js';
-import { renderCostTable, storeCost, type CostResult } from './store-cost.js';
+import { renderCostTable, renderMillionsTable, storeCost, type CostResult } from './store-cost.js';
 import { fmt, renderTable, type Row } from './lib/table.js';
 import type { ServerKind } from './load/subscriber.js';
 
@@ -386,8 +386,14 @@ async function main(): Promise<void> {
   );
   if (table) console.log(table);
   if (costs.length > 0) {
-    console.log('\nstore cost (issue 15): DynamoDB requests per operation, counted at the endpoint\n');
+    console.log(
+      '\nstore cost (issue 15): DynamoDB requests and capacity units per operation, counted at the endpoint\n',
+    );
     console.log(renderCostTable(costs));
+    console.log(
+      '\nper million of each, on-demand pricing (us-east-1, USD 0.625 per million write units, 0.125 per million read units)\n',
+    );
+    console.log(renderMillionsTable(costs));
   }
   if (soaked.length > 0) {
     console.log(

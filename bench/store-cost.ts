@@ -1,13 +1,15 @@
-// Issue 15, "count it": DynamoDB requests per operation of our server, counted where DynamoDB
-// would bill them. A dynalite server in this process (in memory) stands for DynamoDB and counts
-// each request by its X-Amz-Target; our server runs in its own process with DYNAMODB_ENDPOINT
-// pointed at it. Each operation is done N times in a row with nothing else running (no demo
-// agents, no clients), so the requests counted meanwhile are that operation's.
+// Issue 15, "count it": DynamoDB requests and capacity units per operation of our server, counted
+// where DynamoDB would bill them. A dynalite server in this process (in memory) stands for
+// DynamoDB, behind a meter (lib/capacity-meter.ts) that counts each request by its X-Amz-Target
+// and the units dynalite reports for it; our server runs in its own process with
+// DYNAMODB_ENDPOINT pointed at the meter. Each operation is done N times in a row with nothing else
+// running (no demo agents, no clients), so what is counted meanwhile is that operation's.
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
 import { WebSocket } from 'ws';
 import { ROUTES } from '../protocol/index.js';
+import { startCapacityMeter } from './lib/capacity-meter.js';
 import { startBenchServer } from './lib/servers.js';
 import { renderMarkdown } from './lib/table.js';
 
@@ -16,6 +18,10 @@ export interface CostResult {
   /** Requests per operation, by DynamoDB action (GetItem, Query, PutItem...). */
   perOperation: Record<string, number>;
   total: number;
+  /** Capacity units per operation, as DynamoDB bills them (refused conditional writes apart). */
+  readUnits: number;
+  writeUnits: number;
+  refusedWrites: number;
   /** The issue's target for the operation, in requests (null: none). */
   target: number | null;
 }
@@ -24,27 +30,33 @@ export interface CostResult {
 const REPEATS = 100;
 
 export async function storeCost(log: (line: string) => void = console.error): Promise<CostResult[]> {
-  const counts = new Map<string, number>();
   const db = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  db.prependListener('request', (req) => {
-    const action = String(req.headers['x-amz-target'] ?? '?').replace(/^DynamoDB_\d+\./, '');
-    counts.set(action, (counts.get(action) ?? 0) + 1);
-  });
   db.listen(0, '127.0.0.1');
   await once(db, 'listening');
-  const endpoint = `http://127.0.0.1:${(db.address() as AddressInfo).port}`;
-  const server = await startBenchServer('ours', { env: { STORE: 'dynamodb', DYNAMODB_ENDPOINT: endpoint } });
+  const meter = await startCapacityMeter(`http://127.0.0.1:${(db.address() as AddressInfo).port}`);
+  const server = await startBenchServer('ours', {
+    env: { STORE: 'dynamodb', DYNAMODB_ENDPOINT: meter.endpoint },
+  });
   const base = `http://127.0.0.1:${server.port}`;
   const results: CostResult[] = [];
 
   /** Runs `step` REPEATS times in a row and records the requests per step. */
   async function measure(operation: string, target: number | null, step: (i: number) => Promise<void>) {
     log(`store cost: ${operation}, ${REPEATS} times...`);
-    counts.clear();
+    meter.reset();
     for (let i = 0; i < REPEATS; i++) await step(i);
-    const perOperation = Object.fromEntries([...counts].map(([action, n]) => [action, n / REPEATS]));
-    const total = [...counts.values()].reduce((a, b) => a + b, 0) / REPEATS;
-    results.push({ operation, perOperation, total, target });
+    const { requests, readUnits, writeUnits, refusedWrites } = meter.counts;
+    const perOperation = Object.fromEntries([...requests].map(([action, n]) => [action, n / REPEATS]));
+    const total = [...requests.values()].reduce((a, b) => a + b, 0) / REPEATS;
+    results.push({
+      operation,
+      perOperation,
+      total,
+      target,
+      readUnits: readUnits / REPEATS,
+      writeUnits: writeUnits / REPEATS,
+      refusedWrites: refusedWrites / REPEATS,
+    });
   }
 
   const json = async (path: string, init: RequestInit = {}) => {
@@ -138,27 +150,56 @@ export async function storeCost(log: (line: string) => void = console.error): Pr
     socket.close();
   } finally {
     await server.stop();
+    await meter.close();
     db.close();
   }
   return results;
 }
 
+const fmt = (n: number | undefined) => (n === undefined ? '' : n.toFixed(2).replace(/\.00$/, ''));
+
 export function renderCostTable(results: CostResult[]): string {
   const actions = [...new Set(results.flatMap((r) => Object.keys(r.perOperation)))].sort();
-  const head = ['operation', ...actions, 'total', 'target', ''];
-  const fmt = (n: number | undefined) => (n === undefined ? '' : n.toFixed(2).replace(/\.00$/, ''));
+  const head = ['operation', ...actions, 'total', 'target', '', 'read units', 'write units'];
   const lines = results.map((r) => [
     r.operation,
     ...actions.map((a) => fmt(r.perOperation[a])),
     fmt(r.total),
     r.target === null ? '' : `≤${r.target}`,
     r.target === null ? '' : r.total <= r.target ? 'holds' : 'MISSES',
+    fmt(r.readUnits),
+    fmt(r.writeUnits + r.refusedWrites),
   ]);
   // Numbers right-aligned: every column but the first and the verdict.
-  return renderMarkdown(head, lines, (column) => column > 0 && column < head.length - 1);
+  return renderMarkdown(head, lines, (column) => column > 0 && column !== actions.length + 3);
+}
+
+/**
+ * DynamoDB on-demand prices, us-east-1, since the cut of November 2024: USD per million write
+ * request units and per million read request units. Other regions cost more; check before quoting.
+ */
+export const ON_DEMAND_USD_PER_MILLION = { write: 0.625, read: 0.125 } as const;
+
+/** What a million of each operation costs on on-demand pricing. */
+export function renderMillionsTable(results: CostResult[]): string {
+  const head = ['1,000,000 ×', 'requests', 'read units', 'write units', 'USD on demand'];
+  const lines = results.map((r) => {
+    const writeUnits = r.writeUnits + r.refusedWrites;
+    const usd = r.readUnits * ON_DEMAND_USD_PER_MILLION.read + writeUnits * ON_DEMAND_USD_PER_MILLION.write;
+    return [
+      r.operation,
+      `${fmt(r.total)} M`,
+      `${fmt(r.readUnits)} M`,
+      `${fmt(writeUnits)} M`,
+      `$${usd.toFixed(2)}`,
+    ];
+  });
+  return renderMarkdown(head, lines, (column) => column > 0);
 }
 
 if (process.argv[1]?.endsWith('store-cost.ts')) {
   console.log(`DynamoDB requests per operation, ${REPEATS} of each in a row, counted at the endpoint:\n`);
-  console.log(renderCostTable(await storeCost()));
+  const results = await storeCost();
+  console.log(renderCostTable(results));
+  console.log(`\n${renderMillionsTable(results)}`);
 }

@@ -48,6 +48,93 @@ describe('DynamoTaskStore on dynalite', () => {
     }
   }
 
+  /** A client of its own whose commands are recorded by name (GetCommand → "Get"). */
+  function countedClient() {
+    const client = testClient(fixture.dynalite.endpoint);
+    const sent: string[] = [];
+    const send = client.send.bind(client) as (command: object) => Promise<unknown>;
+    client.send = ((command: object) => {
+      sent.push(command.constructor.name.replace(/Command$/, ''));
+      return send(command);
+    }) as typeof client.send;
+    return { client, sent };
+  }
+
+  describe('the heads an instance knows (issue 15)', () => {
+    it('writes after its own last write without reading, and reads only when another instance took the slot', async () => {
+      const a = countedClient();
+      const here = fixture.store({}, a.client);
+      const there = fixture.store();
+      await create(here);
+      a.sent.length = 0;
+      await here.append('t-1', { update: { logs: lines(1), progress: 1 }, now: at(1) });
+      assert.deepEqual(a.sent, ['Put', 'Update'], 'from the head it created: no read');
+
+      const theirs = await there.append('t-1', { update: { logs: lines(2, 'there') }, now: at(2) });
+      a.sent.length = 0;
+      const mine = await here.append('t-1', { update: { logs: lines(1, 'here'), progress: 2 }, now: at(3) });
+      assert.equal(mine.fromSeq, theirs.task.seq + 1, 'after the other instance, not over it');
+      // The put of its stale slot fails (and checks the slot is not its own resent put), then the head is read.
+      assert.deepEqual(a.sent, ['Put', 'Get', 'Get', 'Query', 'Put', 'Update']);
+      fixture.letHeadsAge();
+      const page = await there.readPage('t-1', { afterSeq: 0, limit: 10 });
+      assert.deepEqual(
+        page?.logs.map((l) => `${l.seq} ${l.message}`),
+        ['1 line 1', '3 there 1', '4 there 2', '5 here 1'],
+      );
+    });
+
+    it('answers reads from a head confirmed within the bound, then reads again', async () => {
+      const a = countedClient();
+      const here = fixture.store({}, a.client);
+      const there = fixture.store();
+      await create(here);
+      await here.append('t-1', { update: { logs: lines(1) }, now: at(1) });
+      await there.append('t-1', { update: { logs: lines(1), progress: 50 }, now: at(2) });
+      a.sent.length = 0;
+      assert.equal((await here.getTask('t-1'))?.task.seq, 1, 'its own write, within the bound');
+      assert.deepEqual((await here.readPage('t-1', { afterSeq: 1, limit: 10 }))?.logs, []);
+      assert.deepEqual(a.sent, [], 'a read with nothing new asks nothing');
+      fixture.letHeadsAge();
+      assert.equal((await here.getTask('t-1'))?.task.progress, 50, 'past the bound: the true head');
+      assert.deepEqual(a.sent, ['Get', 'Query']);
+    });
+
+    it('takes a token replaced through another instance at its next write', async () => {
+      const here = fixture.store();
+      const there = fixture.store();
+      await create(here);
+      await there.replaceTokenHash('t-1', 'h2');
+      assert.equal((await here.getTask('t-1'))?.tokenHash, 'h', 'within the bound, the hash it knew');
+      await here.append('t-1', { update: { progress: 1 }, now: at(1) });
+      assert.equal((await here.getTask('t-1'))?.tokenHash, 'h2', 'its status update returned the new one');
+      await here.replaceTokenHash('t-1', 'h3');
+      assert.equal((await here.getTask('t-1'))?.tokenHash, 'h3', 'its own replacement at once');
+    });
+
+    it('forgets a head whose write failed part-way, and reads the true one next', async () => {
+      let crash = true;
+      const a = countedClient();
+      const here = fixture.store(
+        {
+          afterClaim: () => {
+            if (crash) throw new SimulatedCrash('died after its put');
+          },
+        },
+        a.client,
+      );
+      await create(here);
+      await assert.rejects(here.append('t-1', { update: { logs: lines(2) }, now: at(1) }), SimulatedCrash);
+      crash = false;
+      a.sent.length = 0;
+      assert.equal((await here.getTask('t-1'))?.task.seq, 2, 'the head is the crashed write');
+      assert.deepEqual(a.sent, ['Get', 'Query'], 'read, not taken from what it knew before the write');
+      const next = await here.append('t-1', { update: { logs: lines(1) }, now: at(2) });
+      assert.equal(next.fromSeq, 3);
+      assert.equal((await rawItem('t-1', STATUS_SK))?.seq, 3, 'the status item caught up');
+    });
+  });
+
   describe('a writer that crashes after claiming its slot', () => {
     it('leaves a write that readers and the next writer see as the head', async () => {
       let crash = true;
