@@ -40,6 +40,15 @@ export interface OpenedStore {
   embeddedStats?: () => Promise<EmbeddedDynaliteStats>;
 }
 
+/**
+ * A DynamoDB over the network answers in milliseconds (a 1 MB Query page in tens); one that has
+ * not answered in 1.5 s is hung or gone, and with the client's 3 attempts a request then fails as
+ * a 503 after about 5 s (3 × 1.5 s plus the SDK's short retry delays) instead of about 15 s. The
+ * embedded dynalite keeps the client's 5 s: it shares our event loop, so a request to it waits
+ * behind our own work (a burst of resubscribes, say), not a network, and cannot hang apart from us.
+ */
+export const REMOTE_REQUEST_TIMEOUT_MS = 1_500;
+
 export async function openStore(options: OpenStoreOptions): Promise<OpenedStore> {
   if (options.kind === 'memory') {
     const store = new MemoryTaskStore({ logQuota: options.logQuota });
@@ -74,7 +83,12 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
     }
   }
 
-  const client = createDynamoClient({ endpoint, region, credentials: credentialsFor(endpoint) });
+  const client = createDynamoClient({
+    endpoint,
+    region,
+    credentials: credentialsFor(endpoint),
+    requestTimeoutMs: REMOTE_REQUEST_TIMEOUT_MS,
+  });
   try {
     if (endpoint !== undefined) {
       await ensureTable(client, tableName);

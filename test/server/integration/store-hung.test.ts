@@ -6,12 +6,14 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RunningServer } from '../../../server/serve.js';
 import type { DynamoTaskStore } from '../../../server/store/dynamodb/dynamo-task-store.js';
+import { openStore, REMOTE_REQUEST_TIMEOUT_MS, type OpenedStore } from '../../../server/store/open-store.js';
+import { StoreUnavailableError } from '../../../server/store/store-errors.js';
 import { createTask, getStatus, postStatus, tempDir } from './support/agent-http.js';
-import { dynamoStore, serveStore } from './support/dynamo-store.js';
+import { dynamoStore, serveStore, TABLE_NAME } from './support/dynamo-store.js';
 import { FreezableEndpoint } from './support/freezable-endpoint.js';
 import { StandaloneDynalite } from './support/standalone-dynalite.js';
 
-/** Short bounds so the test is quick; production's are 5 s and 3 attempts (client.ts). */
+/** Short bounds so the test is quick; production's are 1.5 s and 3 attempts (open-store.ts). */
 const REQUEST_TIMEOUT_MS = 300;
 const ATTEMPTS = 2;
 /** The 503 must come well within this; a hung request would hit it (fetch gives up). */
@@ -23,6 +25,8 @@ describe('the server while DynamoDB accepts connections but stops answering', ()
   let relay: FreezableEndpoint;
   let store: DynamoTaskStore;
   let server: RunningServer;
+  /** The store as the server opens it for a DYNAMODB_ENDPOINT: production's bounds. */
+  let production: OpenedStore;
   let taskId: string;
   let token: string;
   let seq = 0;
@@ -36,6 +40,12 @@ describe('the server while DynamoDB accepts connections but stops answering', ()
       maxAttempts: ATTEMPTS,
     }));
     server = await serveStore(store, { realtime: false });
+    production = await openStore({
+      kind: 'dynamodb',
+      dataDir: data.dir,
+      logTtlDays: 30,
+      dynamodb: { endpoint: relay.endpoint, tableName: TABLE_NAME },
+    });
     ({
       task: { id: taskId },
       agentToken: token,
@@ -47,6 +57,7 @@ describe('the server while DynamoDB accepts connections but stops answering', ()
 
   after(async () => {
     relay?.thaw();
+    await production?.close();
     await server?.close();
     await store?.close();
     await relay?.close();
@@ -87,6 +98,19 @@ describe('the server while DynamoDB accepts connections but stops answering', ()
       return response.status;
     });
     assert.equal(status, 503);
+  });
+
+  test("with production's bounds a hung DynamoDB is unavailable after about 5 s (3 attempts of 1.5 s)", async () => {
+    const started = Date.now();
+    await assert.rejects(production.store.getTask('t-never-seen-here'), StoreUnavailableError);
+    const ms = Date.now() - started;
+    const attempts = 3;
+    assert.ok(
+      ms >= attempts * REMOTE_REQUEST_TIMEOUT_MS,
+      `gave up after ${ms} ms: it waited each attempt out`,
+    );
+    // The SDK's retry delays add well under a second.
+    assert.ok(ms < attempts * REMOTE_REQUEST_TIMEOUT_MS + 1_500, `gave up after ${ms} ms`);
   });
 
   test('once DynamoDB answers again, the same server answers 200 and nothing from the hang was stored', async () => {
