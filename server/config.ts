@@ -279,6 +279,13 @@ export const ENV_VARS = {
     meaning: 'days a log line is kept by stores that expire them',
     schema: integer(1, 3650),
   }),
+  headFreshMs: envVar({
+    name: 'HEAD_FRESH_MS',
+    default: '5000',
+    meaning:
+      "DynamoDB store: how long a task's head this instance wrote or read answers reads (and agent-token checks) without asking DynamoDB; the bound on how late a write or a replaced agent token through another instance shows on this one. `0`: every read asks",
+    schema: integer(0, 60_000),
+  }),
   taskLogMaxLines: envVar({
     name: 'TASK_LOG_MAX_LINES',
     default: '100000',

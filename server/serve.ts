@@ -62,6 +62,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     : await openConfiguredStore(config);
   const { store } = opened;
   const bus = options.bus ?? new LocalTaskBus();
+  // Subscribed before the realtime hub: the store learns of a write before any snapshot is cut.
+  const stopLearning = bus.subscribe((event) => {
+    if (event.task) store.learn?.(event.task);
+  });
   // One set of per-address limits for HTTP and the WebSocket: a token refused on either spends
   // from the same budget.
   const limits = new AbuseLimits(config, options.now ?? Date.now);
@@ -174,6 +178,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
 
   async function releaseOwned(): Promise<void> {
+    stopLearning();
     if (!options.bus) await bus.close();
     await opened.close();
   }
@@ -226,6 +231,7 @@ export function openConfiguredStore(config: Config): Promise<OpenedStore> {
     kind: config.store,
     dataDir: config.dataDir,
     logTtlDays: config.logTtlDays,
+    headFreshMs: config.headFreshMs,
     logQuota: { maxLines: config.taskLogMaxLines, maxBytes: config.taskLogMaxBytes },
     dynamodb: {
       tableName: config.tableName,

@@ -98,7 +98,8 @@ export function taskWriteRoutes(deps: RouteDeps) {
       async function replaceAgentToken(c) {
         // Revocation: the old token's hash is gone from the store, and every POST compares against
         // the stored hash (TokenVerifier remembers a token only with the hash it matched), so the
-        // old token is refused at its next request, on every instance.
+        // old token is refused at its next request here, and on other instances within
+        // HEAD_FRESH_MS (the store's known heads).
         const { id } = parseOrThrow('param', TaskParamSchema, { id: c.req.param('id') });
         const agentToken = newAgentToken();
         await store.replaceTokenHash(id, hashToken(agentToken));

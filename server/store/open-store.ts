@@ -21,6 +21,8 @@ export interface OpenStoreOptions {
   /** DATA_DIR: the embedded dynalite uses `<dataDir>/dynalite`; unused otherwise. */
   dataDir: string;
   logTtlDays: number;
+  /** HEAD_FRESH_MS: how long a known head answers reads (DynamoDB store; default 5 s). */
+  headFreshMs?: number;
   /** TASK_LOG_MAX_LINES, TASK_LOG_MAX_BYTES (default DEFAULT_LOG_QUOTA). */
   logQuota?: LogQuota;
   dynamodb?: {
@@ -68,6 +70,7 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
         client,
         tableName,
         logTtlDays: options.logTtlDays,
+        headFreshMs: options.headFreshMs,
         logQuota: options.logQuota,
         onClose: () => embedded.close(),
       });
@@ -107,6 +110,7 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
     client,
     tableName,
     logTtlDays: options.logTtlDays,
+    headFreshMs: options.headFreshMs,
     logQuota: options.logQuota,
   });
   return {

@@ -64,10 +64,17 @@ export interface TaskStore {
    */
   readPage(taskId: string, input: ReadPageInput): Promise<TaskStatusPage | null>;
   /**
-   * Replaces the task's agent token hash: the old token stops working at the next request, on
-   * every instance (each request reads the hash from here). Throws TaskNotFoundError.
+   * Replaces the task's agent token hash: the old token stops working at the next request on this
+   * instance, and on the others within HEAD_FRESH_MS (the DynamoDB store answers from the heads it
+   * knows for that long; 0: every request reads the hash from here). Throws TaskNotFoundError.
    */
   replaceTokenHash(taskId: string, tokenHash: string): Promise<void>;
+  /**
+   * A write seen on the bus, possibly made through another instance: a store that answers reads
+   * from the heads it knows drops one older than `task`, so a subscriber's snapshot never lags
+   * the events it was sent.
+   */
+  learn?(task: Task): void;
   /** The agent's most recently created task, or null. */
   getActiveTask(agentId: string): Promise<Task | null>;
   close(): Promise<void>;

@@ -41,6 +41,7 @@ describe('loadConfig', () => {
       tableName: 'agent-task-status',
       dataDir: resolve('.data'),
       logTtlDays: 30,
+      headFreshMs: 5000,
       taskLogMaxLines: 100_000,
       taskLogMaxBytes: 67_108_864,
       demo: false,

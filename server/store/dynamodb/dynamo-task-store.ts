@@ -55,6 +55,7 @@ import {
   DEFAULT_HEAD_FRESH_MS,
   DEFAULT_KNOWN_TASKS,
   KnownHeads,
+  WRITE_MAX_AGE_MS,
   type BatchHead,
   type KnownHead,
 } from './known-heads.js';
@@ -129,6 +130,10 @@ export class DynamoTaskStore implements TaskStore {
     this.#clock = config.clock ?? (() => new Date());
     this.#onClose = config.onClose;
     this.#afterClaim = config.afterClaim;
+    // A head is written after for up to WRITE_MAX_AGE_MS; a batch must outlive that (see known-heads.ts).
+    if (config.logTtlDays * 86_400_000 <= WRITE_MAX_AGE_MS) {
+      throw new Error(`logTtlDays must keep lines longer than ${WRITE_MAX_AGE_MS / 60_000} minutes`);
+    }
     this.#monotonicNow = config.monotonicNow ?? (() => performance.now());
     this.#known = new KnownHeads({
       freshMs: config.headFreshMs ?? DEFAULT_HEAD_FRESH_MS,
@@ -150,8 +155,9 @@ export class DynamoTaskStore implements TaskStore {
         createdKey: createdKey(task.createdAt, id),
         createId,
       };
+      const mark = this.#known.mark();
       if (!(await this.#claim(item, 'createId', createId))) throw new TaskExistsError(id);
-      this.#known.confirm(id, { task, tokenHash, tail: null, usage: NO_USAGE });
+      this.#known.confirm(id, { task, tokenHash, tail: null, usage: NO_USAGE }, mark);
       return task;
     });
   }
@@ -164,26 +170,30 @@ export class DynamoTaskStore implements TaskStore {
   }
 
   replaceTokenHash(taskId: string, tokenHash: string): Promise<void> {
-    return this.#guard(async () => {
-      try {
-        // Its own attribute: #advanceStatus sets only the status fields, so no write puts the old hash back.
-        await this.#client.send(
-          new UpdateCommand({
-            TableName: this.#table,
-            Key: { pk: taskPk(taskId), sk: STATUS_SK },
-            UpdateExpression: 'SET tokenHash = :tokenHash',
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeValues: { ':tokenHash': tokenHash },
-          }),
-        );
-      } catch (error) {
-        if (isConditionalCheckFailed(error)) throw new TaskNotFoundError(taskId);
-        throw error;
-      } finally {
-        // The next request reads the new hash (or finds the task gone).
-        this.#known.forget(taskId);
-      }
-    });
+    // In turn with this instance's writes to the task: none in flight confirms the old hash after.
+    return this.#inTurn(taskId, () =>
+      this.#guard(async () => {
+        try {
+          // Its own attribute: #advanceStatus sets only the status fields, so no write puts the old hash back.
+          await this.#client.send(
+            new UpdateCommand({
+              TableName: this.#table,
+              Key: { pk: taskPk(taskId), sk: STATUS_SK },
+              UpdateExpression: 'SET tokenHash = :tokenHash',
+              ConditionExpression: 'attribute_exists(pk)',
+              ExpressionAttributeValues: { ':tokenHash': tokenHash },
+            }),
+          );
+        } catch (error) {
+          if (isConditionalCheckFailed(error)) throw new TaskNotFoundError(taskId);
+          throw error;
+        } finally {
+          // The next request reads the new hash (or finds the task gone); a read in flight, which
+          // may hold the old one, is not taken after this.
+          this.#known.forget(taskId);
+        }
+      }),
+    );
   }
 
   append(taskId: string, input: AppendInput): Promise<AppendResult> {
@@ -235,7 +245,14 @@ export class DynamoTaskStore implements TaskStore {
 
       // Checked against the true head; the conditional put below fails if anyone wrote since.
       const applied = applyUpdate(head.task, update, now);
-      if (applied.task.seq === head.task.seq) return { ...applied, replayed: false };
+      if (applied.task.seq === head.task.seq) {
+        // Nothing to write, so nothing checks the head: answer with it only if it is fresh.
+        if (known && !this.#known.forRead(taskId)) {
+          this.#known.forget(taskId);
+          continue;
+        }
+        return { ...applied, replayed: false };
+      }
       // The counter rides in the batch item: a writer that loses the slot counts again from the
       // winner's total, so concurrent writes cannot overshoot the quota together.
       const usage = chargeLogs(taskId, head.usage, applied.logs, this.#logQuota);
@@ -268,9 +285,11 @@ export class DynamoTaskStore implements TaskStore {
       }
       await this.#afterClaim?.(taskId, applied.fromSeq);
       if (item.idem) await this.#putIdempotency(taskId, item);
+      const mark = this.#known.mark();
       const tokenHash = await this.#advanceStatus(taskId, item);
       if (tokenHash === null) this.#known.forget(taskId);
-      else this.#known.confirm(taskId, { task: applied.task, tokenHash, tail: withoutLines(item), usage });
+      else
+        this.#known.confirm(taskId, { task: applied.task, tokenHash, tail: withoutLines(item), usage }, mark);
       return { ...applied, replayed: false };
     }
     throw new StoreUnavailableError(`too many concurrent writes to task "${taskId}"; try again`, 1);
@@ -334,6 +353,12 @@ export class DynamoTaskStore implements TaskStore {
     });
   }
 
+  /** A write seen on the bus (through another instance, maybe): a head older than it is of no use. */
+  learn(task: Task): void {
+    const known = this.#known.forWrite(task.id);
+    if (known && known.task.seq < task.seq) this.#known.forget(task.id);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -350,12 +375,17 @@ export class DynamoTaskStore implements TaskStore {
   async #headForRead(taskId: string): Promise<KnownHead | null> {
     const known = this.#known.forRead(taskId);
     if (known) return known;
-    const startedAt = this.#monotonicNow();
+    const mark = this.#known.mark();
     const head = await this.#readHead(taskId);
     if (!head) return null;
     await this.#repairIfAbandoned(taskId, head);
     // A tail still lagging is a write in progress elsewhere: not known until it completes.
-    if (!head.lagging) this.#known.confirm(taskId, head, startedAt);
+    if (!head.lagging) {
+      const { task, tokenHash, tail, usage } = head;
+      // The status item and the tail usually hold the same task: keep one copy.
+      const shared = tail && tail.toSeq === task.seq ? { ...tail, task } : tail;
+      this.#known.confirm(taskId, { task, tokenHash, tail: shared, usage }, mark);
+    }
     return head;
   }
 

@@ -32,25 +32,48 @@ export interface KnownHeadsConfig {
 
 /** HEAD_FRESH_MS's default: a poll every 5 s costs at most one head read per task per interval. */
 export const DEFAULT_HEAD_FRESH_MS = 5_000;
-export const DEFAULT_KNOWN_TASKS = 10_000;
+/**
+ * A head holds the task (its message up to 2,000 characters) and a little more: about 1 KB, at
+ * worst a few KB, so a few MB in all, for the tasks active on an instance at once.
+ */
+export const DEFAULT_KNOWN_TASKS = 4_096;
 /**
  * A head is written after for at most this long since it was confirmed. Any age is safe while the
  * slot after it cannot be freed (a write through another instance takes it, and the conditional
  * put then fails and reads), but a batch that DynamoDB's TTL deleted frees its slot: a head older
  * than the shortest TTL (a day) could take a seq again. Ten minutes is far from that.
  */
-const WRITE_MAX_AGE_MS = 10 * 60_000;
+export const WRITE_MAX_AGE_MS = 10 * 60_000;
+
+/**
+ * When something was learned: `order` ranks it among everything this instance learned or forgot
+ * (a counter, so two events in the same millisecond still have an order), `at` dates it for
+ * freshness. A read takes its mark before it asks, a write before its status update.
+ */
+export interface Mark {
+  order: number;
+  at: number;
+}
+
+interface Entry {
+  /** Null: forgotten at `mark`, and nothing learned before then may come back. */
+  head: KnownHead | null;
+  mark: Mark;
+}
 
 /**
  * The heads of tasks this instance knows without asking DynamoDB (issue 15). Writes go on from a
  * known head of any age below WRITE_MAX_AGE_MS: their conditional put is the safety net, and a
  * loss drops the head and reads the true one. Reads are answered from a head only while it is
- * fresh (freshMs), so a write through another instance shows here within that bound. Bounded in
- * count (maxTasks), least recently confirmed first out: Map keeps insertion order.
+ * fresh (freshMs), so a write through another instance shows here within that bound. What is
+ * known only moves forward: a head learned before a later one, or before the task was forgotten
+ * (a replaced token hash, a failed write), is not taken (a read that was in flight meanwhile).
+ * Bounded in count (maxTasks), least recently confirmed first out: Map keeps insertion order.
  */
 export class KnownHeads {
-  readonly #heads = new Map<string, { head: KnownHead; at: number }>();
+  readonly #heads = new Map<string, Entry>();
   readonly #config: KnownHeadsConfig;
+  #order = 0;
 
   constructor(config: KnownHeadsConfig) {
     this.#config = config;
@@ -70,27 +93,44 @@ export class KnownHeads {
     return this.#within(taskId, this.#config.freshMs);
   }
 
-  /** `head` is the task's head as of `at` (by default now): a read started then, or a write just done. */
-  confirm(taskId: string, head: KnownHead, at = this.#config.now()): void {
+  /** Now, as a mark: take it before asking DynamoDB, and confirm what it answered with it. */
+  mark(): Mark {
+    return { order: ++this.#order, at: this.#config.now() };
+  }
+
+  /**
+   * `head` was the task's head at `mark`. Not taken when something later is known (a newer mark,
+   * or a head further on), or the task was forgotten after `mark`.
+   */
+  confirm(taskId: string, head: KnownHead, mark = this.mark()): void {
+    const known = this.#heads.get(taskId);
+    if (known && (mark.order < known.mark.order || head.task.seq < (known.head?.task.seq ?? 0))) return;
+    this.#set(taskId, { head, mark });
+  }
+
+  /**
+   * Nothing is known any more (a write lost its slot or failed part-way, the token hash was
+   * replaced), and nothing learned before now may come back.
+   */
+  forget(taskId: string): void {
+    this.#set(taskId, { head: null, mark: this.mark() });
+  }
+
+  #set(taskId: string, entry: Entry): void {
     if (this.#config.maxTasks <= 0) return;
     this.#heads.delete(taskId);
-    this.#heads.set(taskId, { head, at });
+    this.#heads.set(taskId, entry);
     if (this.#heads.size > this.#config.maxTasks) {
       this.#heads.delete(this.#heads.keys().next().value!);
     }
   }
 
-  /** Nothing is known any more (a write lost its slot, or failed half-way). */
-  forget(taskId: string): void {
-    this.#heads.delete(taskId);
-  }
-
   #within(taskId: string, maxAgeMs: number): KnownHead | undefined {
     const known = this.#heads.get(taskId);
     if (!known) return undefined;
-    const age = this.#config.now() - known.at;
-    if (age < WRITE_MAX_AGE_MS && age < maxAgeMs) return known.head;
+    const age = this.#config.now() - known.mark.at;
+    // Past WRITE_MAX_AGE_MS nothing about it is of use, not even the order of a forget.
     if (age >= WRITE_MAX_AGE_MS) this.#heads.delete(taskId);
-    return undefined;
+    return known.head !== null && age < WRITE_MAX_AGE_MS && age < maxAgeMs ? known.head : undefined;
   }
 }

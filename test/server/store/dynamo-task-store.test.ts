@@ -112,6 +112,101 @@ describe('DynamoTaskStore on dynalite', () => {
       assert.equal((await here.getTask('t-1'))?.tokenHash, 'h3', 'its own replacement at once');
     });
 
+    /** A client whose answers to the commands `hold` picks wait until released. */
+    function holdingClient(hold: (command: { input: Record<string, unknown> }) => boolean) {
+      const client = testClient(fixture.dynalite.endpoint);
+      const send = client.send.bind(client) as (command: object) => Promise<unknown>;
+      let held = 0;
+      const waiting: (() => void)[] = [];
+      let armed = false;
+      client.send = (async (command: { input: Record<string, unknown> }) => {
+        const out = await send(command);
+        if (armed && hold(command)) {
+          held += 1;
+          await new Promise<void>((resolve) => waiting.push(resolve));
+        }
+        return out;
+      }) as typeof client.send;
+      return {
+        client,
+        arm: (on: boolean) => (armed = on),
+        held: () => held,
+        release: () => waiting.splice(0).forEach((resolve) => resolve()),
+      };
+    }
+    const untilHeld = async (h: { held(): number }, n: number) => {
+      while (h.held() < n) await new Promise((resolve) => setTimeout(resolve, 2));
+    };
+
+    it('does not take a head back when a read that was in flight answers after its own write', async () => {
+      const h = holdingClient(
+        (command) =>
+          (command.input.IndexName === undefined && 'Key' in command.input) ||
+          'KeyConditionExpression' in command.input,
+      );
+      const here = fixture.store({}, h.client);
+      await create(here);
+      await here.append('t-1', { update: { progress: 1 }, now: at(1) });
+      fixture.letHeadsAge();
+      h.arm(true);
+      const read = here.getTask('t-1');
+      await untilHeld(h, 2);
+      h.arm(false);
+      const written = await here.append('t-1', { update: { progress: 2 }, now: at(2) });
+      h.release();
+      assert.equal((await read)?.task.seq, 1, 'the read answers what it read');
+      assert.equal(
+        (await here.getTask('t-1'))?.task.seq,
+        written.task.seq,
+        'but what is known stays the newer head',
+      );
+    });
+
+    it('does not bring an old token hash back from a read in flight when it is replaced', async () => {
+      const h = holdingClient((command) => 'Key' in command.input && !('UpdateExpression' in command.input));
+      const here = fixture.store({}, h.client);
+      await create(here);
+      fixture.letHeadsAge();
+      h.arm(true);
+      const read = here.getTask('t-1');
+      await untilHeld(h, 1);
+      h.arm(false);
+      await here.replaceTokenHash('t-1', 'h2');
+      h.release();
+      assert.equal((await read)?.tokenHash, 'h', 'the read answers what it read');
+      assert.equal((await here.getTask('t-1'))?.tokenHash, 'h2', 'but the old hash is not known again');
+    });
+
+    it('does not bring an old token hash back from a write in flight when it is replaced', async () => {
+      const h = holdingClient((command) => command.input.ReturnValues === 'ALL_NEW');
+      const here = fixture.store({}, h.client);
+      await create(here);
+      h.arm(true);
+      const write = here.append('t-1', { update: { progress: 1 }, now: at(1) });
+      await untilHeld(h, 1);
+      h.arm(false);
+      const replaced = here.replaceTokenHash('t-1', 'h2');
+      h.release();
+      await Promise.all([write, replaced]);
+      assert.equal((await here.getTask('t-1'))?.tokenHash, 'h2');
+    });
+
+    it('drops a head older than a write it hears of on the bus', async () => {
+      const a = countedClient();
+      const here = fixture.store({}, a.client);
+      const there = fixture.store();
+      await create(here);
+      const theirs = await there.append('t-1', { update: { progress: 9 }, now: at(1) });
+      here.learn(theirs.task);
+      a.sent.length = 0;
+      assert.equal((await here.getTask('t-1'))?.task.progress, 9, 'within the bound, yet the true head');
+      assert.deepEqual(a.sent, ['Get', 'Query']);
+      here.learn(theirs.task);
+      a.sent.length = 0;
+      await here.getTask('t-1');
+      assert.deepEqual(a.sent, [], 'a write it already knows changes nothing');
+    });
+
     it('forgets a head whose write failed part-way, and reads the true one next', async () => {
       let crash = true;
       const a = countedClient();

@@ -43,14 +43,38 @@ describe('KnownHeads', () => {
     assert.equal(known.size, 0, 'and dropped');
   });
 
-  it('counts a head from the time it was confirmed, not when it was stored', () => {
+  it('dates a head from its mark (when its read started), not from when it is stored', () => {
     const { known, advance } = heads();
-    advance(10_000);
-    // A read that started 4 s ago.
-    known.confirm('a', head('a', 1), 6_000);
+    advance(6_000);
+    const mark = known.mark();
+    advance(4_000);
+    known.confirm('a', head('a', 1), mark);
     assert.ok(known.forRead('a'));
     advance(1_000);
     assert.equal(known.forRead('a'), undefined);
+  });
+
+  it('only moves forward: a head read before a newer one, or a lower seq, is not taken', () => {
+    const { known } = heads();
+    const early = known.mark();
+    known.confirm('a', head('a', 2));
+    known.confirm('a', head('a', 1), early);
+    assert.equal(known.forRead('a')?.task.seq, 2, 'a read that started before the write confirmed');
+    known.confirm('a', head('a', 1));
+    assert.equal(known.forRead('a')?.task.seq, 2, 'a later mark does not take a seq back');
+    known.confirm('a', { ...head('a', 2), tokenHash: 'newer' });
+    assert.equal(known.forRead('a')?.tokenHash, 'newer', 'the same seq learned later replaces it');
+  });
+
+  it('takes nothing learned before a forget (a read in flight when the token hash was replaced)', () => {
+    const { known } = heads();
+    known.confirm('a', head('a', 1));
+    const inFlight = known.mark();
+    known.forget('a');
+    known.confirm('a', head('a', 1), inFlight);
+    assert.equal(known.forRead('a'), undefined);
+    known.confirm('a', { ...head('a', 1), tokenHash: 'read after' });
+    assert.equal(known.forRead('a')?.tokenHash, 'read after');
   });
 
   it('keeps at most maxTasks, dropping the least recently confirmed first', () => {
