@@ -9,7 +9,6 @@ import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
 import { WebSocket } from 'ws';
 import { ROUTES } from '../protocol/index.js';
-import { STATUS_WRITE_BEHIND_MS } from '../server/store/dynamodb/dynamo-task-store.js';
 import { startCapacityMeter } from './lib/capacity-meter.js';
 import { startBenchServer } from './lib/servers.js';
 import { renderMarkdown } from './lib/table.js';
@@ -46,8 +45,6 @@ export async function storeCost(log: (line: string) => void = console.error): Pr
     log(`store cost: ${operation}, ${REPEATS} times...`);
     meter.reset();
     for (let i = 0; i < REPEATS; i++) await step(i);
-    // A status update written behind belongs to the writes before it, not to the next operation.
-    await new Promise((resolve) => setTimeout(resolve, STATUS_WRITE_BEHIND_MS + 200));
     const { requests, readUnits, writeUnits, refusedWrites } = meter.counts;
     const perOperation = Object.fromEntries([...requests].map(([action, n]) => [action, n / REPEATS]));
     const total = [...requests.values()].reduce((a, b) => a + b, 0) / REPEATS;
