@@ -236,6 +236,13 @@ export class DynamoTaskStore implements TaskStore {
         if (earlier) {
           if (earlier.fingerprint !== idempotency.fingerprint)
             throw new IdempotencyMismatchError(idempotency.key);
+          // The write retried is often the tail its writer could not finish (its status update
+          // failed, so the client got a 503 and retried): finish it before answering, so what the
+          // answer says (a task completed, say) is in the status item, not only in a batch with a TTL.
+          if (head.lagging) {
+            await this.#putIdempotency(taskId, head.lagging);
+            await this.#advanceStatus(taskId, head.lagging);
+          }
           return { task: earlier.task, fromSeq: earlier.fromSeq, logs: [], replayed: true };
         }
       }

@@ -291,6 +291,26 @@ describe('DynamoTaskStore on dynalite', () => {
       assert.equal((await b.getTask('t-1'))?.task.seq, 6, 'the retries stored nothing');
     });
 
+    it('finishes the crashed write when its retry is answered as a replay, so the status item says what the answer does', async () => {
+      let crash = true;
+      const crashing = fixture.store({
+        afterClaim: () => {
+          if (crash) throw new SimulatedCrash('its status update never ran');
+        },
+      });
+      await create(crashing);
+      const idempotency = { key: 'finish-1', fingerprint: 'f' };
+      const update: StatusUpdate = { phase: 'running' };
+      await crashing.append('t-1', { update, now: at(1), idempotency }).catch(() => {});
+      assert.equal((await rawItem('t-1', STATUS_SK))?.phase, 'queued', 'left behind');
+      crash = false;
+      const retry = await crashing.append('t-1', { update, now: at(2), idempotency });
+      assert.equal(retry.replayed, true);
+      const status = await rawItem('t-1', STATUS_SK);
+      assert.equal(status?.phase, 'running');
+      assert.equal(status?.seq, retry.task.seq);
+    });
+
     it('has its status item repaired by a reader once the write is clearly abandoned', async () => {
       const crashing = fixture.store({
         afterClaim: () => {
