@@ -19,7 +19,7 @@ import type {
   TaskFeedConfig,
   TaskFeedFactory,
 } from './task-feed-types.js';
-import { httpUrl, pollUrl, wsUrl } from './urls.js';
+import { httpUrl, wsUrl } from './urls.js';
 import { isActiveTaskResponse, isLogsPage, isTaskStatusPage } from './wire-guards.js';
 
 /** The banner's text for each state that lacks live updates. */

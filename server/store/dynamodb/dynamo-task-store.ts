@@ -97,8 +97,6 @@ const PART_WRITES_PARALLEL = 4;
 
 /** The head as read from the table: the status item and the latest batch item. */
 interface Head extends KnownHead {
-  /** The true current task: the status item, or the tail's snapshot when that is newer. */
-  task: Task;
   /** The tail, when the status item has not caught up with it (a write in progress, or a crash). */
   lagging: BatchHead | null;
 }
@@ -119,7 +117,6 @@ export class DynamoTaskStore implements TaskStore {
   readonly #afterClaim: DynamoTaskStoreConfig['afterClaim'];
   readonly #turns = new Map<string, Promise<void>>();
   readonly #known: KnownHeads;
-  readonly #monotonicNow: () => number;
   #closed = false;
 
   constructor(config: DynamoTaskStoreConfig) {
@@ -134,11 +131,10 @@ export class DynamoTaskStore implements TaskStore {
     if (config.logTtlDays * 86_400_000 <= WRITE_MAX_AGE_MS) {
       throw new Error(`logTtlDays must keep lines longer than ${WRITE_MAX_AGE_MS / 60_000} minutes`);
     }
-    this.#monotonicNow = config.monotonicNow ?? (() => performance.now());
     this.#known = new KnownHeads({
       freshMs: config.headFreshMs ?? DEFAULT_HEAD_FRESH_MS,
       maxTasks: config.knownTasks ?? DEFAULT_KNOWN_TASKS,
-      now: this.#monotonicNow,
+      now: config.monotonicNow ?? (() => performance.now()),
     });
   }
 

@@ -10,6 +10,7 @@ export type BatchHead = Pick<
 
 /** A task's head as this instance last saw it confirmed: by its own write, its create, or a read. */
 export interface KnownHead {
+  /** The task at the head: the status item's, or the tail's when the status item lags it. */
   task: Task;
   tokenHash: string;
   /** The latest batch (null: nothing written yet): an append checks its Idempotency-Key first. */
