@@ -28,6 +28,8 @@ export interface CostResult {
 
 /** How many times each operation is repeated. */
 const REPEATS = 100;
+/** POSTs to one task in flight together, for group commit. */
+const CONCURRENT_POSTS = 8;
 
 export async function storeCost(log: (line: string) => void = console.error): Promise<CostResult[]> {
   const db = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
@@ -40,22 +42,31 @@ export async function storeCost(log: (line: string) => void = console.error): Pr
   const base = `http://127.0.0.1:${server.port}`;
   const results: CostResult[] = [];
 
-  /** Runs `step` REPEATS times in a row and records the requests per step. */
-  async function measure(operation: string, target: number | null, step: (i: number) => Promise<void>) {
-    log(`store cost: ${operation}, ${REPEATS} times...`);
+  /**
+   * Runs `step` REPEATS times in a row and records the requests per operation (a step does
+   * `perStep` operations at once).
+   */
+  async function measure(
+    operation: string,
+    target: number | null,
+    step: (i: number) => Promise<void>,
+    perStep = 1,
+  ) {
+    log(`store cost: ${operation}, ${REPEATS * perStep} times...`);
     meter.reset();
     for (let i = 0; i < REPEATS; i++) await step(i);
     const { requests, readUnits, writeUnits, refusedWrites } = meter.counts;
-    const perOperation = Object.fromEntries([...requests].map(([action, n]) => [action, n / REPEATS]));
-    const total = [...requests.values()].reduce((a, b) => a + b, 0) / REPEATS;
+    const operations = REPEATS * perStep;
+    const perOperation = Object.fromEntries([...requests].map(([action, n]) => [action, n / operations]));
+    const total = [...requests.values()].reduce((a, b) => a + b, 0) / operations;
     results.push({
       operation,
       perOperation,
       total,
       target,
-      readUnits: readUnits / REPEATS,
-      writeUnits: writeUnits / REPEATS,
-      refusedWrites: refusedWrites / REPEATS,
+      readUnits: readUnits / operations,
+      writeUnits: writeUnits / operations,
+      refusedWrites: refusedWrites / operations,
     });
   }
 
@@ -87,6 +98,19 @@ export async function storeCost(log: (line: string) => void = console.error): Pr
         { progress: i % 100, message: `step ${i}`, logs: [{ message: `line ${i}` }] },
         auth,
       ).then(() => {}),
+    );
+    // Agents (or one agent's parallel workers) posting lines to one task at once: the writes that
+    // queue behind the one in flight go to DynamoDB together (group commit).
+    await measure(
+      `log POST, ${CONCURRENT_POSTS} to one task at once (group commit)`,
+      null,
+      (i) =>
+        Promise.all(
+          Array.from({ length: CONCURRENT_POSTS }, (_, j) =>
+            post(ROUTES.taskStatus(id), { logs: [{ message: `worker ${j} line ${i}` }] }, auth),
+          ),
+        ).then(() => {}),
+      CONCURRENT_POSTS,
     );
     await measure('status POST with an Idempotency-Key', 2, (i) =>
       post(

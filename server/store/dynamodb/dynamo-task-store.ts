@@ -8,8 +8,8 @@ import {
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { Task, TaskStatusPage } from '../../../protocol/index.js';
-import { applyUpdate, newTask } from '../apply-update.js';
-import { chargeLogs, DEFAULT_LOG_QUOTA, NO_USAGE, type LogQuota, type LogUsage } from '../log-quota.js';
+import { newTask } from '../apply-update.js';
+import { DEFAULT_LOG_QUOTA, NO_USAGE, type LogQuota, type LogUsage } from '../log-quota.js';
 import { PAGE_MAX_BYTES, PageCollector } from '../page-collector.js';
 import {
   IdempotencyMismatchError,
@@ -26,6 +26,7 @@ import type {
   TaskStore,
 } from '../task-store.js';
 import { isConditionalCheckFailed, toStoreError } from './errors.js';
+import { applyGroup, groupSize } from './group-commit.js';
 import {
   isExpired,
   packLines,
@@ -95,6 +96,15 @@ const ABANDONED_AFTER_MS = 10_000;
 /** Parts of one big write put in parallel. */
 const PART_WRITES_PARALLEL = 4;
 
+/**
+ * A write waiting for its turn (`input`), or another operation's place in the order (none): a
+ * group never reaches past it. `answer`: set once a turn has taken the write into its group.
+ */
+interface Waiting {
+  input?: AppendInput;
+  answer?: Promise<AppendResult>;
+}
+
 /** The head as read from the table: the status item and the latest batch item. */
 interface Head extends KnownHead {
   /** The tail, when the status item has not caught up with it (a write in progress, or a crash). */
@@ -116,6 +126,8 @@ export class DynamoTaskStore implements TaskStore {
   readonly #onClose: (() => Promise<void>) | undefined;
   readonly #afterClaim: DynamoTaskStoreConfig['afterClaim'];
   readonly #turns = new Map<string, Promise<void>>();
+  /** Per task, this instance's writes (and token replacements) not yet in a turn, in order. */
+  readonly #waiting = new Map<string, Waiting[]>();
   readonly #known: KnownHeads;
   #closed = false;
 
@@ -166,9 +178,13 @@ export class DynamoTaskStore implements TaskStore {
   }
 
   replaceTokenHash(taskId: string, tokenHash: string): Promise<void> {
-    // In turn with this instance's writes to the task: none in flight confirms the old hash after.
+    // In turn with this instance's writes to the task: none in flight confirms the old hash after,
+    // and none that came after it is grouped with one before it (the entry stops a group).
+    const barrier: Waiting = {};
+    this.#waitingFor(taskId).push(barrier);
     return this.#inTurn(taskId, () =>
       this.#guard(async () => {
+        this.#removeWaiting(taskId, barrier);
         try {
           // Its own attribute: #advanceStatus sets only the status fields, so no write puts the old hash back.
           await this.#client.send(
@@ -195,21 +211,57 @@ export class DynamoTaskStore implements TaskStore {
   append(taskId: string, input: AppendInput): Promise<AppendResult> {
     // Writes to one task from this instance take turns: they would only race each other for the
     // same slot, each loss costing DynamoDB requests. Other instances still race, and lose safely.
-    return this.#inTurn(taskId, () =>
-      this.#guard(async () => {
-        try {
-          return await this.#append(taskId, input);
-        } catch (error) {
-          // Failed part-way (the status update, say): the next write reads the true head.
-          this.#known.forget(taskId);
-          throw error;
-        }
-      }),
-    );
+    // A turn also takes the writes waiting behind it that may share its batch item (group commit,
+    // ./group-commit.ts); their own turns then only hand out the answers.
+    const entry: Waiting = { input };
+    this.#waitingFor(taskId).push(entry);
+    return this.#inTurn(taskId, () => entry.answer ?? this.#commitGroup(taskId));
   }
 
-  async #append(taskId: string, { update, now, idempotency }: AppendInput): Promise<AppendResult> {
+  #waitingFor(taskId: string): Waiting[] {
+    let waiting = this.#waiting.get(taskId);
+    if (!waiting) this.#waiting.set(taskId, (waiting = []));
+    return waiting;
+  }
+
+  /** Writes the group at the front of the task's queue; answers its first member. */
+  #commitGroup(taskId: string): Promise<AppendResult> {
+    const waiting = this.#waiting.get(taskId)!;
+    const inputs: AppendInput[] = [];
+    for (const entry of waiting) {
+      if (!entry.input) break;
+      inputs.push(entry.input);
+    }
+    const members = waiting.splice(0, groupSize(inputs));
+    if (waiting.length === 0) this.#waiting.delete(taskId);
+    const outcomes = this.#guard(async () => {
+      try {
+        return await this.#append(taskId, inputs.slice(0, members.length));
+      } catch (error) {
+        // Failed part-way (the status update, say): the next write reads the true head.
+        this.#known.forget(taskId);
+        throw error;
+      }
+    });
+    members.forEach((member, index) => {
+      member.answer = outcomes.then((all) => {
+        const outcome = all[index]!;
+        if (outcome instanceof Error) throw outcome;
+        return outcome;
+      });
+      // Each is awaited in its member's own turn, once the first's has settled.
+      member.answer.catch(() => {});
+    });
+    return members[0]!.answer!;
+  }
+
+  /**
+   * One write of `inputs` (a group: see groupSize), trying slot after slot; an outcome per input.
+   * An input with an Idempotency-Key is always alone.
+   */
+  async #append(taskId: string, inputs: readonly AppendInput[]): Promise<(AppendResult | Error)[]> {
     const pk = taskPk(taskId);
+    const { now, idempotency } = inputs[0]!;
     const ttl = ttlFrom(now, this.#logTtlDays);
     const writeId = randomUUID();
     let parts: BatchItem['parts'];
@@ -239,7 +291,7 @@ export class DynamoTaskStore implements TaskStore {
             await this.#putIdempotency(taskId, head.lagging);
             await this.#advanceStatus(taskId, head.lagging);
           }
-          return { task: earlier.task, fromSeq: earlier.fromSeq, logs: [], replayed: true };
+          return [{ task: earlier.task, fromSeq: earlier.fromSeq, logs: [], replayed: true }];
         }
       }
       // A batch may only follow a tail whose IDEM item exists (the writer may have crashed).
@@ -247,30 +299,35 @@ export class DynamoTaskStore implements TaskStore {
       await this.#repairIfAbandoned(taskId, head);
 
       // Checked against the true head; the conditional put below fails if anyone wrote since.
-      const applied = applyUpdate(head.task, update, now);
-      if (applied.task.seq === head.task.seq) {
+      const { outcomes, write } = applyGroup(taskId, head, inputs, this.#logQuota);
+      // A known head behind another instance's writes refuses nothing the true head would allow:
+      // phases and the log usage only move forward. What it lets through, the put below catches.
+      const answers = outcomes.map((outcome) =>
+        outcome instanceof Error ? outcome : { ...outcome, replayed: false },
+      );
+      if (!write) {
         // Nothing to write, so nothing checks the head: answer with it only if it is fresh.
         if (known && !this.#known.forRead(taskId)) {
           this.#known.forget(taskId);
           continue;
         }
-        return { ...applied, replayed: false };
+        return answers;
       }
       // The counter rides in the batch item: a writer that loses the slot counts again from the
       // winner's total, so concurrent writes cannot overshoot the quota together.
-      const usage = chargeLogs(taskId, head.usage, applied.logs, this.#logQuota);
+      const { usage } = write;
 
-      const groups = packLines(applied.logs.map(toStoredLine));
+      const groups = packLines(write.logs.map(toStoredLine));
       if (groups.length > 1 && parts === undefined) {
         parts = await this.#stageParts(taskId, writeId, groups, ttl);
       }
       const item: BatchItem = {
         pk,
-        sk: batchSk(applied.fromSeq),
-        fromSeq: applied.fromSeq,
-        toSeq: applied.task.seq,
-        task: applied.task,
-        lineCount: applied.logs.length,
+        sk: batchSk(write.fromSeq),
+        fromSeq: write.fromSeq,
+        toSeq: write.task.seq,
+        task: write.task,
+        lineCount: write.logs.length,
         lines: groups.length === 1 ? groups[0] : undefined,
         parts,
         idem: idempotency && { key: idempotency.key, fingerprint: idempotency.fingerprint },
@@ -286,16 +343,24 @@ export class DynamoTaskStore implements TaskStore {
         if (attempt > 2) await sleep(Math.random() * Math.min(50, attempt * 2));
         continue;
       }
-      await this.#afterClaim?.(taskId, applied.fromSeq);
+      await this.#afterClaim?.(taskId, write.fromSeq);
       if (item.idem) await this.#putIdempotency(taskId, item);
       const mark = this.#known.mark();
       const tokenHash = await this.#advanceStatus(taskId, item);
       if (tokenHash === null) this.#known.forget(taskId);
       else
-        this.#known.confirm(taskId, { task: applied.task, tokenHash, tail: withoutLines(item), usage }, mark);
-      return { ...applied, replayed: false };
+        this.#known.confirm(taskId, { task: write.task, tokenHash, tail: withoutLines(item), usage }, mark);
+      return answers;
     }
     throw new StoreUnavailableError(`too many concurrent writes to task "${taskId}"; try again`, 1);
+  }
+
+  #removeWaiting(taskId: string, entry: Waiting): void {
+    const waiting = this.#waiting.get(taskId);
+    if (!waiting) return;
+    const index = waiting.indexOf(entry);
+    if (index >= 0) waiting.splice(index, 1);
+    if (waiting.length === 0) this.#waiting.delete(taskId);
   }
 
   /** Runs `work` after every earlier call for the same task has settled. */

@@ -60,6 +60,117 @@ describe('DynamoTaskStore on dynalite', () => {
     return { client, sent };
   }
 
+  describe('group commit: writes queued behind one in flight (issue 15)', () => {
+    it('writes POSTs that arrive together as one batch item, each answered with its own seqs', async () => {
+      const counted = countedClient();
+      const store = fixture.store({}, counted.client);
+      await create(store);
+      counted.sent.length = 0;
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          store.append('t-1', { update: { logs: lines(2, `w${i}`) }, now: at(1) }),
+        ),
+      );
+      assert.deepEqual(counted.sent, ['Put', 'Update'], 'ten POSTs, one put and one status update');
+      answers.forEach((answer, i) => {
+        assert.equal(answer.fromSeq, 1 + 2 * i);
+        assert.deepEqual(
+          answer.logs.map((line) => [line.seq, line.message]),
+          [
+            [1 + 2 * i, `w${i} 1`],
+            [2 + 2 * i, `w${i} 2`],
+          ],
+        );
+        assert.equal(answer.task.seq, 2 + 2 * i, 'the task as after this POST');
+      });
+      const other = fixture.store();
+      const page = await other.readPage('t-1', { afterSeq: 0, limit: 100 });
+      assert.deepEqual(
+        page!.logs.map((line) => `${line.seq}:${line.message}`),
+        answers.flatMap((answer) => answer.logs.map((line) => `${line.seq}:${line.message}`)),
+      );
+      assert.equal(page!.task.seq, 20);
+    });
+
+    it('ends a group at a change of status, and lets a keyed write and a token replacement go alone', async () => {
+      const counted = countedClient();
+      const store = fixture.store({}, counted.client);
+      await create(store);
+      counted.sent.length = 0;
+      const writes = [
+        store.append('t-1', { update: { logs: lines(1, 'a') }, now: at(1) }),
+        store.append('t-1', { update: { logs: lines(1, 'b'), progress: 10 }, now: at(1) }),
+        store.append('t-1', { update: { logs: lines(1, 'c') }, now: at(1) }),
+        store.append('t-1', {
+          update: { logs: lines(1, 'd') },
+          now: at(1),
+          idempotency: { key: 'k', fingerprint: 'f' },
+        }),
+        store.append('t-1', { update: { logs: lines(1, 'e') }, now: at(1) }),
+      ];
+      const replaced = store.replaceTokenHash('t-1', 'h2');
+      writes.push(store.append('t-1', { update: { logs: lines(1, 'f') }, now: at(1) }));
+      const answers = await Promise.all(writes);
+      await replaced;
+      // Groups: [a b] [c] [d] [e] | token | [f].
+      assert.equal(
+        counted.sent.filter((name) => name === 'Put').length,
+        6,
+        'five batch puts and one IDEM item',
+      );
+      assert.deepEqual(
+        answers.map((answer) => answer.fromSeq),
+        [1, 2, 4, 5, 6, 7],
+      );
+      const page = await fixture.store().readPage('t-1', { afterSeq: 0, limit: 100 });
+      assert.deepEqual(
+        page!.logs.map((line) => `${line.seq}:${line.message}`),
+        ['1:a 1', '2:b 1', '4:c 1', '5:d 1', '6:e 1', '7:f 1'],
+      );
+      assert.equal(page!.task.progress, 10);
+    });
+
+    it('refuses one write of a group past the log quota and stores the others without a hole', async () => {
+      const store = fixture.store({ logQuota: { maxLines: 5, maxBytes: 1_000_000 } });
+      await create(store);
+      const [a, b, c] = await Promise.allSettled([
+        store.append('t-1', { update: { logs: lines(3, 'a') }, now: at(1) }),
+        store.append('t-1', { update: { logs: lines(3, 'b') }, now: at(1) }),
+        store.append('t-1', { update: { logs: lines(2, 'c') }, now: at(1) }),
+      ]);
+      assert.equal(a.status, 'fulfilled');
+      assert.equal(b.status, 'rejected');
+      assert.match(String((b as PromiseRejectedResult).reason), /quota|log/i);
+      assert.equal(c.status, 'fulfilled');
+      const page = await fixture.store().readPage('t-1', { afterSeq: 0, limit: 100 });
+      assert.deepEqual(
+        page!.logs.map((line) => `${line.seq}:${line.message}`),
+        ['1:a 1', '2:a 2', '3:a 3', '4:c 1', '5:c 2'],
+      );
+    });
+
+    it('keeps seqs contiguous when groups from two instances race for the same slots', async () => {
+      const here = fixture.store();
+      const there = fixture.store();
+      await create(here);
+      await there.readPage('t-1', { limit: 1 });
+      const writes = Array.from({ length: 40 }, (_, i) =>
+        (i % 2 ? here : there).append('t-1', { update: { logs: lines(1 + (i % 3), `w${i}`) }, now: at(1) }),
+      );
+      const answers = await Promise.all(writes);
+      const seqs = answers.flatMap((answer) => answer.logs.map((line) => line.seq)).sort((x, y) => x - y);
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: seqs.length }, (_, i) => i + 1),
+      );
+      const page = await fixture.store().readPage('t-1', { afterSeq: 0, limit: 1_000 });
+      assert.equal(page!.logs.length, seqs.length);
+      for (const answer of answers) {
+        for (const line of answer.logs) assert.equal(page!.logs[line.seq - 1]!.message, line.message);
+      }
+    });
+  });
+
   describe('the heads an instance knows (issue 15)', () => {
     it('writes after its own last write without reading, and reads only when another instance took the slot', async () => {
       const a = countedClient();
