@@ -14,8 +14,11 @@ import { ensureTable } from '../server/store/dynamodb/table.js';
 const IN_FLIGHT = 16;
 const TABLE = 'floor';
 
-/** Conditional puts per second of items shaped like a status POST's batch item, for `seconds`. */
-export async function dynaliteConditionalPutRate(seconds: number): Promise<number> {
+/**
+ * Conditional puts per second of items shaped like a status POST's batch item, for `seconds`;
+ * with `lineCount`, each item also holds that many log lines like the bench's 50-line POST.
+ */
+export async function dynaliteConditionalPutRate(seconds: number, lineCount = 0): Promise<number> {
   const dir = await mkdtemp(path.join(tmpdir(), 'ats-floor-'));
   const dynalite = await startEmbeddedDynalite({ dataDir: path.join(dir, 'dynalite') });
   const client = createDynamoClient({ endpoint: dynalite.endpoint, credentials: LOCAL_CREDENTIALS });
@@ -31,6 +34,12 @@ export async function dynaliteConditionalPutRate(seconds: number): Promise<numbe
       createdAt: new Date(0).toISOString(),
       updatedAt: new Date(0).toISOString(),
     };
+    const at = new Date(0).toISOString();
+    const lines = Array.from({ length: lineCount }, (_, i) => ({
+      at,
+      level: 'info',
+      message: `line ${i}: npm warn deprecated glob@7.2.3: Glob versions prior to v9 are no longer supported`,
+    }));
     let seq = 0;
     let done = 0;
     const until = Date.now() + seconds * 1000;
@@ -48,7 +57,8 @@ export async function dynaliteConditionalPutRate(seconds: number): Promise<numbe
                 fromSeq: slot,
                 toSeq: slot,
                 task: { ...task, seq: slot },
-                lineCount: 0,
+                lineCount,
+                ...(lineCount > 0 ? { lines } : {}),
                 ttl: 2_000_000_000,
                 writtenAt: seq,
               },
@@ -69,4 +79,5 @@ export async function dynaliteConditionalPutRate(seconds: number): Promise<numbe
 
 if (process.argv[1]?.endsWith('dynalite-floor.ts')) {
   console.log(`${(await dynaliteConditionalPutRate(5)).toFixed(0)} conditional puts/s`);
+  console.log(`${(await dynaliteConditionalPutRate(5, 50)).toFixed(0)} conditional puts/s of 50-line items`);
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { createDynamoClient, credentialsFor, LOCAL_CREDENTIALS } from './dynamodb/client.js';
-import { DynamoTaskStore } from './dynamodb/dynamo-task-store.js';
+import { DynamoTaskStore, STATUS_WRITE_BEHIND_MS } from './dynamodb/dynamo-task-store.js';
 import { startEmbeddedDynalite, type EmbeddedDynaliteStats } from './dynamodb/embedded-dynalite.js';
 import { ensureTable, tableExists } from './dynamodb/table.js';
 import type { LogQuota } from './log-quota.js';
@@ -72,6 +72,10 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
         logTtlDays: options.logTtlDays,
         headFreshMs: options.headFreshMs,
         logQuota: options.logQuota,
+        // Here only: dynalite never deletes an item (it has no TTL), so a batch whose status
+        // update was lost to a crash stays, and every read folds it in. On DynamoDB, TTL would
+        // delete it after LOG_TTL_DAYS and the status item would fall back to an older head.
+        statusWriteBehindMs: STATUS_WRITE_BEHIND_MS,
         onClose: () => embedded.close(),
       });
       return {

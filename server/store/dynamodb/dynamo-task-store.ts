@@ -7,7 +7,7 @@ import {
   type DynamoDBDocumentClient,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import type { Task, TaskStatusPage } from '../../../protocol/index.js';
+import { isTerminal, type Task, type TaskStatusPage } from '../../../protocol/index.js';
 import { newTask } from '../apply-update.js';
 import { DEFAULT_LOG_QUOTA, NO_USAGE, type LogQuota, type LogUsage } from '../log-quota.js';
 import { PAGE_MAX_BYTES, PageCollector } from '../page-collector.js';
@@ -78,6 +78,14 @@ export interface DynamoTaskStoreConfig {
    * DEFAULT_HEAD_FRESH_MS; 0: every read asks DynamoDB (writes still go on from what they know).
    */
   headFreshMs?: number;
+  /**
+   * How long a write's status update may wait, to be coalesced with the task's next writes (e.g.
+   * STATUS_WRITE_BEHIND_MS); 0 (the default): each write updates the status item before it
+   * answers. Only for a table that never deletes items (the embedded dynalite): with DynamoDB's
+   * TTL, a status update lost to a crash would let the status item fall back to an older head
+   * once the batches after it expire (see ./README.md).
+   */
+  statusWriteBehindMs?: number;
   /** How many tasks' heads are remembered (default DEFAULT_KNOWN_TASKS); 0: none. */
   knownTasks?: number;
   /** A monotonic clock in ms (default performance.now), for the age of a known head. */
@@ -93,6 +101,14 @@ export interface DynamoTaskStoreConfig {
 const SLOT_ATTEMPTS_MAX = 100;
 /** A status item lagging its tail batch for this long was left behind by a crashed writer. */
 const ABANDONED_AFTER_MS = 10_000;
+/**
+ * With `statusWriteBehindMs` set to it, a busy task's status item is updated at most once per this
+ * long (issue 15): each write is one put, and the update after it waits for the writes that
+ * follow. Safe on a table that keeps every batch: the batch item is the write (it holds the task
+ * after it) and every reader folds the latest batch into the status item; a crash meanwhile leaves
+ * a lag that readers repair (ABANDONED_AFTER_MS). A write that ends the task updates it at once.
+ */
+export const STATUS_WRITE_BEHIND_MS = 1_000;
 /** Parts of one big write put in parallel. */
 const PART_WRITES_PARALLEL = 4;
 
@@ -129,6 +145,11 @@ export class DynamoTaskStore implements TaskStore {
   /** Per task, this instance's writes (and token replacements) not yet in a turn, in order. */
   readonly #waiting = new Map<string, Waiting[]>();
   readonly #known: KnownHeads;
+  readonly #statusWriteBehindMs: number;
+  /** Per task, the latest batch whose status update waits, and the timer that will write it. */
+  readonly #behind = new Map<string, { batch: BatchHead; timer: ReturnType<typeof setTimeout> }>();
+  /** Status updates under way, awaited by close(). */
+  readonly #updating = new Set<Promise<void>>();
   #closed = false;
 
   constructor(config: DynamoTaskStoreConfig) {
@@ -143,6 +164,7 @@ export class DynamoTaskStore implements TaskStore {
     if (config.logTtlDays * 86_400_000 <= WRITE_MAX_AGE_MS) {
       throw new Error(`logTtlDays must keep lines longer than ${WRITE_MAX_AGE_MS / 60_000} minutes`);
     }
+    this.#statusWriteBehindMs = config.statusWriteBehindMs ?? 0;
     this.#known = new KnownHeads({
       freshMs: config.headFreshMs ?? DEFAULT_HEAD_FRESH_MS,
       maxTasks: config.knownTasks ?? DEFAULT_KNOWN_TASKS,
@@ -269,7 +291,7 @@ export class DynamoTaskStore implements TaskStore {
       // What this instance knows (its own last write, usually): no read. If another instance wrote
       // since, the conditional put below fails, and the next attempt reads the true head.
       const known = attempt === 1 ? this.#known.forWrite(taskId) : undefined;
-      const head = known ? { ...known, lagging: null } : await this.#readHead(taskId);
+      const head = known ? { ...known, lagging: known.lagging ?? null } : await this.#readHead(taskId);
       if (!head) throw new TaskNotFoundError(taskId);
 
       if (idempotency) {
@@ -345,11 +367,18 @@ export class DynamoTaskStore implements TaskStore {
       }
       await this.#afterClaim?.(taskId, write.fromSeq);
       if (item.idem) await this.#putIdempotency(taskId, item);
+      const written = { task: write.task, tokenHash: head.tokenHash, tail: withoutLines(item), usage };
+      if (this.#statusWriteBehindMs > 0 && !isTerminal(write.task.phase)) {
+        this.#known.wrote(taskId, written);
+        this.#updateStatusLater(taskId, written.tail);
+        return answers;
+      }
+      // Updated before the answer: what ends a task is in the status item when the client hears of it.
+      this.#cancelStatusUpdate(taskId);
       const mark = this.#known.mark();
       const tokenHash = await this.#advanceStatus(taskId, item);
       if (tokenHash === null) this.#known.forget(taskId);
-      else
-        this.#known.confirm(taskId, { task: write.task, tokenHash, tail: withoutLines(item), usage }, mark);
+      else this.#known.confirm(taskId, { ...written, tokenHash }, mark);
       return answers;
     }
     throw new StoreUnavailableError(`too many concurrent writes to task "${taskId}"; try again`, 1);
@@ -361,6 +390,46 @@ export class DynamoTaskStore implements TaskStore {
     const index = waiting.indexOf(entry);
     if (index >= 0) waiting.splice(index, 1);
     if (waiting.length === 0) this.#waiting.delete(taskId);
+  }
+
+  // ---- the status item, written behind ----------------------------------------------------
+
+  /** The status item is to move forward to `batch` within STATUS_WRITE_BEHIND_MS. */
+  #updateStatusLater(taskId: string, batch: BatchHead): void {
+    const waiting = this.#behind.get(taskId);
+    if (waiting) {
+      waiting.batch = batch;
+      return;
+    }
+    const timer = setTimeout(() => this.#updateStatusNow(taskId), this.#statusWriteBehindMs);
+    // Never what keeps a process alive: close() writes what waits, and a crash loses nothing.
+    timer.unref();
+    this.#behind.set(taskId, { batch, timer });
+  }
+
+  #cancelStatusUpdate(taskId: string): void {
+    clearTimeout(this.#behind.get(taskId)?.timer);
+    this.#behind.delete(taskId);
+  }
+
+  /** Writes the task's waiting status update, if any; resolves when it is done (or failed). */
+  #updateStatusNow(taskId: string): Promise<void> {
+    const waiting = this.#behind.get(taskId);
+    if (!waiting) return Promise.resolve();
+    this.#cancelStatusUpdate(taskId);
+    const mark = this.#known.mark();
+    const update = this.#advanceStatus(taskId, waiting.batch).then(
+      (tokenHash) => {
+        if (tokenHash !== null) this.#known.tokenHashAt(taskId, tokenHash, mark);
+      },
+      () => {
+        // The write is in its batch item, which every reader folds in; a later write's update,
+        // or a reader once the lag is ABANDONED_AFTER_MS old, moves the status item forward.
+      },
+    );
+    this.#updating.add(update);
+    void update.then(() => this.#updating.delete(update));
+    return update;
   }
 
   /** Runs `work` after every earlier call for the same task has settled. */
@@ -427,9 +496,16 @@ export class DynamoTaskStore implements TaskStore {
     if (known && known.task.seq < task.seq) this.#known.forget(task.id);
   }
 
+  /** Writes every status update waiting now, and waits for those under way. */
+  async settle(): Promise<void> {
+    await Promise.all([...this.#behind.keys()].map((taskId) => this.#updateStatusNow(taskId)));
+    await Promise.all(this.#updating);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.settle();
     this.#client.destroy();
     await this.#onClose?.();
   }
@@ -447,13 +523,10 @@ export class DynamoTaskStore implements TaskStore {
     const head = await this.#readHead(taskId);
     if (!head) return null;
     await this.#repairIfAbandoned(taskId, head);
-    // A tail still lagging is a write in progress elsewhere: not known until it completes.
-    if (!head.lagging) {
-      const { task, tokenHash, tail, usage } = head;
-      // The status item and the tail usually hold the same task: keep one copy.
-      const shared = tail && tail.toSeq === task.seq ? { ...tail, task } : tail;
-      this.#known.confirm(taskId, { task, tokenHash, tail: shared, usage }, mark);
-    }
+    const { task, tokenHash, tail, usage, lagging } = head;
+    // The status item and the tail usually hold the same task: keep one copy.
+    const shared = tail && tail !== lagging && tail.toSeq === task.seq ? { ...tail, task } : tail;
+    this.#known.confirm(taskId, { task, tokenHash, tail: shared, usage, lagging }, mark);
     return head;
   }
 

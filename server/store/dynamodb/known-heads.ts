@@ -17,6 +17,12 @@ export interface KnownHead {
   tail: BatchHead | null;
   /** The log the task holds as of `task` (its quota's counter). */
   usage: LogUsage;
+  /**
+   * The tail, when the status item had not caught up with it when this head was read (a write
+   * whose status update waits, or a crashed writer's): a write after it first makes sure of its
+   * IDEM item, as after a head read from the table.
+   */
+  lagging?: BatchHead | null;
 }
 
 export interface KnownHeadsConfig {
@@ -60,6 +66,8 @@ interface Entry {
   /** Null: forgotten at `mark`, and nothing learned before then may come back. */
   head: KnownHead | null;
   mark: Mark;
+  /** When DynamoDB last told the token hash (a read, a create, a status update's answer). */
+  hashMark: Mark;
 }
 
 /**
@@ -106,7 +114,30 @@ export class KnownHeads {
   confirm(taskId: string, head: KnownHead, mark = this.mark()): void {
     const known = this.#heads.get(taskId);
     if (known && (mark.order < known.mark.order || head.task.seq < (known.head?.task.seq ?? 0))) return;
-    this.#set(taskId, { head, mark });
+    this.#set(taskId, { head, mark, hashMark: mark });
+  }
+
+  /**
+   * A write of this instance put `head` (its status update written behind, so DynamoDB has not
+   * told the token hash): the head is known from `mark`, the hash stays what was last told.
+   */
+  wrote(taskId: string, head: KnownHead, mark = this.mark()): void {
+    const known = this.#heads.get(taskId);
+    if (known && (mark.order < known.mark.order || head.task.seq < (known.head?.task.seq ?? 0))) return;
+    const told = known?.head ? { tokenHash: known.head.tokenHash, hashMark: known.hashMark } : null;
+    this.#set(taskId, {
+      head: told ? { ...head, tokenHash: told.tokenHash } : head,
+      mark,
+      hashMark: told?.hashMark ?? mark,
+    });
+  }
+
+  /** DynamoDB held `tokenHash` at `mark` (a status update's answer): taken unless newer is known. */
+  tokenHashAt(taskId: string, tokenHash: string, mark: Mark): void {
+    const known = this.#heads.get(taskId);
+    if (!known?.head || mark.order < known.hashMark.order) return;
+    known.head = { ...known.head, tokenHash };
+    known.hashMark = mark;
   }
 
   /**
@@ -114,7 +145,8 @@ export class KnownHeads {
    * replaced), and nothing learned before now may come back.
    */
   forget(taskId: string): void {
-    this.#set(taskId, { head: null, mark: this.mark() });
+    const mark = this.mark();
+    this.#set(taskId, { head: null, mark, hashMark: mark });
   }
 
   #set(taskId: string, entry: Entry): void {

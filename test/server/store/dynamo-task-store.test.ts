@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { StatusUpdate } from '../../../protocol/index.js';
+import { STATUS_WRITE_BEHIND_MS } from '../../../server/store/dynamodb/dynamo-task-store.js';
 import { idempotencySk, STATUS_SK, taskPk } from '../../../server/store/dynamodb/keys.js';
 import { StoreUnavailableError } from '../../../server/store/store-errors.js';
 import type { TaskStore } from '../../../server/store/task-store.js';
@@ -316,6 +317,69 @@ describe('DynamoTaskStore on dynalite', () => {
       a.sent.length = 0;
       await here.getTask('t-1');
       assert.deepEqual(a.sent, [], 'a write it already knows changes nothing');
+    });
+
+    it("writes a busy task's status item behind when told to: one update for the writes of a moment, at once for the last", async () => {
+      const a = countedClient();
+      const here = fixture.store({ statusWriteBehindMs: STATUS_WRITE_BEHIND_MS }, a.client);
+      await create(here);
+      a.sent.length = 0;
+      for (let i = 1; i <= 5; i++)
+        await here.append('t-1', { update: { progress: i, logs: lines(1) }, now: at(i) });
+      assert.deepEqual(a.sent, ['Put', 'Put', 'Put', 'Put', 'Put']);
+      assert.equal((await rawItem('t-1', STATUS_SK))?.seq, 0, 'the status item waits');
+      fixture.letHeadsAge();
+      const other = fixture.store();
+      assert.equal((await other.getTask('t-1'))?.task.progress, 5, 'readers fold the latest batch in');
+      await here.settle();
+      assert.equal(a.sent.filter((c) => c === 'Update').length, 1, 'one update for the five writes');
+      assert.equal((await rawItem('t-1', STATUS_SK))?.seq, 10);
+
+      const done = await here.append('t-1', { update: { phase: 'completed' }, now: at(6) });
+      assert.equal(
+        (await rawItem('t-1', STATUS_SK))?.phase,
+        'completed',
+        'what ends the task is in before the answer',
+      );
+      assert.equal((await rawItem('t-1', STATUS_SK))?.seq, done.task.seq);
+    });
+
+    it('writes the waiting status updates when it closes', async () => {
+      const here = fixture.store({ statusWriteBehindMs: STATUS_WRITE_BEHIND_MS });
+      await create(here);
+      await here.append('t-1', { update: { progress: 7 }, now: at(1) });
+      assert.equal((await rawItem('t-1', STATUS_SK))?.progress, null);
+      await here.close();
+      assert.equal((await rawItem('t-1', STATUS_SK))?.progress, 7);
+    });
+
+    it('loses nothing when it dies while status updates wait: the next process folds the tail in and repairs it', async () => {
+      const a = countedClient();
+      const dying = fixture.store({ statusWriteBehindMs: STATUS_WRITE_BEHIND_MS }, a.client);
+      await create(dying);
+      await dying.append('t-1', { update: { phase: 'running', logs: lines(2) }, now: at(1) });
+      const last = await dying.append('t-1', { update: { progress: 40, logs: lines(1) }, now: at(2) });
+      // Killed: its connection gone, so the update it had waiting fails when its timer fires.
+      a.client.destroy();
+      assert.equal((await rawItem('t-1', STATUS_SK))?.seq, 0, 'no status update reached the table');
+
+      const next = fixture.store({ statusWriteBehindMs: STATUS_WRITE_BEHIND_MS });
+      const head = await next.getTask('t-1');
+      assert.equal(head?.task.seq, last.task.seq, 'every acknowledged write is in the head');
+      assert.equal(head?.task.progress, 40);
+      const after = await next.append('t-1', { update: { logs: lines(1, 'after') }, now: at(3) });
+      assert.equal(after.fromSeq, last.task.seq + 1, 'no seq handed out twice');
+
+      // Once the lag is clearly abandoned, a reader moves the status item forward itself.
+      fixture.letHeadsAge();
+      const later = fixture.store({ clock: () => at(60_000) });
+      await later.readPage('t-1', { limit: 1 });
+      assert.equal((await rawItem('t-1', STATUS_SK))?.seq, after.task.seq);
+      const page = await later.readPage('t-1', { afterSeq: 0, limit: 10 });
+      assert.deepEqual(
+        page!.logs.map((line) => line.seq),
+        [1, 2, 4, 6],
+      );
     });
 
     it('forgets a head whose write failed part-way, and reads the true one next', async () => {
