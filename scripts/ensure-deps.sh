@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# What the tests need from Debian: Chromium (browser and end-to-end tests) and faketime (the store
-# and widget unit suites once more with the clock a year ahead). Finds them, or installs them when
-# running as root on Debian, or stops with a one-line instruction.
+# What the tests need from Debian: Chromium (browser and end-to-end tests), faketime (the store
+# and widget unit suites once more with the clock a year ahead) and redis-server (the Redis bus
+# between instances). Finds them, or installs them when running as root on Debian, or stops with
+# a one-line instruction.
 set -euo pipefail
 
 need=()
 if [ -z "${CHROME_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then need+=(chromium); fi
 if ! command -v faketime >/dev/null 2>&1; then need+=(faketime); fi
+if ! command -v redis-server >/dev/null 2>&1; then need+=(redis-server); fi
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

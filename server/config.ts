@@ -261,6 +261,14 @@ export const ENV_VARS = {
       .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1')
       .optional(),
   }),
+  redisUrl: envVar({
+    name: 'REDIS_URL',
+    default: undefined,
+    meaning:
+      'Redis for several instances behind a load balancer (`redis://host:6379`, `rediss://` for TLS): every write reaches the sockets of every instance, and limits are shared; unset: one instance, in-process bus',
+    secret: true,
+    schema: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+  }),
   tableName: envVar({
     name: 'TABLE_NAME',
     default: 'agent-task-status',

@@ -4,7 +4,9 @@ import type { Duplex } from 'node:stream';
 import { serve } from '@hono/node-server';
 import { CLOSE_CODES } from '../protocol/index.js';
 import { createApp } from './app.js';
+import { catchUpAgent, catchUpUpdate } from './bus/catch-up.js';
 import { LocalTaskBus } from './bus/local-bus.js';
+import { RedisTaskBus } from './bus/redis-bus.js';
 import type { TaskBus } from './bus/task-bus.js';
 import { realtimeConfig, type Config } from './config.js';
 import type { ErrorLog } from './http/error-handler.js';
@@ -61,7 +63,13 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     ? { store: options.store, close: async () => {}, description: 'given by the caller' }
     : await openConfiguredStore(config);
   const { store } = opened;
-  const bus = options.bus ?? new LocalTaskBus();
+  let bus: TaskBus;
+  try {
+    bus = options.bus ?? (await openConfiguredBus(config, store, log));
+  } catch (error) {
+    await opened.close();
+    throw error;
+  }
   // Subscribed before the realtime hub: the store learns of a write before any snapshot is cut.
   const stopLearning = bus.subscribe((event) => {
     if (event.task) store.learn?.(event.task);
@@ -223,6 +231,17 @@ class InFlight {
       });
     });
   }
+}
+
+/** REDIS_URL set: the bus shared through Redis (caught up from `store` after a gap); else in-process. */
+async function openConfiguredBus(config: Config, store: TaskStore, log: ErrorLog): Promise<TaskBus> {
+  if (!config.redisUrl) return new LocalTaskBus();
+  return RedisTaskBus.connect({
+    url: config.redisUrl,
+    catchUp: (taskId, afterSeq) => catchUpUpdate(store, taskId, afterSeq),
+    catchUpAgent: (agentId) => catchUpAgent(store, agentId),
+    log,
+  });
 }
 
 /** The store named by the config; its close() also stops what it started (embedded dynalite). */

@@ -1,4 +1,4 @@
-import type { BusEvent } from '../bus/task-bus.js';
+import type { BusEvent, BusKey } from '../bus/task-bus.js';
 import { textFrame } from './ws-frame.js';
 
 /** What the hub needs of a connection: deliver an event it has already framed (ws-frame.ts). */
@@ -17,20 +17,60 @@ export class Hub {
   #subscriptions = 0;
   #delivered = 0;
 
+  /**
+   * `interest`: told when a task or agent gains its first member and loses its last, so that a
+   * shared bus fetches only what this instance's sockets follow.
+   */
+  constructor(
+    private readonly interest?: { follow(key: BusKey): Promise<void> | void; unfollow(key: BusKey): void },
+  ) {}
+
+  /** Subscriptions to a shared bus not yet acknowledged, by `kind:id`. */
+  readonly #following = new Map<string, Promise<void>>();
+
+  /**
+   * Resolves once the bus delivers `key`'s events here (at once in-process; for a shared bus,
+   * once its subscription is acknowledged). Never rejects.
+   */
+  following(key: BusKey): Promise<void> | undefined {
+    return this.#following.get(`${key.kind}:${key.id}`);
+  }
+
   addTask(taskId: string, member: HubMember): void {
-    if (add(this.#byTask, taskId, member)) this.#subscriptions += 1;
+    if (add(this.#byTask, taskId, member)) this.#added({ kind: 'task', id: taskId }, this.#byTask);
   }
 
   removeTask(taskId: string, member: HubMember): void {
-    if (remove(this.#byTask, taskId, member)) this.#subscriptions -= 1;
+    if (remove(this.#byTask, taskId, member)) this.#removed({ kind: 'task', id: taskId }, this.#byTask);
   }
 
   addAgent(agentId: string, member: HubMember): void {
-    if (add(this.#byAgent, agentId, member)) this.#subscriptions += 1;
+    if (add(this.#byAgent, agentId, member)) this.#added({ kind: 'agent', id: agentId }, this.#byAgent);
   }
 
   removeAgent(agentId: string, member: HubMember): void {
-    if (remove(this.#byAgent, agentId, member)) this.#subscriptions -= 1;
+    if (remove(this.#byAgent, agentId, member)) this.#removed({ kind: 'agent', id: agentId }, this.#byAgent);
+  }
+
+  #added(key: BusKey, index: Map<string, Set<HubMember>>): void {
+    this.#subscriptions += 1;
+    if (index.get(key.id)!.size !== 1) return;
+    const following = this.interest?.follow(key);
+    if (!following) return;
+    const id = `${key.kind}:${key.id}`;
+    const settled = following.then(
+      () => {},
+      () => {},
+    );
+    this.#following.set(id, settled);
+    void settled.then(() => {
+      if (this.#following.get(id) === settled) this.#following.delete(id);
+    });
+  }
+
+  #removed(key: BusKey, index: Map<string, Set<HubMember>>): void {
+    this.#subscriptions -= 1;
+    if (!index.has(key.id)) this.interest?.unfollow(key);
   }
 
   publish(event: BusEvent): void {

@@ -93,7 +93,11 @@ export function createRealtime({ store, bus, config, now = Date.now, tokenBudget
     // Compression costs CPU per subscriber and opens the door to memory blow-ups; frames are small.
     perMessageDeflate: false,
   });
-  const hub = new Hub();
+  const hub = new Hub(
+    bus.follow && bus.unfollow
+      ? { follow: (key) => bus.follow!(key), unfollow: (key) => bus.unfollow!(key) }
+      : undefined,
+  );
   const sessions = new Map<WebSocket, Session>();
   const access = {
     keys: config.viewerTokenKeys === null ? null : viewerKeyRing(config.viewerTokenKeys),

@@ -376,6 +376,9 @@ export class Session implements HubMember {
     const sub: TaskSubscription = { pending: [], sentSeq: 0, coveredUntil: FOREVER, agentId: null };
     this.#tasks.set(taskId, sub);
     this.hub.addTask(taskId, this);
+    // A shared bus hears the task's events from its subscription on: read the snapshot after it,
+    // so nothing written in between is missed (events meanwhile wait in `pending`).
+    await this.hub.following({ kind: 'task', id: taskId });
     await this.#reads.enter();
     let page;
     try {
@@ -435,6 +438,7 @@ export class Session implements HubMember {
     this.#agents.set(agentId, coverage);
     this.#watchExpiry(coverage);
     this.hub.addAgent(agentId, this);
+    await this.hub.following({ kind: 'agent', id: agentId });
     await this.#reads.enter();
     try {
       if (this.#closed || !this.#agents.has(agentId)) return;

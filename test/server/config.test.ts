@@ -29,6 +29,7 @@ describe('loadConfig', () => {
       rateLimitPerMinute: 600,
       createsPerMinute: 600,
       readsPerMinute: 60000,
+      redisUrl: undefined,
       badTokensPerMinute: 30,
       trustedProxies: [],
       heartbeatMs: 25_000,
