@@ -24,6 +24,7 @@ import { taskWriteRoutes } from './routes/tasks.js';
 import { viewerTokenRoutes } from './routes/viewer-tokens.js';
 import type { TaskStore } from './store/task-store.js';
 import { viewerKeyRing } from './viewer-tokens/jwt.js';
+import type { Readiness } from './http/readiness.js';
 
 export interface AppOptions {
   store: TaskStore;
@@ -43,6 +44,8 @@ export interface AppOptions {
   embeddedStats?: OpsDeps['embeddedStats'];
   /** The per-address limits; serve.ts passes the ones it shares with the WebSocket side. */
   limits?: AbuseLimits;
+  /** What /readyz reports (serve.ts: the store, Redis, draining); absent: always ready. */
+  readiness?: Readiness;
 }
 
 /** A plain GET at ROUTES.ws: RFC 9110 §15.5.22, 426 names the protocol to upgrade to. */
@@ -65,6 +68,7 @@ export function createApp({
   metrics = new HttpMetrics(),
   embeddedStats,
   limits = new AbuseLimits(config, now),
+  readiness,
 }: AppOptions) {
   const viewerKeys = config.viewerTokenKeys === null ? null : viewerKeyRing(config.viewerTokenKeys);
   const readers = new ReaderAuth(viewerKeys, config.adminToken, limits, now);
@@ -96,7 +100,10 @@ export function createApp({
   app.route(ROUTES.tasks, taskReadRoutes(deps));
   app.route('/api/agents', agentRoutes(deps));
   app.route(ROUTES.viewerTokens, viewerTokenRoutes(deps));
-  app.route('/', opsRoutes({ metrics, realtime, embeddedStats, metricsToken: config.metricsToken }));
+  app.route(
+    '/',
+    opsRoutes({ metrics, realtime, embeddedStats, metricsToken: config.metricsToken, readiness }),
+  );
   if (demo) app.route('/demo/api', demo);
   app.route('/', staticRoutes({ dir: config.staticDir, allowedOrigins: config.allowedOrigins }));
 

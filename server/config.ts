@@ -269,6 +269,13 @@ export const ENV_VARS = {
     secret: true,
     schema: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
   }),
+  drainDelayMs: envVar({
+    name: 'DRAIN_DELAY_MS',
+    default: '0',
+    meaning:
+      "on SIGTERM, how long the server answers /readyz with 503 (draining) while still serving, before it closes its WebSockets (1012) and stops: set it to two or three of your load balancer's health-check intervals, so it stops sending new connections here first",
+    schema: integer(0, 600_000),
+  }),
   tableName: envVar({
     name: 'TABLE_NAME',
     default: 'agent-task-status',

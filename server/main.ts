@@ -65,21 +65,32 @@ async function main(argv: readonly string[]): Promise<number> {
       process.exit(1);
     }
     stopping = true;
-    console.log(`${signal}: closing connections...`);
-    server.close(signal === 'SIGTERM' ? CLOSE_CODES.serviceRestart : CLOSE_CODES.goingAway).then(
-      () => {
-        console.log('stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        console.error('error while closing', error);
-        process.exit(1);
-      },
-    );
+    // Behind a load balancer: unready first, so it stops sending new connections here before the
+    // sockets are told to reconnect (to another instance).
+    server.drain();
+    const delay = signal === 'SIGTERM' ? config.drainDelayMs : 0;
+    if (delay > 0) console.log(`${signal}: unready, closing connections in ${delay} ms...`);
+    else console.log(`${signal}: closing connections...`);
+    sleep(delay)
+      .then(() => server.close(signal === 'SIGTERM' ? CLOSE_CODES.serviceRestart : CLOSE_CODES.goingAway))
+      .then(
+        () => {
+          console.log('stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          console.error('error while closing', error);
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   return -1; // keep running
+}
+
+function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }
 
 main(process.argv.slice(2)).then(

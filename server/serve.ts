@@ -12,6 +12,7 @@ import { realtimeConfig, type Config } from './config.js';
 import type { ErrorLog } from './http/error-handler.js';
 import { AbuseLimits } from './http/abuse-limits.js';
 import { HttpMetrics } from './http/metrics.js';
+import { Readiness } from './http/readiness.js';
 import { viewerKeyRing } from './viewer-tokens/jwt.js';
 import { DEMO_AGENT_IDS, demoRoutes } from './demo/demo-routes.js';
 import { SimulatedAgent } from './demo/simulated-agent.js';
@@ -52,6 +53,11 @@ export interface RunningServer {
    * (an acknowledged write is stored before the store closes), then closes what it built.
    */
   close(code?: number): Promise<void>;
+  /**
+   * From now on `/readyz` answers 503 (draining): a load balancer stops sending new connections
+   * here while this instance still serves; close() comes after (main.ts waits DRAIN_DELAY_MS).
+   */
+  drain(): void;
   /** The WebSocket hub's figures; null without one. */
   realtimeStats(): RealtimeStats | null;
 }
@@ -97,6 +103,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         })
       : undefined;
   const metrics = new HttpMetrics();
+  const readiness = new Readiness({
+    pingStore: store.ping ? () => store.ping!() : undefined,
+    redis: bus instanceof RedisTaskBus ? () => (bus.state === 'up' ? 'ok' : 'down') : undefined,
+  });
   const app = createApp({
     store,
     bus,
@@ -108,6 +118,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     embeddedStats: opened.embeddedStats,
     limits,
     now: options.now,
+    readiness,
   });
 
   const inFlight = new InFlight();
@@ -196,6 +207,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     port,
     storeDescription: opened.description,
     close: (code = CLOSE_CODES.goingAway) => (closing ??= close(code)),
+    drain: () => readiness.drain(),
     realtimeStats: () => realtime?.stats() ?? null,
   };
 }

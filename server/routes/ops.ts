@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../http/app-env.js';
 import { requireMetricsAccess } from '../http/auth.js';
 import { renderPrometheus, type Family, type HttpMetrics } from '../http/metrics.js';
+import type { Readiness } from '../http/readiness.js';
 import type { Realtime } from '../realtime/realtime.js';
 import type { EmbeddedDynaliteStats } from '../store/dynamodb/embedded-dynalite.js';
 
@@ -12,14 +13,26 @@ export interface OpsDeps {
   embeddedStats?: (() => Promise<EmbeddedDynaliteStats>) | undefined;
   /** METRICS_TOKEN; null: /metrics for loopback clients only. */
   metricsToken: string | null;
+  /** For /readyz; absent: ready whenever the process answers. */
+  readiness?: Readiness | undefined;
 }
 
-/** Liveness and Prometheus metrics, for operators. */
-export function opsRoutes({ metrics, realtime, embeddedStats, metricsToken }: OpsDeps) {
+/** Liveness, readiness and Prometheus metrics, for operators and load balancers. */
+export function opsRoutes({ metrics, realtime, embeddedStats, metricsToken, readiness }: OpsDeps) {
   return new Hono<AppEnv>()
     .get('/healthz', (c) => {
       c.header('Cache-Control', 'no-store');
       return c.json({ ok: true }, 200);
+    })
+    .get('/readyz', async (c) => {
+      c.header('Cache-Control', 'no-store');
+      const report = (await readiness?.report()) ?? {
+        ready: true,
+        draining: false,
+        store: 'ok',
+        redis: 'not used',
+      };
+      return c.json(report, report.ready ? 200 : 503);
     })
     .get('/metrics', requireMetricsAccess(metricsToken), async (c) => {
       const families: Family[] = [

@@ -75,6 +75,8 @@ export interface TaskStore {
    * the events it was sent.
    */
   learn?(task: Task): void;
+  /** One cheap request, for readiness (rejects when the store does not answer). Absent: nothing to ask. */
+  ping?(): Promise<void>;
   /** The agent's most recently created task, or null. */
   getActiveTask(agentId: string): Promise<Task | null>;
   close(): Promise<void>;

@@ -30,6 +30,7 @@ describe('loadConfig', () => {
       createsPerMinute: 600,
       readsPerMinute: 60000,
       redisUrl: undefined,
+      drainDelayMs: 0,
       badTokensPerMinute: 30,
       trustedProxies: [],
       heartbeatMs: 25_000,

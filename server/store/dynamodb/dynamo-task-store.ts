@@ -490,6 +490,19 @@ export class DynamoTaskStore implements TaskStore {
     });
   }
 
+  /** A read of a key that never exists (half a read unit): does DynamoDB answer? */
+  ping(): Promise<void> {
+    return this.#guard(async () => {
+      await this.#client.send(
+        new GetCommand({
+          TableName: this.#table,
+          Key: { pk: 'PING', sk: 'PING' },
+          ProjectionExpression: 'pk',
+        }),
+      );
+    });
+  }
+
   /** A write seen on the bus (through another instance, maybe): a head older than it is of no use. */
   learn(task: Task): void {
     const known = this.#known.forWrite(task.id);

@@ -641,9 +641,12 @@ describe('DynamoTaskStore on dynalite', () => {
     await assert.rejects(store.append('t-1', { update: { progress: 1 }, now: at(1) }), StoreUnavailableError);
     assert.ok(Date.now() - started < 3_000, `failed within ${Date.now() - started} ms`);
 
+    await assert.rejects(store.ping(), StoreUnavailableError, 'readiness asks the same way');
+
     await fixture.startDynalite();
     const r = await store.append('t-1', { update: { progress: 2 }, now: at(2) });
     assert.equal(r.fromSeq, 1, 'the same store instance works again');
+    await store.ping();
   });
 
   it('reports throttling beyond the SDK retries as unavailable, and recovers', async () => {

@@ -1,0 +1,60 @@
+/**
+ * Readiness for load balancers (issue 14), apart from liveness (`/healthz`): whether this instance
+ * should get new connections. Not ready while it drains (from SIGTERM on, so a balancer stops
+ * sending before the 1012 close), or while its store does not answer. A Redis link that is down
+ * makes it degraded, not unready: the instance still serves its own sockets and writes, and if
+ * every instance lost Redis at once, taking them all out would serve nobody.
+ */
+
+export type RedisLink = 'ok' | 'down' | 'not used';
+
+export interface ReadinessReport {
+  ready: boolean;
+  draining: boolean;
+  store: 'ok' | 'unavailable';
+  redis: RedisLink;
+}
+
+export interface ReadinessChecks {
+  /** A cheap request to the store; rejects when it does not answer. Absent: always ok. */
+  pingStore?: () => Promise<void>;
+  /** The shared bus's link, if there is one. */
+  redis?: () => RedisLink;
+}
+
+/** Balancers ask every second or two per instance: one store ping a second answers them all. */
+const STORE_CHECK_MS = 1_000;
+
+export class Readiness {
+  #draining = false;
+  #storeCheck: { at: number; result: Promise<boolean> } | null = null;
+
+  constructor(
+    private readonly checks: ReadinessChecks,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** From now on, not ready: the instance is about to close. */
+  drain(): void {
+    this.#draining = true;
+  }
+
+  async report(): Promise<ReadinessReport> {
+    const store = (await this.#storeOk()) ? 'ok' : 'unavailable';
+    const redis = this.checks.redis?.() ?? 'not used';
+    return { ready: !this.#draining && store === 'ok', draining: this.#draining, store, redis };
+  }
+
+  #storeOk(): Promise<boolean> {
+    const ping = this.checks.pingStore;
+    if (!ping) return Promise.resolve(true);
+    const now = this.now();
+    if (this.#storeCheck && now - this.#storeCheck.at < STORE_CHECK_MS) return this.#storeCheck.result;
+    const result = ping().then(
+      () => true,
+      () => false,
+    );
+    this.#storeCheck = { at: now, result };
+    return result;
+  }
+}
