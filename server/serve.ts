@@ -82,7 +82,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   });
   // One set of per-address limits for HTTP and the WebSocket: a token refused on either spends
   // from the same budget.
-  const limits = new AbuseLimits(config, options.now ?? Date.now);
+  const limits = new AbuseLimits(
+    config,
+    options.now ?? Date.now,
+    bus instanceof RedisTaskBus ? bus.commands : undefined,
+  );
   const realtime: Realtime | undefined =
     options.realtime === false
       ? undefined

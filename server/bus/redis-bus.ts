@@ -4,6 +4,7 @@ import { AgentTaskMessageSchema, UpdateMessageSchema } from '../../protocol/inde
 import { z } from 'zod';
 import type { BusEvent, BusKey, BusListener, TaskBus } from './task-bus.js';
 import { keyOf } from './task-bus.js';
+import type { RedisCommands } from '../http/shared-rate-limiter.js';
 
 /**
  * The bus shared by several server instances through Redis (REDIS_URL; issue 14).
@@ -122,6 +123,11 @@ export class RedisTaskBus implements TaskBus {
     bus.#started = true;
     bus.#setState();
     return bus;
+  }
+
+  /** The command link (it fails at once while down), for the limits shared through Redis. */
+  get commands(): RedisCommands {
+    return this.#publisher;
   }
 
   get state(): RedisBusState {

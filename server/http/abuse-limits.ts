@@ -6,26 +6,38 @@ import type { AppEnv } from './app-env.js';
 import { addressKey, clientAddress, peerClientAddress, trustedProxies } from './client-address.js';
 import { enforceRateLimit, enforceSpentBudget } from './rate-limit.js';
 import { RateLimiter } from './rate-limiter.js';
+import { SharedRateLimiter, type Limiter, type RedisCommands } from './shared-rate-limiter.js';
 
 /**
  * The limits per client address (issue 13), one token bucket each, built once per app from the
  * config; a limit set to 0 is null (off). Agent tokens have their own limit (RATE_LIMIT_PER_MINUTE).
  */
 export class AbuseLimits {
-  readonly #creates: RateLimiter | null;
-  readonly #reads: RateLimiter | null;
-  readonly #authFailures: RateLimiter | null;
+  readonly #creates: Limiter | null;
+  readonly #reads: Limiter | null;
+  readonly #authFailures: Limiter | null;
+  /** Posts per agent token (RATE_LIMIT_PER_MINUTE); null: off. */
+  readonly agentPosts: Limiter | null;
   readonly #proxies: BlockList | null;
   /** Middleware: task creations per address (CREATES_PER_MINUTE). */
   readonly limitCreates: MiddlewareHandler<AppEnv>;
   /** Middleware: reads per address (READS_PER_MINUTE). */
   readonly limitReads: MiddlewareHandler<AppEnv>;
 
-  constructor(config: Config, now: () => number) {
-    const limiter = (perMinute: number) => (perMinute > 0 ? new RateLimiter({ perMinute, now }) : null);
-    this.#creates = limiter(config.createsPerMinute);
-    this.#reads = limiter(config.readsPerMinute);
-    this.#authFailures = limiter(config.badTokensPerMinute);
+  /**
+   * `redis`: with several instances (REDIS_URL), each limit is one budget shared by all of them
+   * (shared-rate-limiter.ts), not one per instance.
+   */
+  constructor(config: Config, now: () => number, redis?: RedisCommands) {
+    const limiter = (name: string, perMinute: number): Limiter | null => {
+      if (perMinute <= 0) return null;
+      const local = new RateLimiter({ perMinute, now });
+      return redis ? new SharedRateLimiter(name, perMinute, redis, local) : local;
+    };
+    this.#creates = limiter('creates', config.createsPerMinute);
+    this.#reads = limiter('reads', config.readsPerMinute);
+    this.#authFailures = limiter('bad-tokens', config.badTokensPerMinute);
+    this.agentPosts = limiter('agent-posts', config.rateLimitPerMinute);
     this.#proxies = trustedProxies(config.trustedProxies);
     this.limitCreates = this.#perAddress(
       this.#creates,
@@ -56,9 +68,11 @@ export class AbuseLimits {
       ),
     );
     const limiter = this.#authFailures;
+    // Answered at once (an `authorize` applies before the socket's next message): a shared
+    // budget from what Redis last said; the spending itself reaches Redis in the background.
     return {
-      spent: () => limiter !== null && !limiter.peek(key).allowed,
-      refused: () => this.recordAuthFailure(key),
+      spent: () => limiter !== null && !limiter.peekNow(key).allowed,
+      refused: () => void this.recordAuthFailure(key),
     };
   }
 
@@ -66,8 +80,8 @@ export class AbuseLimits {
    * 429 while this address has spent its budget of refused tokens (BAD_TOKENS_PER_MINUTE):
    * called before a token is checked, so a guesser out of budget learns nothing more.
    */
-  checkAuthBudget(key: string): void {
-    enforceSpentBudget(
+  checkAuthBudget(key: string): Promise<void> {
+    return enforceSpentBudget(
       this.#authFailures,
       key,
       'too many refused tokens from this address (BAD_TOKENS_PER_MINUTE); check the token you send',
@@ -75,14 +89,14 @@ export class AbuseLimits {
   }
 
   /** Spends from that budget: a token was refused. */
-  recordAuthFailure(key: string): void {
-    this.#authFailures?.take(key);
+  async recordAuthFailure(key: string): Promise<void> {
+    await this.#authFailures?.take(key);
   }
 
-  #perAddress(limiter: RateLimiter | null, advice: string): MiddlewareHandler<AppEnv> {
+  #perAddress(limiter: Limiter | null, advice: string): MiddlewareHandler<AppEnv> {
     const limits = this;
     return async function limitPerAddress(c, next) {
-      enforceRateLimit(limiter, limits.clientKey(c), advice);
+      await enforceRateLimit(limiter, limits.clientKey(c), advice);
       await next();
     };
   }

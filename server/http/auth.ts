@@ -38,14 +38,14 @@ export function requireAdmin(adminToken: string | null, limits: AbuseLimits): Mi
   return async function requireAdmin(c, next) {
     if (adminToken === null) return next();
     const client = limits.clientKey(c);
-    limits.checkAuthBudget(client);
+    await limits.checkAuthBudget(client);
     const token = bearerOr401(
       c.req.header('authorization'),
       'creating a task needs the admin token: send "Authorization: Bearer <ADMIN_TOKEN>"',
       'the Authorization header must be "Bearer <ADMIN_TOKEN>"',
     );
     if (!secretsEqual(token, adminToken)) {
-      limits.recordAuthFailure(client);
+      await limits.recordAuthFailure(client);
       throw new ApiError(401, 'unauthorized', 'the admin token is not valid for this server', {
         headers: INVALID_TOKEN,
       });
@@ -84,7 +84,7 @@ export async function authenticateAgent(
   limits: AbuseLimits,
   client: string,
 ): Promise<string> {
-  limits.checkAuthBudget(client);
+  await limits.checkAuthBudget(client);
   const token = bearerOr401(
     authorization,
     'send the task\'s agent token as "Authorization: Bearer <agentToken>" (it was returned when the task was created)',
@@ -92,7 +92,7 @@ export async function authenticateAgent(
   );
   const stored = await store.getTask(taskId);
   if (!stored || !tokens.matches(token, stored.tokenHash)) {
-    limits.recordAuthFailure(client);
+    await limits.recordAuthFailure(client);
     throw new ApiError(
       401,
       'unauthorized',

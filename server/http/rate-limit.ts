@@ -1,20 +1,25 @@
 import { ApiError } from './api-error.js';
-import type { RateDecision, RateLimiter } from './rate-limiter.js';
+import type { RateDecision } from './rate-limiter.js';
+import type { Limiter } from './shared-rate-limiter.js';
 
 /**
  * 429 `rate_limited` with Retry-After once `key` has spent its budget; returns when allowed.
  * `advice` ends the message: what was limited and what to do. No limiter: that limit is off (its
  * setting is 0).
  */
-export function enforceRateLimit(limiter: RateLimiter | null, key: string, advice: string): void {
+export async function enforceRateLimit(limiter: Limiter | null, key: string, advice: string): Promise<void> {
   if (!limiter) return;
-  throwIfRefused(limiter.take(key), advice);
+  throwIfRefused(await limiter.take(key), advice);
 }
 
 /** As enforceRateLimit, for a budget spent elsewhere (failed token checks): spends nothing. */
-export function enforceSpentBudget(limiter: RateLimiter | null, key: string, advice: string): void {
+export async function enforceSpentBudget(
+  limiter: Limiter | null,
+  key: string,
+  advice: string,
+): Promise<void> {
   if (!limiter) return;
-  throwIfRefused(limiter.peek(key), advice);
+  throwIfRefused(await limiter.peek(key), advice);
 }
 
 function throwIfRefused(decision: RateDecision, advice: string): void {

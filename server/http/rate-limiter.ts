@@ -58,6 +58,10 @@ export class RateLimiter {
     return tokens >= 1 ? { allowed: true } : this.#refused(tokens);
   }
 
+  peekNow(key: string): RateDecision {
+    return this.peek(key);
+  }
+
   #tokens(key: string, now: number): number {
     const previous = this.#buckets.get(key);
     return previous

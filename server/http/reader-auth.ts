@@ -44,10 +44,10 @@ export class ReaderAuth {
   ) {}
 
   /** The reader's grant; null when reads are public. Throws 429, or 401 with a challenge. */
-  grantOf(c: Context): ViewerGrant | null {
+  async grantOf(c: Context): Promise<ViewerGrant | null> {
     if (this.ring === null) return null;
     const client = this.limits.clientKey(c);
-    this.limits.checkAuthBudget(client);
+    await this.limits.checkAuthBudget(client);
     const token = readBearerToken(c.req.header('authorization'), VIEWER_TOKEN.maxChars);
     if (token === 'missing') {
       throw new ApiError(
@@ -69,7 +69,7 @@ export class ReaderAuth {
         headers: TOKEN_EXPIRED,
       });
     }
-    this.limits.recordAuthFailure(client);
+    await this.limits.recordAuthFailure(client);
     throw new ApiError(
       401,
       'unauthorized',

@@ -14,7 +14,7 @@ export function agentRoutes({ store, config, limits, readers }: RouteDeps) {
     .options('/:agentId/active-task', cors)
     .get('/:agentId/active-task', cors, limits.limitReads, validate('param', AgentParamSchema), async (c) => {
       const { agentId } = c.req.valid('param');
-      requireAgentCovered(readers.grantOf(c), agentId);
+      requireAgentCovered(await readers.grantOf(c), agentId);
       const task = await store.getActiveTask(agentId);
       if (!task) throw new ApiError(404, 'not_found', `agent "${agentId}" has no task yet`);
       c.header('Cache-Control', 'no-cache');

@@ -40,7 +40,7 @@ export function taskReadRoutes({ store, config, limits, readers }: RouteDeps) {
   async function readPage(c: Context<AppEnv>, id: string, cursor: CursorQuery) {
     const query: PageQuery = { ...cursor, limit: cursor.limit ?? LIMITS.tailLines };
     c.header('Cache-Control', 'no-cache');
-    const grant = readers.grantOf(c);
+    const grant = await readers.grantOf(c);
     const stored = await store.getTask(id);
     requireTaskCovered(grant, id, stored?.task.agentId);
     if (!stored) throw new ApiError(404, 'not_found', `no task with id "${id}"`);

@@ -6,7 +6,6 @@ import { hashToken, newAgentToken } from '../http/credentials.js';
 import { fingerprint } from '../http/fingerprint.js';
 import { jsonBody, jsonBodyReader } from '../http/json-body.js';
 import { enforceRateLimit } from '../http/rate-limit.js';
-import { RateLimiter } from '../http/rate-limiter.js';
 import { newTaskId } from '../http/task-id.js';
 import { TokenVerifier } from '../http/token-verifier.js';
 import { parseOrThrow, validate } from '../http/validate.js';
@@ -19,8 +18,6 @@ export function taskWriteRoutes(deps: RouteDeps) {
   const body = jsonBody({ maxBytes: config.bodyLimitBytes });
   const readBody = jsonBodyReader({ maxBytes: config.bodyLimitBytes });
   const tokens = new TokenVerifier();
-  const limiter =
-    config.rateLimitPerMinute > 0 ? new RateLimiter({ perMinute: config.rateLimitPerMinute, now }) : null;
 
   return new Hono<AppEnv>()
     .post(
@@ -60,8 +57,8 @@ export function taskWriteRoutes(deps: RouteDeps) {
         limits,
         limits.clientKey(c),
       );
-      enforceRateLimit(
-        limiter,
+      await enforceRateLimit(
+        limits.agentPosts,
         tokenHash,
         'too many status posts for this task (RATE_LIMIT_PER_MINUTE); batch log lines into fewer posts',
       );

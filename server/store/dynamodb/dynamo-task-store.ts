@@ -518,6 +518,8 @@ export class DynamoTaskStore implements TaskStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Writes still in their turn would leave their status update behind after the settle.
+    await Promise.all(this.#turns.values());
     await this.settle();
     this.#client.destroy();
     await this.#onClose?.();

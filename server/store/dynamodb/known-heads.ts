@@ -55,7 +55,8 @@ export const WRITE_MAX_AGE_MS = 10 * 60_000;
 /**
  * When something was learned: `order` ranks it among everything this instance learned or forgot
  * (a counter, so two events in the same millisecond still have an order), `at` dates it for
- * freshness. A read takes its mark before it asks, a write before its status update.
+ * freshness. A read takes its mark before it asks, a write before its status update (after its put,
+ * when the update is written behind).
  */
 export interface Mark {
   order: number;

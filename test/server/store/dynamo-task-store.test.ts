@@ -349,8 +349,11 @@ describe('DynamoTaskStore on dynalite', () => {
       await create(here);
       await here.append('t-1', { update: { progress: 7 }, now: at(1) });
       assert.equal((await rawItem('t-1', STATUS_SK))?.progress, null);
+      // One more still in its turn when close() is called: its update is written too.
+      const inFlight = here.append('t-1', { update: { progress: 8 }, now: at(2) });
       await here.close();
-      assert.equal((await rawItem('t-1', STATUS_SK))?.progress, 7);
+      await inFlight;
+      assert.equal((await rawItem('t-1', STATUS_SK))?.progress, 8);
     });
 
     it('loses nothing when it dies while status updates wait: the next process folds the tail in and repairs it', async () => {
