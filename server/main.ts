@@ -61,8 +61,10 @@ async function main(argv: readonly string[]): Promise<number> {
   let stopping = false;
   const stop = (signal: 'SIGINT' | 'SIGTERM') => {
     if (stopping) {
-      // A second Ctrl-C: the user does not want to wait for connections to drain.
-      process.exit(1);
+      // A second Ctrl-C: the user does not want to wait for connections to drain. A second
+      // SIGTERM is often the same stop twice (npm forwards the one its process group got).
+      if (signal === 'SIGINT') process.exit(1);
+      return;
     }
     stopping = true;
     // Behind a load balancer: unready first, so it stops sending new connections here before the

@@ -3,6 +3,11 @@ import type { TaskStore } from '../store/task-store.js';
 
 /** Lines one catch-up carries at most; a follower further behind fills the rest by seq. */
 export const CATCH_UP_LINES = 500;
+/**
+ * Line text one catch-up carries at most: it goes to every socket following the task at once,
+ * and must stay far below a socket's outbound bound (WS_MAX_BUFFERED_BYTES, 1 MiB by default).
+ */
+export const CATCH_UP_MAX_BYTES = 128 * 1024;
 
 /**
  * What a follower of `taskId` that has seen up to `afterSeq` (undefined: not known) may have
@@ -18,12 +23,22 @@ export async function catchUpUpdate(
   afterSeq: number | undefined,
 ): Promise<UpdateMessage | null> {
   if (afterSeq !== undefined) {
-    const page = await store.readPage(taskId, { afterSeq, limit: CATCH_UP_LINES });
+    // Fresh: the head this instance knows is as old as the events it missed.
+    const page = await store.readPage(taskId, {
+      afterSeq,
+      limit: CATCH_UP_LINES,
+      maxBytes: CATCH_UP_MAX_BYTES,
+      fresh: true,
+    });
     if (!page || page.task.seq <= afterSeq) return null;
     if (!page.hasMore)
       return { type: 'update', taskId, fromSeq: afterSeq + 1, task: page.task, logs: page.logs };
   }
-  const latest = await store.readPage(taskId, { limit: CATCH_UP_LINES });
+  const latest = await store.readPage(taskId, {
+    limit: CATCH_UP_LINES,
+    maxBytes: CATCH_UP_MAX_BYTES,
+    fresh: true,
+  });
   if (!latest || latest.task.seq === 0 || (afterSeq !== undefined && latest.task.seq <= afterSeq))
     return null;
   // Every line from the first one here to the head is in the page; without lines, only the

@@ -11,7 +11,8 @@ export type RedisLink = 'ok' | 'down' | 'not used';
 export interface ReadinessReport {
   ready: boolean;
   draining: boolean;
-  store: 'ok' | 'unavailable';
+  /** `not checked`: draining, when the answer does not depend on it. */
+  store: 'ok' | 'unavailable' | 'not checked';
   redis: RedisLink;
 }
 
@@ -24,6 +25,8 @@ export interface ReadinessChecks {
 
 /** Balancers ask every second or two per instance: one store ping a second answers them all. */
 const STORE_CHECK_MS = 1_000;
+/** A store that has not answered a ping in this long counts as unavailable (balancers time out too). */
+const STORE_PING_TIMEOUT_MS = 1_000;
 
 export class Readiness {
   #draining = false;
@@ -40,7 +43,8 @@ export class Readiness {
   }
 
   async report(): Promise<ReadinessReport> {
-    const store = (await this.#storeOk()) ? 'ok' : 'unavailable';
+    // Draining answers at once: a balancer must not wait on a slow store to learn it.
+    const store = this.#draining ? 'not checked' : (await this.#storeOk()) ? 'ok' : 'unavailable';
     const redis = this.checks.redis?.() ?? 'not used';
     return { ready: !this.#draining && store === 'ok', draining: this.#draining, store, redis };
   }
@@ -50,10 +54,19 @@ export class Readiness {
     if (!ping) return Promise.resolve(true);
     const now = this.now();
     if (this.#storeCheck && now - this.#storeCheck.at < STORE_CHECK_MS) return this.#storeCheck.result;
-    const result = ping().then(
-      () => true,
-      () => false,
-    );
+    const result = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), STORE_PING_TIMEOUT_MS);
+      ping().then(
+        () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+        () => {
+          clearTimeout(timer);
+          resolve(false);
+        },
+      );
+    });
     this.#storeCheck = { at: now, result };
     return result;
   }

@@ -36,8 +36,16 @@ export class Hub {
     return this.#following.get(`${key.kind}:${key.id}`);
   }
 
-  addTask(taskId: string, member: HubMember): void {
-    if (add(this.#byTask, taskId, member)) this.#added({ kind: 'task', id: taskId }, this.#byTask);
+  /**
+   * Returns true when the task's events reach this instance only from now on (a shared bus, and
+   * the first member here): what this instance knows of the task may be older than events it
+   * never heard, so a snapshot must read the store itself.
+   */
+  addTask(taskId: string, member: HubMember): boolean {
+    if (!add(this.#byTask, taskId, member)) return false;
+    const first = this.#byTask.get(taskId)!.size === 1;
+    this.#added({ kind: 'task', id: taskId }, this.#byTask);
+    return first && this.interest !== undefined;
   }
 
   removeTask(taskId: string, member: HubMember): void {

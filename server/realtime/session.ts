@@ -155,6 +155,18 @@ export class Session implements HubMember {
     // Across instances the bus may repeat or reorder; the client merges by seq, but never send
     // what it has surely seen.
     if (event.task.seq <= sub.sentSeq) return;
+    if (event.fromSeq <= sub.sentSeq) {
+      // Overlaps what this client was sent (a catch-up after a Redis gap): only the rest, framed
+      // for this socket alone. Rare, so the shared frame stays the rule.
+      const rest = {
+        ...event,
+        fromSeq: sub.sentSeq + 1,
+        logs: event.logs.filter((line) => line.seq > sub.sentSeq),
+      };
+      sub.sentSeq = event.task.seq;
+      this.#send(rest);
+      return;
+    }
     sub.sentSeq = event.task.seq;
     this.#sendBroadcast(frame);
   }
@@ -375,9 +387,10 @@ export class Session implements HubMember {
     // another object in the map, is dropped, so only the latest request is answered.
     const sub: TaskSubscription = { pending: [], sentSeq: 0, coveredUntil: FOREVER, agentId: null };
     this.#tasks.set(taskId, sub);
-    this.hub.addTask(taskId, this);
     // A shared bus hears the task's events from its subscription on: read the snapshot after it,
-    // so nothing written in between is missed (events meanwhile wait in `pending`).
+    // so nothing written in between is missed (events meanwhile wait in `pending`), and, for the
+    // first follower here, from the store itself, not from a head this instance knew before.
+    const fresh = this.hub.addTask(taskId, this);
     await this.hub.following({ kind: 'task', id: taskId });
     await this.#reads.enter();
     let page;
@@ -385,8 +398,8 @@ export class Session implements HubMember {
       if (this.#closed || this.#tasks.get(taskId) !== sub) return;
       page =
         afterSeq === undefined
-          ? await this.store.readPage(taskId, { limit: LIMITS.tailLines })
-          : await this.store.readPage(taskId, { afterSeq, limit: LIMITS.logsPageMax });
+          ? await this.store.readPage(taskId, { limit: LIMITS.tailLines, fresh })
+          : await this.store.readPage(taskId, { afterSeq, limit: LIMITS.logsPageMax, fresh });
     } catch (error) {
       if (this.#tasks.get(taskId) !== sub) return;
       this.#drop(taskId);

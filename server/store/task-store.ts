@@ -40,6 +40,11 @@ export interface ReadPageInput {
   limit: number;
   /** Line text the page holds at most (default PAGE_MAX_BYTES); it then stops early (see PageCollector). */
   maxBytes?: number;
+  /**
+   * Read the head from the store itself, not from what this instance knows (a store that keeps
+   * known heads, see learn): for a reader that may have missed events through another instance.
+   */
+  fresh?: boolean;
 }
 
 /**

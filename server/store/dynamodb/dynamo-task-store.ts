@@ -449,10 +449,11 @@ export class DynamoTaskStore implements TaskStore {
 
   readPage(
     taskId: string,
-    { afterSeq, beforeSeq, limit, maxBytes = PAGE_MAX_BYTES }: ReadPageInput,
+    { afterSeq, beforeSeq, limit, maxBytes = PAGE_MAX_BYTES, fresh = false }: ReadPageInput,
   ): Promise<TaskStatusPage | null> {
     return this.#guard(async () => {
-      const head = await this.#headForRead(taskId);
+      // A reader past the head known here has seen a write through another instance: read it.
+      const head = await this.#headForRead(taskId, fresh ? Infinity : (afterSeq ?? 0));
       if (!head) return null;
       const task = head.task;
       const now = this.#clock();
@@ -531,9 +532,9 @@ export class DynamoTaskStore implements TaskStore {
    * The head to answer a read with: a fresh known one, or the table's (a crashed writer's tail
    * repaired first), which is then known from the moment the read started.
    */
-  async #headForRead(taskId: string): Promise<KnownHead | null> {
+  async #headForRead(taskId: string, atLeastSeq = 0): Promise<KnownHead | null> {
     const known = this.#known.forRead(taskId);
-    if (known) return known;
+    if (known && known.task.seq >= atLeastSeq) return known;
     const mark = this.#known.mark();
     const head = await this.#readHead(taskId);
     if (!head) return null;

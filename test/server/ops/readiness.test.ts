@@ -14,7 +14,12 @@ describe('readiness for load balancers (issue 14)', () => {
     redis = 'down';
     assert.deepEqual(await readiness.report(), { ready: true, draining: false, store: 'ok', redis: 'down' });
     readiness.drain();
-    assert.deepEqual(await readiness.report(), { ready: false, draining: true, store: 'ok', redis: 'down' });
+    assert.deepEqual(await readiness.report(), {
+      ready: false,
+      draining: true,
+      store: 'not checked',
+      redis: 'down',
+    });
   });
 
   it('is unready while the store does not answer, asking it at most once a second', async () => {
@@ -42,6 +47,24 @@ describe('readiness for load balancers (issue 14)', () => {
       redis: 'not used',
     });
     assert.equal(pings, 2);
+  });
+
+  it('counts a store that does not answer its ping within a second as unavailable, and answers 503 at once while draining', async () => {
+    let now = 0;
+    const readiness = new Readiness({ pingStore: () => new Promise(() => {}) }, () => now);
+    const started = Date.now();
+    assert.equal((await readiness.report()).store, 'unavailable');
+    assert.ok(Date.now() - started < 3_000);
+    readiness.drain();
+    now = 5_000;
+    const drainingStarted = Date.now();
+    assert.deepEqual(await readiness.report(), {
+      ready: false,
+      draining: true,
+      store: 'not checked',
+      redis: 'not used',
+    });
+    assert.ok(Date.now() - drainingStarted < 100, 'no ping while draining');
   });
 
   describe('on SIGTERM, the real server', () => {
