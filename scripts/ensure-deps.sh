@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # What the tests need from Debian: Chromium (browser and end-to-end tests), faketime (the store
-# and widget unit suites once more with the clock a year ahead) and redis-server (the Redis bus
-# between instances). Finds them, or installs them when running as root on Debian, or stops with
-# a one-line instruction.
+# and widget unit suites once more with the clock a year ahead), redis-server and haproxy (several
+# instances behind a load balancer). Finds them, or installs them when running as root on Debian,
+# or stops with a one-line instruction. With arguments, only those (`npm run cluster` asks for
+# haproxy and redis-server); each is both the command and its Debian package.
 set -euo pipefail
 
 need=()
-if [ -z "${CHROME_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then need+=(chromium); fi
-if ! command -v faketime >/dev/null 2>&1; then need+=(faketime); fi
-if ! command -v redis-server >/dev/null 2>&1; then need+=(redis-server); fi
+if [ $# -gt 0 ]; then
+  for command in "$@"; do
+    command -v "$command" >/dev/null 2>&1 || need+=("$command")
+  done
+else
+  if [ -z "${CHROME_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then need+=(chromium); fi
+  for command in faketime redis-server haproxy; do
+    command -v "$command" >/dev/null 2>&1 || need+=("$command")
+  done
+fi
 
 [ ${#need[@]} -eq 0 ] && exit 0
 
@@ -20,6 +28,6 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 else
   or_chrome_path=''
   [[ " ${need[*]} " == *' chromium '* ]] && or_chrome_path=' (or set CHROME_PATH for chromium)'
-  echo "Missing ${need[*]}: run 'sudo apt-get install -y ${need[*]}'$or_chrome_path, then run npm test again." >&2
+  echo "Missing ${need[*]}: run 'sudo apt-get install -y ${need[*]}'$or_chrome_path, then run this again." >&2
   exit 1
 fi

@@ -54,8 +54,9 @@ export interface RunningServer {
    */
   close(code?: number): Promise<void>;
   /**
-   * From now on `/readyz` answers 503 (draining): a load balancer stops sending new connections
-   * here while this instance still serves; close() comes after (main.ts waits DRAIN_DELAY_MS).
+   * From now on `/readyz` answers 503 (draining) and WebSocket upgrades are refused (503): a load
+   * balancer stops sending new connections here while this instance still serves the ones it has;
+   * close() comes after (main.ts waits DRAIN_DELAY_MS).
    */
   drain(): void;
   /** The WebSocket hub's figures; null without one. */
@@ -211,7 +212,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     port,
     storeDescription: opened.description,
     close: (code = CLOSE_CODES.goingAway) => (closing ??= close(code)),
-    drain: () => readiness.drain(),
+    drain: () => {
+      readiness.drain();
+      // New sockets go elsewhere: a balancer retries a refused upgrade on another instance.
+      realtime?.refuseUpgrades(true);
+    },
     realtimeStats: () => realtime?.stats() ?? null,
   };
 }

@@ -93,4 +93,18 @@ describe('RetryTracker', () => {
     tracker.up(10);
     assert.equal(tracker.down(60_000, false), 1);
   });
+
+  it('takes a restart close of a link that was up as stable, however short: a rolling restart moves it three times', () => {
+    const tracker = retryTracker(5_000);
+    tracker.up(0);
+    for (let i = 1; i <= 5; i++) {
+      assert.equal(tracker.down(i * 1_000, true, true), 0, `restart ${i}: the first retry again`);
+      assert.equal(tracker.failures, 1);
+      tracker.up(i * 1_000 + 100);
+    }
+    // A link that never came up is still a failure, restart or not.
+    tracker.down(9_000, true, true);
+    assert.equal(tracker.down(9_500, true, true), 1);
+    assert.equal(tracker.failures, 2);
+  });
 });

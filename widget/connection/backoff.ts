@@ -58,10 +58,12 @@ export interface RetryTracker {
   up(now: number): void;
   /**
    * The link (or an attempt) failed at `now`. `healthy: false` says it failed at its job even
-   * though it was up (e.g. no answer to a subscribe), so uptime does not count.
+   * though it was up (e.g. no answer to a subscribe), so uptime does not count. `restarted`: the
+   * server closed a link that was up because it restarts (1012, 1013): not the link failing, so
+   * it counts as stable however short (a rolling restart moves a socket several times).
    * Returns the attempt number to compute the next delay with (0 for the first retry).
    */
-  down(now: number, healthy?: boolean): number;
+  down(now: number, healthy?: boolean, restarted?: boolean): number;
   reset(): void;
 }
 
@@ -76,8 +78,8 @@ export function retryTracker(stableMs: number = STABLE_MS): RetryTracker {
     up(now) {
       upSince = now;
     },
-    down(now, healthy = true) {
-      if (healthy && upSince !== null && now - upSince >= stableMs) failures = 0;
+    down(now, healthy = true, restarted) {
+      if (healthy && upSince !== null && (restarted || now - upSince >= stableMs)) failures = 0;
       upSince = null;
       return failures++;
     },

@@ -262,12 +262,13 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
   function down(code: number | null, fallback: FallbackReason | null, healthy: boolean): void {
     if (!active) return;
     const now = clock.now();
-    const attempt = tracker.down(now, healthy);
+    const restart = code !== null && RESTART_CLOSE_CODES.includes(code);
+    const attempt = tracker.down(now, healthy, restart);
     const reason =
       fallback ??
       (code !== null && REFUSED_CLOSE_CODES.includes(code) ? 'upgrade-refused' : null) ??
       (tracker.failures >= FAILURES_BEFORE_FALLBACK ? 'attempts-exhausted' : null);
-    if (code !== null && RESTART_CLOSE_CODES.includes(code)) restarting = true;
+    if (restart) restarting = true;
     const delay = retryDelay(attempt, restarting, config);
     setTimer('retry', delay, connect);
     status({ kind: 'down', nextRetryAt: now + delay, fallback: reason });

@@ -105,8 +105,26 @@ export class Agent {
     this.#disposed = true;
   }
 
-  /** Everything stored for the task: its status and every log line, read forward page by page. */
-  async stored(): Promise<StoredLog> {
+  /**
+   * Everything stored for the task: its status and every log line, read forward page by page.
+   * Through a balancer, an instance may answer from a head up to HEAD_FRESH_MS old (a write
+   * through another instance shows there that late): then read again until the head holds every
+   * acknowledged post.
+   */
+  async stored(timeoutMs = 15_000): Promise<StoredLog> {
+    const deadline = Date.now() + timeoutMs;
+    const acknowledgedSeq = this.acknowledged.at(-1)?.seq ?? 0;
+    for (;;) {
+      const log = await this.#readStored();
+      if (log.task.seq >= acknowledgedSeq && (log.lines.at(-1)?.seq ?? 0) <= log.task.seq) {
+        if (log.lines.length >= this.acknowledgedLines || Date.now() > deadline) return log;
+      }
+      if (Date.now() > deadline) return log;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  async #readStored(): Promise<StoredLog> {
     const base = this.#baseUrl();
     const status = await fetch(base + ROUTES.taskStatus(this.taskId) + '?limit=1');
     if (status.status !== 200) throw new Error(`status: ${status.status}`);
