@@ -265,7 +265,7 @@ export const ENV_VARS = {
     name: 'REDIS_URL',
     default: undefined,
     meaning:
-      'Redis for several instances behind a load balancer (`redis://host:6379`, `rediss://` for TLS): every write reaches the sockets of every instance, and limits are shared; unset: one instance, in-process bus',
+      'one Redis (a single node or a primary; not Redis Cluster yet) for several instances behind a load balancer (`redis://host:6379`, `rediss://` for TLS): every write reaches the sockets of every instance, and the rate limits are one budget for all of them; unset: one instance, in-process bus',
     secret: true,
     schema: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
   }),
