@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark of issue 7 in one run, printed as one table in which each of
 // our figures stands beside its baselines from the same run. Usage:
-//   node --import tsx bench/run.ts [--only=fanout,memory,ingest,size,recovery,cost,soak] [--quick]
+//   node --import tsx bench/run.ts [--only=fanout,memory,ingest,size,recovery,cost,scaleout,soak] [--quick]
 // The soak (issue 18) takes 11 minutes per store, so it runs only when named:
 //   npm run bench -- --only=soak [--soak-minutes=10] [--soak-warmup-minutes=1] [--soak-stores=memory,dynamodb]
 // (--quick: 2 minutes after a 30 s warm-up).
@@ -12,6 +12,7 @@ import { ingest, type IngestResult } from './ingest.js';
 import { memory, type MemoryResult } from './memory.js';
 import { recovery, type RecoveryResult } from './recovery.js';
 import { renderSoakTable, soak, SOAK_STORES, SOAK_TIMING, type SoakResult } from './soak.js';
+import { scaleOut, SCALE_OUT_SETUPS } from './scale-out.js';
 import { sizes } from './size.js';
 import { renderCostTable, renderMillionsTable, storeCost, type CostResult } from './store-cost.js';
 import { fmt, renderTable, type Row } from './lib/table.js';
@@ -357,6 +358,40 @@ async function main(): Promise<void> {
     for (const r of results)
       if (r.resynced < r.clients)
         notes.push(`recovery ${r.kind}: only ${r.resynced} of ${r.clients} resynced within 30 s`);
+  }
+
+  if (wanted('scaleout')) {
+    const results = await scaleOut(FANOUT_TIMING, log);
+    const [single, singleRedis, three] = SCALE_OUT_SETUPS.map((setup) =>
+      results.find((r) => r.setup === setup)!,
+    );
+    rows.push(
+      {
+        section:
+          '6. Scale-out, 2,000 on 1 task (ours: 3 instances + Redis; floor: 1 instance; peer: 1 + Redis)',
+        measure: 'POST→receive p99',
+        unit: fmt.ms,
+        ours: three!.p99,
+        floor: single!.p99,
+        peer: singleRedis!.p99,
+      },
+      {
+        measure: 'CPU per 10k deliveries (instances + Redis)',
+        unit: fmt.s,
+        ours: three!.cpuPer10k,
+        floor: single!.cpuPer10k,
+        peer: singleRedis!.cpuPer10k,
+      },
+      {
+        measure: 'saturated delivery rate',
+        unit: fmt.rate,
+        ours: three!.saturatedPerSec,
+        floor: single!.saturatedPerSec,
+        peer: singleRedis!.saturatedPerSec,
+      },
+    );
+    for (const r of results)
+      if (r.lost > 0) notes.push(`scale-out ${r.setup.name}: ${r.lost} deliveries missing`);
   }
 
   // Requests per operation do not depend on the machine's load: counted, not timed.

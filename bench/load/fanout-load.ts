@@ -10,27 +10,33 @@ import { newDeliveries, subscribe, type ServerKind } from './subscriber.js';
 const CONNECT_BATCH = 100;
 
 let agent: BenchAgent;
+/** One agent per instance (scale-out: posts go round-robin over the instances); else just `agent`. */
+let agents: BenchAgent[] = [];
 let tasks: TaskHandle[] = [];
 let sockets: WebSocket[] = [];
 let perTask = 0;
 let serverKind: ServerKind = 'ours';
-let serverPort = 0;
+let serverPorts: number[] = [];
 const deliveries = newDeliveries(4_000_000);
 
 async function setup({
   kind,
   port,
+  ports = [port],
   taskCount,
   agentSockets = 16,
 }: {
   kind: ServerKind;
   port: number;
+  /** Several instances of one service (scale-out): subscribers and posts spread over them. */
+  ports?: number[];
   taskCount: number;
   agentSockets?: number;
 }) {
   serverKind = kind;
-  serverPort = port;
-  agent = new BenchAgent(port, agentSockets);
+  serverPorts = ports;
+  agents = ports.map((each) => new BenchAgent(each, Math.max(2, Math.round(agentSockets / ports.length))));
+  agent = agents[0]!;
   tasks = [];
   for (let i = 0; i < taskCount; i += 1) tasks.push(await agent.createTask(`bench-${i}`));
   for (const task of tasks) {
@@ -47,7 +53,9 @@ async function connect({ subscribers }: { subscribers: number }) {
   for (let i = from; i < from + subscribers; i += CONNECT_BATCH) {
     const batch: Promise<WebSocket>[] = [];
     for (let j = i; j < Math.min(from + subscribers, i + CONNECT_BATCH); j += 1)
-      batch.push(subscribe(serverKind, serverPort, tasks[j % tasks.length]!.id, deliveries));
+      batch.push(
+        subscribe(serverKind, serverPorts[j % serverPorts.length]!, tasks[j % tasks.length]!.id, deliveries),
+      );
     sockets.push(...(await Promise.all(batch)));
   }
   perTask = sockets.length / tasks.length;
@@ -79,7 +87,7 @@ async function run({
   const inFlight = new Set<Promise<void>>();
   const postNext = () => {
     const n = sent++;
-    const p = agent.stamped(tasks[n % tasks.length]!, n).then(
+    const p = agents[n % agents.length]!.stamped(tasks[n % tasks.length]!, n).then(
       (status) => {
         if (status !== 200) failed += 1;
       },
@@ -137,7 +145,7 @@ async function run({
 async function closeAll() {
   for (const ws of sockets) ws.terminate();
   sockets = [];
-  agent?.close();
+  for (const each of agents) each.close();
   await sleep(200);
   return { closed: true };
 }

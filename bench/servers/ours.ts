@@ -31,6 +31,9 @@ const config = loadConfig({
   STATIC_DIR: join(dataDir, 'static'),
   // The store-cost bench points the store at a dynalite it counts requests on (bench/store-cost.ts).
   DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT,
+  // The scale-out bench runs several of these on one Redis (bench/scale-out.ts).
+  REDIS_URL: process.env.REDIS_URL,
+  TABLE_NAME: process.env.TABLE_NAME,
 });
 // The memory store is handed in, so a restart keeps the tasks (like a real restart with DynamoDB).
 const memory =

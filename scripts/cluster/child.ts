@@ -27,6 +27,11 @@ export class Child {
     return this.#process !== null;
   }
 
+  /** The running process's id (for its CPU time in /proc), or null. */
+  get pid(): number | null {
+    return this.#process?.pid ?? null;
+  }
+
   get output(): string {
     return this.#output;
   }

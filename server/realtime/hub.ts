@@ -1,4 +1,5 @@
 import type { BusEvent, BusKey } from '../bus/task-bus.js';
+import { TaskEventOrder } from './task-event-order.js';
 import { textFrame } from './ws-frame.js';
 
 /** What the hub needs of a connection: deliver an event it has already framed (ws-frame.ts). */
@@ -78,10 +79,23 @@ export class Hub {
 
   #removed(key: BusKey, index: Map<string, Set<HubMember>>): void {
     this.#subscriptions -= 1;
-    if (!index.has(key.id)) this.interest?.unfollow(key);
+    if (index.has(key.id)) return;
+    if (key.kind === 'task') this.#order.forget(key.id);
+    this.interest?.unfollow(key);
   }
 
+  /** Updates of a task reach its members in seq order (task-event-order.ts). */
+  readonly #order = new TaskEventOrder((event) => this.#fanOut(event));
+
   publish(event: BusEvent): void {
+    if (event.type === 'update') {
+      if (this.#byTask.has(event.taskId)) this.#order.offer(event);
+      return;
+    }
+    this.#fanOut(event);
+  }
+
+  #fanOut(event: BusEvent): void {
     const members =
       event.type === 'update' ? this.#byTask.get(event.taskId) : this.#byAgent.get(event.agentId);
     if (!members || members.size === 0) return;
