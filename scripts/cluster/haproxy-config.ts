@@ -43,6 +43,9 @@ export function haproxyConfig({ port, instances, demoInstance }: HaproxyConfigIn
     '',
     'frontend web',
     `  bind 127.0.0.1:${port}`,
+    // Only an upgrade is replayed after a 503 or an empty answer: a POST may have been stored (the
+    // agent retries it with its Idempotency-Key). A connection refused is retried for every request.
+    '  http-request disable-l7-retry if !{ req.hdr(upgrade) -i websocket }',
     ...(demo ? ['  use_backend demo if { path_beg /demo/api }'] : []),
     '  default_backend instances',
     '',
