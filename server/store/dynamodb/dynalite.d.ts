@@ -16,6 +16,8 @@ declare module 'dynalite' {
 
   /** The classic-level database under dynalite (abstract-level 3), as far as we use it. */
   export interface DynaliteLevel {
+    /** Resolves once the database is open (it opens by itself, in the background). */
+    open(): Promise<void>;
     attachResource(resource: object): void;
     detachResource(resource: object): void;
     getProperty(property: string): string;

@@ -64,6 +64,9 @@ export async function startEmbeddedDynalite(options: EmbeddedDynaliteOptions): P
   await assertDataDirFree(dataDir);
 
   const server = dynalite({ path: dataDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  // dynalite opens its LevelDB in the background: hold the lock before saying we started, or a
+  // second start on this directory right after could still open it (seen in CI).
+  await server.store.db.open();
   const iterators = countIterators(server.store.db);
   // dynalite rethrows a request's stream error ('aborted': the client hung up mid-body), which in
   // this process is an uncaught exception that takes the whole server down. Such a request has

@@ -74,7 +74,12 @@ describe('embedded dynalite', () => {
   it('refuses a data directory this process already serves', async () => {
     const first = await startEmbeddedDynalite({ dataDir: dir });
     try {
-      await assert.rejects(startEmbeddedDynalite({ dataDir: dir }), DataDirInUseError);
+      // A second start that wrongly succeeds is closed, so a failure cannot keep the file running.
+      const second = startEmbeddedDynalite({ dataDir: dir }).then(async (started) => {
+        await started.close();
+        return started;
+      });
+      await assert.rejects(second, DataDirInUseError);
     } finally {
       await first.close();
     }
