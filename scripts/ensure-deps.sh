@@ -9,12 +9,13 @@ set -euo pipefail
 need=()
 if [ $# -gt 0 ]; then
   for command in "$@"; do
-    command -v "$command" >/dev/null 2>&1 || need+=("$command")
+    # Debian puts haproxy in /usr/sbin, off a normal user's PATH.
+    command -v "$command" >/dev/null 2>&1 || [ -x "/usr/sbin/$command" ] || need+=("$command")
   done
 else
   if [ -z "${CHROME_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then need+=(chromium); fi
   for command in faketime redis-server haproxy; do
-    command -v "$command" >/dev/null 2>&1 || need+=("$command")
+    command -v "$command" >/dev/null 2>&1 || [ -x "/usr/sbin/$command" ] || need+=("$command")
   done
 fi
 

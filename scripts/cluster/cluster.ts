@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Child } from './child.js';
@@ -41,6 +42,12 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
+/** A Debian command by name: on PATH, or in /usr/sbin (haproxy), which a normal user's PATH lacks. */
+function systemCommand(name: string): string {
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/sbin'];
+  return dirs.map((dir) => path.join(dir, name)).find((file) => existsSync(file)) ?? name;
+}
+
 async function answers(url: string): Promise<boolean> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
@@ -72,7 +79,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   );
   const redis = new Child(
     'redis',
-    'redis-server',
+    systemCommand('redis-server'),
     [
       '--port',
       String(redisPort),
@@ -123,7 +130,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     }),
   );
   const url = `http://127.0.0.1:${port}`;
-  const balancer = new Child('haproxy', 'haproxy', ['-db', '-f', config], {
+  const balancer = new Child('haproxy', systemCommand('haproxy'), ['-db', '-f', config], {
     ready: () => answers(`${url}/readyz`),
     echo,
   });

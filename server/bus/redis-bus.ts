@@ -21,6 +21,8 @@ import { keyOf } from './task-bus.js';
  *   store, what this instance wrote while it could not publish, and delivers to its own sockets
  *   what each followed task gained since the last seq delivered here (read from the store itself,
  *   not from heads this instance knew). Sessions drop what their client already has, by seq.
+ *   And every RESYNC_MS anyway: a write whose publish was lost for good (its instance died while
+ *   cut off from Redis) reaches other instances' sockets within that bound.
  */
 
 export interface RedisBusOptions {
@@ -32,6 +34,8 @@ export interface RedisBusOptions {
   log?: Pick<Console, 'error' | 'warn'>;
   /** Channel prefix (default `ats:`): several deployments can share one Redis. */
   prefix?: string;
+  /** How often followed tasks are caught up from the store regardless (default RESYNC_MS). */
+  resyncMs?: number;
 }
 
 /** How the instance's link to Redis stands, for readiness. */
@@ -59,6 +63,12 @@ const HEALTH_CHECK_MS = 2_000;
 const HEALTH_TIMEOUT_MS = 3_000;
 /** Followed tasks caught up at once from the store after a gap. */
 const CATCH_UP_PARALLEL = 16;
+/**
+ * Every followed task is also caught up from the store this often, whatever Redis says: the bound
+ * on how late a write shows whose publish was lost for good (its instance died cut off from Redis,
+ * or past UNPUBLISHED_MAX). With nothing new, a task costs one head read per pass.
+ */
+export const RESYNC_MS = 60_000;
 /** How long a new subscription waits for Redis's answer before its snapshot is read anyway. */
 const FOLLOW_WAIT_MAX_MS = 2_000;
 
@@ -102,6 +112,7 @@ export class RedisTaskBus implements TaskBus {
   /** Redis stopped answering PINGs on a connection that still looks open. */
   #hung = false;
   #healthTimer: ReturnType<typeof setInterval> | undefined;
+  #resyncTimer: ReturnType<typeof setInterval> | undefined;
   readonly #subscribing = new Set<Promise<void>>();
   /** What the next recovery pass must do, and the pass under way (one at a time, merged). */
   readonly #pending: Recovery = { resubscribe: false, republish: false, followers: false };
@@ -158,6 +169,10 @@ export class RedisTaskBus implements TaskBus {
     bus.#setState();
     bus.#healthTimer = setInterval(() => bus.#checkHealth(), HEALTH_CHECK_MS);
     bus.#healthTimer.unref();
+    bus.#resyncTimer = setInterval(() => {
+      if (bus.#state === 'up') bus.#recover({ followers: true });
+    }, options.resyncMs ?? RESYNC_MS);
+    bus.#resyncTimer.unref();
     return bus;
   }
 
@@ -235,6 +250,7 @@ export class RedisTaskBus implements TaskBus {
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
     clearInterval(this.#healthTimer);
+    clearInterval(this.#resyncTimer);
     this.#listeners.clear();
     // What this instance wrote and could not publish yet: one last try while the link is up.
     if (this.#state === 'up' && this.#unpublished.size > 0) this.#recover({ republish: true });
@@ -292,7 +308,7 @@ export class RedisTaskBus implements TaskBus {
   #markUnpublished(key: BusKey, event: BusEvent): void {
     if (this.#unpublished.size >= UNPUBLISHED_MAX && !this.#unpublished.has(this.#channel(key))) {
       this.#log.warn(
-        `redis: more than ${UNPUBLISHED_MAX} tasks written while Redis was unreachable; other instances' panels of the rest catch up when they resubscribe`,
+        `redis: more than ${UNPUBLISHED_MAX} tasks written while Redis was unreachable; other instances' panels of the rest catch up at their next resync (within ${RESYNC_MS / 1000} s)`,
       );
       return;
     }

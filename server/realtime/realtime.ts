@@ -95,7 +95,14 @@ export function createRealtime({ store, bus, config, now = Date.now, tokenBudget
   });
   const hub = new Hub(
     bus.follow && bus.unfollow
-      ? { follow: (key) => bus.follow!(key), unfollow: (key) => bus.unfollow!(key) }
+      ? {
+          follow: (key) => {
+            // A shared bus: this instance did not hear the task's events until now.
+            if (key.kind === 'task') store.forget?.(key.id);
+            return bus.follow!(key);
+          },
+          unfollow: (key) => bus.unfollow!(key),
+        }
       : undefined,
   );
   const sessions = new Map<WebSocket, Session>();

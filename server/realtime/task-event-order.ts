@@ -24,8 +24,7 @@ export class TaskEventOrder {
   offer(event: UpdateMessage): void {
     const last = this.#last.get(event.taskId);
     if (last === undefined || event.fromSeq <= last + 1) {
-      this.#emit(event);
-      this.#releaseContiguous(event.taskId);
+      if (this.#emit(event)) this.#releaseContiguous(event.taskId);
       return;
     }
     let held = this.#held.get(event.taskId);
@@ -53,16 +52,18 @@ export class TaskEventOrder {
     return count;
   }
 
-  #emit(event: UpdateMessage): void {
+  /** Releases one event; false when that made the task's last follower go (it is forgotten). */
+  #emit(event: UpdateMessage): boolean {
     this.#last.set(event.taskId, Math.max(this.#last.get(event.taskId) ?? 0, event.task.seq));
     this.release(event);
+    return this.#last.has(event.taskId);
   }
 
   #releaseContiguous(taskId: string): void {
     const held = this.#held.get(taskId);
     if (!held) return;
     while (held.events.length > 0 && held.events[0]!.fromSeq <= (this.#last.get(taskId) ?? 0) + 1) {
-      this.#emit(held.events.shift()!);
+      if (!this.#emit(held.events.shift()!)) return;
     }
     if (held.events.length === 0) {
       clearTimeout(held.timer);
@@ -75,6 +76,6 @@ export class TaskEventOrder {
     if (!held) return;
     clearTimeout(held.timer);
     this.#held.delete(taskId);
-    for (const event of held.events) this.#emit(event);
+    for (const event of held.events) if (!this.#emit(event)) return;
   }
 }

@@ -80,6 +80,12 @@ export interface TaskStore {
    * the events it was sent.
    */
   learn?(task: Task): void;
+  /**
+   * Forget what this instance knows of the task's head (a store that keeps known heads): its
+   * events reach this instance only from now on, so what it knew may be older than events it never
+   * heard. Reads go to the store until one made after this confirms the head.
+   */
+  forget?(taskId: string): void;
   /** One cheap request, for readiness (rejects when the store does not answer). Absent: nothing to ask. */
   ping?(): Promise<void>;
   /** The agent's most recently created task, or null. */

@@ -59,8 +59,8 @@ export interface RetryTracker {
   /**
    * The link (or an attempt) failed at `now`. `healthy: false` says it failed at its job even
    * though it was up (e.g. no answer to a subscribe), so uptime does not count. `restarted`: the
-   * server closed a link that was up because it restarts (1012, 1013): not the link failing, so
-   * it counts as stable however short (a rolling restart moves a socket several times).
+   * server closed a link that was up because it restarts (1012): not the link failing, so it
+   * counts as stable however short (a rolling restart moves a socket several times).
    * Returns the attempt number to compute the next delay with (0 for the first retry).
    */
   down(now: number, healthy?: boolean, restarted?: boolean): number;

@@ -42,8 +42,6 @@ export const LINK = {
  * the link never polls for good because of its own message volume (issue 12).
  */
 const REFUSED_CLOSE_CODES: readonly number[] = [CLOSE_UNSUPPORTED_DATA, CLOSE_MESSAGE_TOO_BIG];
-/** The server restarts or sheds load: everyone retries at once, so spread wider. */
-const RESTART_CLOSE_CODES: readonly number[] = [CLOSE_SERVICE_RESTART, CLOSE_TRY_AGAIN_LATER];
 /**
  * Answers that refuse one subscription while the socket works: the link subscribes it again
  * with backoff (the panel polls meanwhile) until it is served.
@@ -262,13 +260,15 @@ export function socketLink(config: SocketLinkConfig): SocketLink {
   function down(code: number | null, fallback: FallbackReason | null, healthy: boolean): void {
     if (!active) return;
     const now = clock.now();
-    const restart = code !== null && RESTART_CLOSE_CODES.includes(code);
+    // Only a restart (1012) is not the link failing: 1013 also means "too slow a reader".
+    const restart = code === CLOSE_SERVICE_RESTART;
     const attempt = tracker.down(now, healthy, restart);
     const reason =
       fallback ??
       (code !== null && REFUSED_CLOSE_CODES.includes(code) ? 'upgrade-refused' : null) ??
       (tracker.failures >= FAILURES_BEFORE_FALLBACK ? 'attempts-exhausted' : null);
-    if (restart) restarting = true;
+    // The server restarts (1012) or sheds load (1013): everyone retries at once, so spread wider.
+    if (restart || code === CLOSE_TRY_AGAIN_LATER) restarting = true;
     const delay = retryDelay(attempt, restarting, config);
     setTimer('retry', delay, connect);
     status({ kind: 'down', nextRetryAt: now + delay, fallback: reason });

@@ -491,6 +491,10 @@ export class DynamoTaskStore implements TaskStore {
     });
   }
 
+  forget(taskId: string): void {
+    this.#known.forget(taskId);
+  }
+
   /** A read of a key that never exists (half a read unit): does DynamoDB answer? */
   ping(): Promise<void> {
     return this.#guard(async () => {

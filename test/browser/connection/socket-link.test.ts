@@ -300,6 +300,33 @@ describe('SocketLink', () => {
     link.close();
   });
 
+  it('does not fall back for restarts (1012) that move a live link again and again, but does for 1013 (a reader too slow)', async () => {
+    env = setup();
+    const link = socket(env.config);
+    link.open();
+    for (let i = 1; i <= LINK.failuresBeforeFallback + 2; i++) {
+      const peer = await env.connection();
+      peer.hello();
+      env.clock.advance(1_000); // up, but for less than stableMs: a rolling restart moves it on
+      peer.close(1012);
+      const down = await env.status(link, (s) => s.kind === 'down');
+      expect(down.kind === 'down' && down.fallback).to.equal(null, `restart ${i}`);
+      env.clock.runNext();
+    }
+    // Each restart left one failure counted (the retry it needs); 1013s count on from there.
+    for (let i = 1; i < LINK.failuresBeforeFallback; i++) {
+      const peer = await env.connection();
+      peer.hello();
+      env.clock.advance(1_000);
+      peer.close(1013);
+      const down = await env.status(link, (s) => s.kind === 'down');
+      const expected = i + 1 >= LINK.failuresBeforeFallback ? 'attempts-exhausted' : null;
+      expect(down.kind === 'down' && down.fallback).to.equal(expected, `1013 number ${i}`);
+      env.clock.runNext();
+    }
+    link.close();
+  });
+
   it('falls back when the WebSocket constructor throws, and keeps probing', () => {
     env = setup();
     let calls = 0;

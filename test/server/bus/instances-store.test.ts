@@ -61,7 +61,7 @@ describe('what a socket gets from instances sharing one Redis (issue 14)', { tim
   });
   const env = (url: string) => ({ PORT: '0', REDIS_URL: url, ALLOWED_ORIGINS: 'http://localhost:*' });
 
-  it("gives the first socket of a task on an instance a snapshot from the store, not from a head it knew before another instance's write", async () => {
+  it("gives every socket that starts following a task on an instance a snapshot from the store, not from a head it knew before another instance's write", async () => {
     const fixture = await DynaliteFixture.start(() => new Date());
     // Heads known for up to 5 s, as in production.
     const real = { monotonicNow: () => performance.now() };
@@ -82,15 +82,24 @@ describe('what a socket gets from instances sharing one Redis (issue 14)', { tim
         phase: 'completed',
         logs: [{ message: 'through a' }],
       });
-      const client = await TestClient.connect(wsUrl(b), { headers: { host: 'localhost' } });
+      // Two sockets at the same moment: the second subscribes while the first's read is in flight.
+      const clients = [
+        await TestClient.connect(wsUrl(b), { headers: { host: 'localhost' } }),
+        await TestClient.connect(wsUrl(b), { headers: { host: 'localhost' } }),
+      ];
       try {
-        const got = record(client);
-        client.subscribe(task.id);
-        const snapshot = await got.next<Snapshot>('the snapshot', (m) => m.type === 'snapshot');
-        assert.equal(snapshot.task.phase, 'completed');
-        assert.equal(snapshot.task.seq, done.task.seq);
+        const recorded = clients.map(record);
+        for (const client of clients) client.subscribe(task.id);
+        for (const [i, got] of recorded.entries()) {
+          const snapshot = await got.next<Snapshot>(
+            `socket ${i + 1}'s snapshot`,
+            (m) => m.type === 'snapshot',
+          );
+          assert.equal(snapshot.task.phase, 'completed', `socket ${i + 1}`);
+          assert.equal(snapshot.task.seq, done.task.seq, `socket ${i + 1}`);
+        }
       } finally {
-        client.ws.close();
+        for (const client of clients) client.ws.close();
       }
     } finally {
       await a.close();

@@ -165,6 +165,29 @@ describe('the Redis bus when one instance loses its link (issue 14)', { timeout:
     }
   });
 
+  it('brings other instances a final write whose writer died while cut off from Redis, at the next resync', async () => {
+    const store = new MemoryTaskStore();
+    await store.createTask({ id: 't-1', agentId: 'ag', title: null, tokenHash: 'h', now: T0 });
+    const link = await proxy();
+    const a = await instance(store, link.url);
+    const b = await instance(store, redis.url, { resyncMs: 500 });
+    const events = heard(b);
+    void b.follow({ kind: 'task', id: 't-1' });
+    await b.subscribed();
+    await write(store, a, 't-1', { phase: 'running' });
+    await until('b hears running', () => phaseHeard(events, 't-1') === 'running');
+    link.blocked = true;
+    link.cut();
+    await until('a down', () => a.state === 'down');
+    await write(store, a, 't-1', { phase: 'completed' });
+    await a.close(); // gone before its link came back: nobody will republish
+    await until(
+      'b hears the final phase from the store',
+      () => phaseHeard(events, 't-1') === 'completed',
+      10_000,
+    );
+  });
+
   it('takes a Redis that stops answering as down, lets new subscriptions go on, and recovers when it answers again', async () => {
     const own = await RedisServer.start();
     try {

@@ -99,4 +99,25 @@ describe("a task's events in seq order (several instances)", () => {
       mock.timers.reset();
     }
   });
+
+  it('stops releasing, and keeps nothing, once a release made the task lose its last follower', () => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      const released: number[] = [];
+      const events: TaskEventOrder = new TaskEventOrder((event) => {
+        released.push(event.fromSeq);
+        if (event.fromSeq === 3) events.forget('t'); // say, a follower closed as too slow a reader
+      }, 250);
+      events.offer(update('t', 1));
+      events.offer(update('t', 3));
+      events.offer(update('t', 4));
+      mock.timers.tick(250);
+      assert.deepEqual(released, [1, 3], 'nothing after the task was forgotten');
+      events.offer(update('t', 10));
+      assert.deepEqual(released, [1, 3, 10], 'a new first event is not held behind a forgotten past');
+      assert.equal(events.heldCount, 0);
+    } finally {
+      mock.timers.reset();
+    }
+  });
 });
