@@ -6,11 +6,10 @@
 // bus's). On 2 cores, three instances and Redis compete with the load for the same CPU, so
 // deliveries/s cannot grow much here; what the rows show is the cost of the bus per delivery.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { once } from 'node:events';
 import { Child } from '../scripts/cluster/child.js';
+import { freePort } from '../scripts/cluster/free-port.js';
 import { startChild } from './lib/ipc.js';
 import { startBenchServer, type BenchServer } from './lib/servers.js';
 
@@ -40,15 +39,6 @@ export interface ScaleOutResult {
   cpuPer10k: number;
   saturatedPerSec: number;
   lost: number;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** A process's user + system CPU in ms, from /proc (clock ticks of 10 ms on Linux). */

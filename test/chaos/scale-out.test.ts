@@ -6,14 +6,11 @@
 // with exactly the stored log: none lost, none twice.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { ROUTES, type ServerMessage } from '../../protocol/index.js';
-import { startCluster, type Cluster } from '../../scripts/cluster/cluster.js';
+import type { Cluster } from '../../scripts/cluster/cluster.js';
+import { startTestCluster } from './support/test-cluster.js';
 import { Agent } from './support/agent.js';
 import { assertSameLog } from './support/log-checks.js';
 import { NodePanel } from './support/node-panel.js';
@@ -24,45 +21,20 @@ const PANELS_PER_TASK = 10;
 const LINES_PER_SECOND = 6;
 const POST_EVERY_MS = 500;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 describe('three instances behind HAProxy and one Redis (issue 14)', { timeout: 240_000 }, () => {
-  let dataDir: string;
-  let cluster: Cluster;
+  let cluster: Awaited<ReturnType<typeof startTestCluster>>;
   let agents: Agent[] = [];
   let panels: NodePanel[] = [];
 
   before(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'ats-cluster-'));
-    cluster = await startCluster({
-      port: await freePort(),
-      instancePorts: [await freePort(), await freePort(), await freePort()],
-      dynalitePort: await freePort(),
-      redisPort: await freePort(),
-      dataDir,
-      env: {
-        HEARTBEAT_MS: '5000',
-        RATE_LIMIT_PER_MINUTE: '0',
-        CREATES_PER_MINUTE: '0',
-        READS_PER_MINUTE: '0',
-        WS_MAX_SUBSCRIPTIONS: '2000',
-      },
-    });
+    cluster = await startTestCluster();
   });
   after(async () => {
-    await cluster?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await cluster?.dispose();
   });
   afterEach(() => {
     for (const agent of agents) agent.dispose();

@@ -4,14 +4,9 @@
 // one at a time (SIGTERM), then Redis restarts. Every panel ends with exactly the stored log, never
 // shows a gap or a duplicate on the way, and never says "Real-time updates unavailable".
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { startCluster, type Cluster } from '../../scripts/cluster/cluster.js';
+import { startTestCluster } from '../chaos/support/test-cluster.js';
 import { Agent, lineNumber } from '../chaos/support/agent.js';
 import {
   describeReading,
@@ -27,40 +22,17 @@ const BROWSERS = 3;
 const PANELS_PER_BROWSER = 2;
 const LINES_PER_SECOND = 10;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe(
   'panels in Chromium through HAProxy, three instances and Redis (issue 14)',
   { timeout: 240_000 },
   () => {
-    let dataDir: string;
-    let cluster: Cluster;
+    let cluster: Awaited<ReturnType<typeof startTestCluster>>;
     let host: Awaited<ReturnType<typeof startChaosHost>>;
     let browser: Browser;
     let agent: Agent | undefined;
 
     before(async () => {
-      dataDir = await mkdtemp(path.join(tmpdir(), 'ats-cluster-browser-'));
-      cluster = await startCluster({
-        port: await freePort(),
-        instancePorts: [await freePort(), await freePort(), await freePort()],
-        dynalitePort: await freePort(),
-        redisPort: await freePort(),
-        dataDir,
-        env: {
-          HEARTBEAT_MS: '5000',
-          RATE_LIMIT_PER_MINUTE: '0',
-          CREATES_PER_MINUTE: '0',
-          READS_PER_MINUTE: '0',
-        },
-      });
+      cluster = await startTestCluster();
       host = await startChaosHost(() => cluster.url);
       browser = await launchChromium();
     });
@@ -68,8 +40,7 @@ describe(
       agent?.dispose();
       await browser?.close();
       await host?.close();
-      await cluster?.close();
-      await rm(dataDir, { recursive: true, force: true });
+      await cluster?.dispose();
     });
 
     it('ends with every stored line in every panel through an instance killed, a rolling restart and a Redis restart', async () => {

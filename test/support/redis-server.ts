@@ -2,10 +2,10 @@
 // of the Redis bus: started, stopped and started again on the same port (a Redis restart).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
+import { freePort } from '../../scripts/cluster/free-port.js';
 
 export function redisServerPath(): string {
   const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
@@ -14,15 +14,6 @@ export function redisServerPath(): string {
       "redis-server not found: run 'sudo apt-get install -y redis-server' (npm test installs it as root)",
     );
   return found;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export class RedisServer {
