@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { Agent, lineNumber } from '../chaos/support/agent.js';
+import { Agent } from '../chaos/support/agent.js';
 import {
-  describeReading,
+  endWithStoredLog,
   newBrowserContext,
   openPanels,
   startChaosHost,
@@ -92,38 +92,7 @@ describe('20 panels in Chromium (5 browsers × 2 tabs × 2 panels) while the ser
       catchUps.push(Date.now() - killedAt);
     }
 
-    await agent.stop();
-    await agent.post(1, { phase: 'completed' });
-    const truth = await agent.stored();
-    const stored = truth.lines.map((line) => lineNumber(line.message));
-    assert.deepEqual(
-      stored,
-      Array.from({ length: agent.linesQueued }, (_, i) => i + 1),
-      'the store holds every acknowledged line once, in order',
-    );
-    await Promise.all(
-      panels.map((panel, i) =>
-        panel.waitUntil(
-          (r, n) => r.phase === 'completed' && r.lines.length >= n,
-          stored.length,
-          30_000,
-          `panel ${i} complete`,
-        ),
-      ),
-    );
-    const readings = await Promise.all(panels.map((panel) => panel.read()));
-    readings.forEach((reading, i) => {
-      assert.deepEqual(
-        reading.violations,
-        [],
-        `panel ${i} showed a gap or a duplicate: ${describeReading(reading)}`,
-      );
-      assert.deepEqual(
-        reading.lines,
-        stored,
-        `panel ${i} differs from the store: ${describeReading(reading)}`,
-      );
-    });
+    const { stored, readings } = await endWithStoredLog(agent, panels);
     const polled = readings.filter((r) => r.states.some((s) => s.state === 'polling')).length;
     console.log(
       `restarts: ${stored.length} lines, ${RESTARTS} SIGKILLs, every panel caught up ${catchUps.map((ms) => `${ms} ms`).join(', ')} after each kill; ` +

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { startTestCluster } from '../chaos/support/test-cluster.js';
-import { Agent, lineNumber } from '../chaos/support/agent.js';
+import { Agent } from '../chaos/support/agent.js';
 import {
-  describeReading,
+  endWithStoredLog,
   newBrowserContext,
   openPanels,
   startChaosHost,
@@ -76,37 +76,8 @@ describe(
       await cluster.redis.start();
       await flowing();
 
-      await agent.stop();
-      await agent.post(1, { phase: 'completed' });
-      const truth = await agent.stored();
-      const stored = truth.lines.map((line) => lineNumber(line.message));
-      assert.deepEqual(
-        stored,
-        Array.from({ length: agent.linesQueued }, (_, i) => i + 1),
-        'the store holds every acknowledged line once, in order',
-      );
-      await Promise.all(
-        panels.map((panel, i) =>
-          panel.waitUntil(
-            (r, n) => r.phase === 'completed' && r.lines.length >= n,
-            stored.length,
-            30_000,
-            `panel ${i} complete`,
-          ),
-        ),
-      );
-      const readings = await Promise.all(panels.map((panel) => panel.read()));
+      const { readings } = await endWithStoredLog(agent, panels);
       readings.forEach((reading, i) => {
-        assert.deepEqual(
-          reading.violations,
-          [],
-          `panel ${i} showed a gap or a duplicate: ${describeReading(reading)}`,
-        );
-        assert.deepEqual(
-          reading.lines,
-          stored,
-          `panel ${i} differs from the store: ${describeReading(reading)}`,
-        );
         const fellBack = reading.states.filter(
           (s) => s.at >= rollFrom && s.at <= rollUntil && (s.state === 'polling' || s.state === 'offline'),
         );

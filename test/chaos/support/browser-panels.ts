@@ -2,11 +2,13 @@
 // a watcher inside the page that records every panel's connection states and flags, at every
 // render, a gap or a duplicate among the lines shown. Panels of one page share one WebSocket, and
 // so do the tabs of one browser context (BroadcastChannel); separate contexts are separate browsers.
+import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { OPEN_EVERY_LOGS_SECTION } from '../../e2e/support/browser.js';
+import { lineNumber, type Agent } from './agent.js';
 
 /** A host page on another origin (localhost vs 127.0.0.1) that loads the widget from `api()`. */
 export async function startChaosHost(api: () => string): Promise<{ url: string; close(): Promise<void> }> {
@@ -273,4 +275,44 @@ export async function setHidden(page: Page, hidden: boolean): Promise<void> {
     });
     document.dispatchEvent(new Event('visibilitychange'));
   }, hidden);
+}
+
+/**
+ * Ends a chaos run: stops the agent, completes its task, and checks that the store holds every
+ * acknowledged line once, in order, and that every panel ends showing exactly those lines, with no
+ * gap or duplicate seen at any render. Returns the stored line numbers and each panel's reading.
+ */
+export async function endWithStoredLog(
+  agent: Agent,
+  panels: readonly BrowserPanel[],
+): Promise<{ stored: number[]; readings: PanelReading[] }> {
+  await agent.stop();
+  await agent.post(1, { phase: 'completed' });
+  const truth = await agent.stored();
+  const stored = truth.lines.map((line) => lineNumber(line.message));
+  assert.deepEqual(
+    stored,
+    Array.from({ length: agent.linesQueued }, (_, i) => i + 1),
+    'the store holds every acknowledged line once, in order',
+  );
+  await Promise.all(
+    panels.map((panel, i) =>
+      panel.waitUntil(
+        (r, n) => r.phase === 'completed' && r.lines.length >= n,
+        stored.length,
+        30_000,
+        `panel ${i} complete`,
+      ),
+    ),
+  );
+  const readings = await Promise.all(panels.map((panel) => panel.read()));
+  readings.forEach((reading, i) => {
+    assert.deepEqual(
+      reading.violations,
+      [],
+      `panel ${i} showed a gap or a duplicate: ${describeReading(reading)}`,
+    );
+    assert.deepEqual(reading.lines, stored, `panel ${i} differs from the store: ${describeReading(reading)}`);
+  });
+  return { stored, readings };
 }
