@@ -14,7 +14,14 @@ import { recovery, type RecoveryResult } from './recovery.js';
 import { renderSoakTable, soak, SOAK_STORES, SOAK_TIMING, type SoakResult } from './soak.js';
 import { scaleOut, SCALE_OUT_SETUPS } from './scale-out.js';
 import { sizes } from './size.js';
-import { renderCostTable, renderMillionsTable, storeCost, type CostResult } from './store-cost.js';
+import {
+  COST_UPSTREAMS,
+  renderCostTable,
+  renderMillionsTable,
+  storeCost,
+  type CostResult,
+  type CostUpstream,
+} from './store-cost.js';
 import { fmt, renderTable, type Row } from './lib/table.js';
 import type { ServerKind } from './load/subscriber.js';
 
@@ -395,7 +402,9 @@ async function main(): Promise<void> {
   }
 
   // Requests per operation do not depend on the machine's load: counted, not timed.
-  const costs: CostResult[] = wanted('cost') ? await storeCost(log) : [];
+  const costs: [CostUpstream, CostResult[]][] = [];
+  if (wanted('cost'))
+    for (const upstream of COST_UPSTREAMS) costs.push([upstream, await storeCost(log, upstream)]);
 
   const soaked: SoakResult[] = [];
   if (only?.includes('soak')) {
@@ -433,15 +442,15 @@ async function main(): Promise<void> {
     'floor: bare `ws` broadcast server (fan-out, memory, recovery) or bare Hono POST handler (ingest); peer: Socket.IO 4 with rooms / socket.io-client\n',
   );
   if (table) console.log(table);
-  if (costs.length > 0) {
+  for (const [upstream, results] of costs) {
     console.log(
-      '\nstore cost (issue 15): DynamoDB requests and capacity units per operation, counted at the endpoint\n',
+      `\nstore cost (issue 15) on ${upstream}${upstream === 'dynalite' ? '' : ', DYNAMODB_TRANSACTIONS=1'}: DynamoDB requests and capacity units per operation, counted at the endpoint\n`,
     );
-    console.log(renderCostTable(costs));
+    console.log(renderCostTable(results));
     console.log(
       '\nper million of each, on-demand pricing (us-east-1, USD 0.625 per million write units, 0.125 per million read units)\n',
     );
-    console.log(renderMillionsTable(costs));
+    console.log(renderMillionsTable(results));
   }
   if (soaked.length > 0) {
     console.log(

@@ -301,6 +301,13 @@ export const ENV_VARS = {
       "DynamoDB store: how long a task's head this instance wrote or read answers reads (and agent-token checks) without asking DynamoDB; the bound on how late a write or a replaced agent token through another instance shows on this one. `0`: every read asks",
     schema: integer(0, 60_000),
   }),
+  dynamodbTransactions: envVar({
+    name: 'DYNAMODB_TRANSACTIONS',
+    default: '0',
+    meaning:
+      'DynamoDB store, 1: a POST with an Idempotency-Key writes its log item and its key in one TransactWriteItems: 2 requests instead of 4 and no read before the write, but 5 write units instead of 3 write units and a read unit (transactions bill double). Needs an endpoint with transactions (AWS, DynamoDB Local; not dynalite): without them the server does not start',
+    schema: flag,
+  }),
   taskLogMaxLines: envVar({
     name: 'TASK_LOG_MAX_LINES',
     default: '100000',

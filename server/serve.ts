@@ -77,6 +77,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     await opened.close();
     throw error;
   }
+  // The store answers reads from the heads it knows for as long as the bus vouches for them.
+  store.hearFrom?.((taskId) => bus.hearing(taskId));
   // Subscribed before the realtime hub: the store learns of a write before any snapshot is cut.
   const stopLearning = bus.subscribe((event) => {
     if (event.task) store.learn?.(event.task);
@@ -272,6 +274,7 @@ export function openConfiguredStore(config: Config): Promise<OpenedStore> {
     dataDir: config.dataDir,
     logTtlDays: config.logTtlDays,
     headFreshMs: config.headFreshMs,
+    transactions: config.dynamodbTransactions,
     logQuota: { maxLines: config.taskLogMaxLines, maxBytes: config.taskLogMaxBytes },
     dynamodb: {
       tableName: config.tableName,

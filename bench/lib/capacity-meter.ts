@@ -8,7 +8,7 @@ import { createServer, request, type IncomingMessage, type Server } from 'node:h
 import type { AddressInfo } from 'node:net';
 
 /** The actions that read (their units are read units); the others write. */
-const READS = new Set(['GetItem', 'Query', 'Scan', 'BatchGetItem']);
+const READS = new Set(['GetItem', 'Query', 'Scan', 'BatchGetItem', 'TransactGetItems']);
 
 export interface MeterCounts {
   /** Requests by action (GetItem, PutItem, Query, UpdateItem...). */
@@ -52,10 +52,13 @@ export async function startCapacityMeter(target: string): Promise<CapacityMeter>
       async (answer) => {
         const text = await body(answer);
         const out = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-        const units = (out.ConsumedCapacity as { CapacityUnits?: number } | undefined)?.CapacityUnits ?? 0;
+        // One object per request; a list (one per table) for transactions and batches.
+        const consumed = [out.ConsumedCapacity ?? []].flat() as { CapacityUnits?: number }[];
+        const units = consumed.reduce((sum, table) => sum + (table.CapacityUnits ?? 0), 0);
         if (READS.has(action)) counts.readUnits += units;
         else counts.writeUnits += units;
-        if (String(out.__type ?? '').endsWith('ConditionalCheckFailedException')) counts.refusedWrites += 1;
+        if (/ConditionalCheckFailedException|TransactionCanceledException/.test(String(out.__type ?? '')))
+          counts.refusedWrites += 1;
         res.writeHead(answer.statusCode ?? 500, answer.headers);
         res.end(text);
       },

@@ -31,6 +31,7 @@ const config = loadConfig({
   STATIC_DIR: join(dataDir, 'static'),
   // The store-cost bench points the store at a dynalite it counts requests on (bench/store-cost.ts).
   DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT,
+  DYNAMODB_TRANSACTIONS: process.env.DYNAMODB_TRANSACTIONS,
   // The scale-out bench runs several of these on one Redis (bench/scale-out.ts).
   REDIS_URL: process.env.REDIS_URL,
   TABLE_NAME: process.env.TABLE_NAME,

@@ -3,6 +3,12 @@ import type { BusEvent, BusListener, TaskBus } from './task-bus.js';
 /** Delivers events to listeners in this process, synchronously and in publish order. */
 export class LocalTaskBus implements TaskBus {
   readonly #listeners = new Set<BusListener>();
+  /** One instance, and every write is published here: nothing is ever missed. */
+  readonly #always = {};
+
+  hearing(): object {
+    return this.#always;
+  }
 
   publish(event: BusEvent): void {
     for (const listener of this.#listeners) {

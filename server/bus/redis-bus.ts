@@ -94,6 +94,11 @@ interface Followed {
   key: BusKey;
   /** Tasks: the highest seq delivered here; agents: the active task's id last delivered. */
   last: number | string | null | undefined;
+  /**
+   * Set once Redis acknowledged the subscription on the links up now, and dropped when they go
+   * down: while it stays the same object, every event of the key reached this instance (`hearing`).
+   */
+  heard?: object;
 }
 
 export class RedisTaskBus implements TaskBus {
@@ -239,6 +244,12 @@ export class RedisTaskBus implements TaskBus {
     await Promise.all(this.#subscribing);
   }
 
+  hearing(taskId: string): object | undefined {
+    return this.#state === 'up'
+      ? this.#followed.get(this.#channel({ kind: 'task', id: taskId }))?.heard
+      : undefined;
+  }
+
   unfollow(key: BusKey): void {
     const id = this.#channel(key);
     if (!this.#followed.delete(id)) return;
@@ -282,12 +293,22 @@ export class RedisTaskBus implements TaskBus {
 
   #sSubscribe(id: string): Promise<void> {
     // Queued while the link is down; one lost in flight is sent again by the recovery.
-    const subscribing = this.#subscriber.sSubscribe(id, this.#onMessage).catch((error: Error) => {
-      this.#log.warn(`redis: could not subscribe to ${id}: ${error.message}`);
-    });
+    const subscribing = this.#subscriber.sSubscribe(id, this.#onMessage).then(
+      // Acknowledged on the links up now (a drop would have set the state down before this runs).
+      () => this.#heardFrom(id),
+      (error: Error) => {
+        this.#log.warn(`redis: could not subscribe to ${id}: ${error.message}`);
+      },
+    );
     this.#subscribing.add(subscribing);
     void subscribing.then(() => this.#subscribing.delete(subscribing));
     return subscribing;
+  }
+
+  /** Every event of `id` reaches this instance from now on, as long as the links stay up. */
+  #heardFrom(id: string): void {
+    const followed = this.#followed.get(id);
+    if (followed && this.#state === 'up') followed.heard ??= {};
   }
 
   #deliver(event: BusEvent): void {
@@ -327,6 +348,11 @@ export class RedisTaskBus implements TaskBus {
     if (this.#state === 'closed') return;
     const was = this.#state;
     this.#state = this.#publisher.isReady && this.#subscriber.isReady && !this.#hung ? 'up' : 'down';
+    if (this.#state !== 'up') for (const followed of this.#followed.values()) delete followed.heard;
+    // A link is ready only once node-redis has resubscribed (and Redis acknowledged) its channels.
+    else if (was !== 'up') {
+      for (const id of this.#subscriber.getPubSubListeners('SHARDED').keys()) this.#heardFrom(id);
+    }
     // Back after a gap: whatever pub/sub lost meanwhile comes from the store.
     if (this.#started && was === 'down' && this.#state === 'up') {
       this.#recover({ resubscribe: true, republish: true, followers: true });

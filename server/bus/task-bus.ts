@@ -28,5 +28,11 @@ export interface TaskBus {
    */
   follow?(key: BusKey): Promise<void> | void;
   unfollow?(key: BusKey): void;
+  /**
+   * A value that stays the same for as long as every write of the task reaches this instance's
+   * listeners without a gap, or undefined when the bus cannot say so (not followed here, a link
+   * down). In-process every write is made here, so always the same value.
+   */
+  hearing(taskId: string): object | undefined;
   close(): Promise<void>;
 }

@@ -90,7 +90,7 @@ export async function authenticateAgent(
     'send the task\'s agent token as "Authorization: Bearer <agentToken>" (it was returned when the task was created)',
     'the Authorization header must be "Bearer <agentToken>"',
   );
-  const stored = await store.getTask(taskId);
+  const stored = await store.getTask(taskId, { forTokenCheck: true });
   if (!stored || !tokens.matches(token, stored.tokenHash)) {
     await limits.recordAuthFailure(client);
     throw new ApiError(

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { createDynamoClient, credentialsFor, LOCAL_CREDENTIALS } from './dynamodb/client.js';
 import { DynamoTaskStore, STATUS_WRITE_BEHIND_MS } from './dynamodb/dynamo-task-store.js';
 import { startEmbeddedDynalite, type EmbeddedDynaliteStats } from './dynamodb/embedded-dynalite.js';
-import { ensureTable, tableExists } from './dynamodb/table.js';
+import { ensureTable, supportsTransactions, tableExists } from './dynamodb/table.js';
 import type { LogQuota } from './log-quota.js';
 import { MemoryTaskStore } from './memory-store.js';
 import type { TaskStore } from './task-store.js';
@@ -23,6 +23,8 @@ export interface OpenStoreOptions {
   logTtlDays: number;
   /** HEAD_FRESH_MS: how long a known head answers reads (DynamoDB store; default 5 s). */
   headFreshMs?: number;
+  /** DYNAMODB_TRANSACTIONS: keyed writes in one transaction (see DynamoTaskStoreConfig.transactions). */
+  transactions?: boolean;
   /** TASK_LOG_MAX_LINES, TASK_LOG_MAX_BYTES (default DEFAULT_LOG_QUOTA). */
   logQuota?: LogQuota;
   dynamodb?: {
@@ -61,6 +63,11 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
   const region = options.dynamodb?.region;
 
   if (endpoint === undefined && region === undefined) {
+    if (options.transactions) {
+      throw new Error(
+        'DYNAMODB_TRANSACTIONS=1 needs DYNAMODB_ENDPOINT or AWS_REGION: the embedded dynalite has no transactions',
+      );
+    }
     const dataDir = path.resolve(options.dataDir, 'dynalite');
     const embedded = await startEmbeddedDynalite({ dataDir });
     try {
@@ -96,6 +103,7 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
     credentials: credentialsFor(endpoint),
     requestTimeoutMs: REMOTE_REQUEST_TIMEOUT_MS,
   });
+  const transactions = options.transactions ?? false;
   try {
     if (endpoint !== undefined) {
       await ensureTable(client, tableName);
@@ -104,6 +112,9 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
         `DynamoDB table ${tableName} does not exist in ${region}: create it with ` +
           '`node --import tsx scripts/create-table.ts` or infra/dynamodb-table.json',
       );
+    }
+    if (transactions && !(await supportsTransactions(client, tableName))) {
+      throw new Error('DYNAMODB_TRANSACTIONS=1, but it has no transactions (dynalite?): unset it');
     }
   } catch (error) {
     client.destroy();
@@ -116,10 +127,11 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
     logTtlDays: options.logTtlDays,
     headFreshMs: options.headFreshMs,
     logQuota: options.logQuota,
+    transactions,
   });
   return {
     store,
     close: () => store.close(),
-    description: `dynamodb (${endpoint ?? `AWS ${region}`}, table ${tableName})`,
+    description: `dynamodb (${endpoint ?? `AWS ${region}`}, table ${tableName}${transactions ? ', with transactions' : ''})`,
   };
 }

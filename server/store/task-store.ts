@@ -57,7 +57,11 @@ export interface ReadPageInput {
 export interface TaskStore {
   /** Throws TaskExistsError when the id is taken. */
   createTask(input: NewTask): Promise<Task>;
-  getTask(taskId: string): Promise<StoredTask | null>;
+  /**
+   * `forTokenCheck`: the token hash is checked against what it returns, so a store answering from
+   * known heads returns one no staler than its bound for tokens (HEAD_FRESH_MS).
+   */
+  getTask(taskId: string, options?: { forTokenCheck?: boolean }): Promise<StoredTask | null>;
   /**
    * Throws TaskNotFoundError, PhaseConflictError, IdempotencyMismatchError, and
    * LogQuotaExceededError when the lines would take the task past its log quota (nothing stored).
@@ -86,6 +90,11 @@ export interface TaskStore {
    * heard. Reads go to the store until one made after this confirms the head.
    */
   forget?(taskId: string): void;
+  /**
+   * Where to ask whether every write of a task reaches this instance (`TaskBus.hearing`): a store
+   * with known heads then answers reads from them longer, with no request while nothing changes.
+   */
+  hearFrom?(hearing: (taskId: string) => object | undefined): void;
   /** One cheap request, for readiness (rejects when the store does not answer). Absent: nothing to ask. */
   ping?(): Promise<void>;
   /** The agent's most recently created task, or null. */

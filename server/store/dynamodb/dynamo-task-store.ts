@@ -3,6 +3,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
   type QueryCommandInput,
@@ -86,6 +87,13 @@ export interface DynamoTaskStoreConfig {
    * once the batches after it expire (see ./README.md).
    */
   statusWriteBehindMs?: number;
+  /**
+   * The endpoint has transactions (DynamoDB, DynamoDB Local; not dynalite): a write with an
+   * Idempotency-Key puts its batch and its IDEM item in one TransactWriteItems, the item's
+   * condition finding an earlier write with the key, instead of reading the IDEM item first and
+   * writing it after (4 requests down to 2). `openStore` asks the endpoint (supportsTransactions).
+   */
+  transactions?: boolean;
   /** How many tasks' heads are remembered (default DEFAULT_KNOWN_TASKS); 0: none. */
   knownTasks?: number;
   /** A monotonic clock in ms (default performance.now), for the age of a known head. */
@@ -151,6 +159,7 @@ export class DynamoTaskStore implements TaskStore {
   /** Status updates under way, awaited by close(). */
   readonly #updating = new Set<Promise<void>>();
   #closed = false;
+  readonly #transactions: boolean;
 
   constructor(config: DynamoTaskStoreConfig) {
     this.#client = config.client;
@@ -165,6 +174,7 @@ export class DynamoTaskStore implements TaskStore {
       throw new Error(`logTtlDays must keep lines longer than ${WRITE_MAX_AGE_MS / 60_000} minutes`);
     }
     this.#statusWriteBehindMs = config.statusWriteBehindMs ?? 0;
+    this.#transactions = config.transactions ?? false;
     this.#known = new KnownHeads({
       freshMs: config.headFreshMs ?? DEFAULT_HEAD_FRESH_MS,
       maxTasks: config.knownTasks ?? DEFAULT_KNOWN_TASKS,
@@ -185,16 +195,16 @@ export class DynamoTaskStore implements TaskStore {
         createdKey: createdKey(task.createdAt, id),
         createId,
       };
-      const mark = this.#known.mark();
+      const mark = this.#known.mark(id);
       if (!(await this.#claim(item, 'createId', createId))) throw new TaskExistsError(id);
       this.#known.confirm(id, { task, tokenHash, tail: null, usage: NO_USAGE }, mark);
       return task;
     });
   }
 
-  getTask(taskId: string): Promise<StoredTask | null> {
+  getTask(taskId: string, { forTokenCheck = false } = {}): Promise<StoredTask | null> {
     return this.#guard(async () => {
-      const head = await this.#headForRead(taskId);
+      const head = await this.#headForRead(taskId, 0, forTokenCheck);
       return head && { task: head.task, tokenHash: head.tokenHash };
     });
   }
@@ -297,24 +307,16 @@ export class DynamoTaskStore implements TaskStore {
       if (idempotency) {
         // The tail first, then the IDEM item: every batch before the tail has its IDEM item by
         // now (a writer completes the tail before it writes after it), so the two reads together
-        // see any earlier write with this key. See README, "Idempotency".
+        // see any earlier write with this key. See README, "Idempotency". With transactions the
+        // IDEM item is not read: its put's condition, in the same request as the batch's, finds it.
         const tail = head.tail;
         const earlier =
           tail?.idem?.key === idempotency.key && !isExpired(tail, now)
             ? { fingerprint: tail.idem.fingerprint, task: tail.task, fromSeq: tail.fromSeq }
-            : await this.#getIdempotency(taskId, idempotency.key, now);
-        if (earlier) {
-          if (earlier.fingerprint !== idempotency.fingerprint)
-            throw new IdempotencyMismatchError(idempotency.key);
-          // The write retried is often the tail its writer could not finish (its status update
-          // failed, so the client got a 503 and retried): finish it before answering, so what the
-          // answer says (a task completed, say) is in the status item, not only in a batch with a TTL.
-          if (head.lagging) {
-            await this.#putIdempotency(taskId, head.lagging);
-            await this.#advanceStatus(taskId, head.lagging);
-          }
-          return [{ task: earlier.task, fromSeq: earlier.fromSeq, logs: [], replayed: true }];
-        }
+            : this.#transactions
+              ? null
+              : await this.#getIdempotency(taskId, idempotency.key, now);
+        if (earlier) return [await this.#replay(taskId, head, idempotency, earlier)];
       }
       // A batch may only follow a tail whose IDEM item exists (the writer may have crashed).
       if (head.lagging?.idem) await this.#putIdempotency(taskId, head.lagging);
@@ -359,14 +361,24 @@ export class DynamoTaskStore implements TaskStore {
         logLines: usage.lines,
         logBytes: usage.bytes,
       };
-      if (!(await this.#claim(item, 'writeId', writeId))) {
+      const claimed =
+        this.#transactions && item.idem
+          ? await this.#claimWithKey(item, writeId)
+          : (await this.#claim(item, 'writeId', writeId)) && 'claimed';
+      if (claimed === 'key used') {
+        // Only the key's condition failed: the slot was free, so the head is true.
+        const earlier = await this.#getIdempotency(taskId, idempotency!.key, now);
+        if (earlier) return [await this.#replay(taskId, head, idempotency!, earlier)];
+        continue; // It expired in between: write.
+      }
+      if (claimed !== 'claimed') {
         // Another writer took the slot: read the new tail and try the next one.
         this.#known.forget(taskId);
         if (attempt > 2) await sleep(Math.random() * Math.min(50, attempt * 2));
         continue;
       }
       await this.#afterClaim?.(taskId, write.fromSeq);
-      if (item.idem) await this.#putIdempotency(taskId, item);
+      if (item.idem && !this.#transactions) await this.#putIdempotency(taskId, item);
       const written = { task: write.task, tokenHash: head.tokenHash, tail: withoutLines(item), usage };
       if (this.#statusWriteBehindMs > 0 && !isTerminal(write.task.phase)) {
         this.#known.wrote(taskId, written);
@@ -375,7 +387,7 @@ export class DynamoTaskStore implements TaskStore {
       }
       // Updated before the answer: what ends a task is in the status item when the client hears of it.
       this.#cancelStatusUpdate(taskId);
-      const mark = this.#known.mark();
+      const mark = this.#known.mark(taskId);
       const tokenHash = await this.#advanceStatus(taskId, item);
       if (tokenHash === null) this.#known.forget(taskId);
       else this.#known.confirm(taskId, { ...written, tokenHash }, mark);
@@ -417,7 +429,7 @@ export class DynamoTaskStore implements TaskStore {
     const waiting = this.#behind.get(taskId);
     if (!waiting) return Promise.resolve();
     this.#cancelStatusUpdate(taskId);
-    const mark = this.#known.mark();
+    const mark = this.#known.mark(taskId);
     const update = this.#advanceStatus(taskId, waiting.batch).then(
       (tokenHash) => {
         if (tokenHash !== null) this.#known.tokenHashAt(taskId, tokenHash, mark);
@@ -495,6 +507,10 @@ export class DynamoTaskStore implements TaskStore {
     this.#known.forget(taskId);
   }
 
+  hearFrom(hearing: (taskId: string) => object | undefined): void {
+    this.#known.hearFrom(hearing);
+  }
+
   /** A read of a key that never exists (half a read unit): does DynamoDB answer? */
   ping(): Promise<void> {
     return this.#guard(async () => {
@@ -536,10 +552,10 @@ export class DynamoTaskStore implements TaskStore {
    * The head to answer a read with: a fresh known one, or the table's (a crashed writer's tail
    * repaired first), which is then known from the moment the read started.
    */
-  async #headForRead(taskId: string, atLeastSeq = 0): Promise<KnownHead | null> {
-    const known = this.#known.forRead(taskId);
+  async #headForRead(taskId: string, atLeastSeq = 0, forTokenCheck = false): Promise<KnownHead | null> {
+    const known = this.#known.forRead(taskId, { tokenHash: forTokenCheck });
     if (known && known.task.seq >= atLeastSeq) return known;
-    const mark = this.#known.mark();
+    const mark = this.#known.mark(taskId);
     const head = await this.#readHead(taskId);
     if (!head) return null;
     await this.#repairIfAbandoned(taskId, head);
@@ -620,6 +636,15 @@ export class DynamoTaskStore implements TaskStore {
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
     }
+    return this.#holds(item, idAttribute, id);
+  }
+
+  /** Whether the item at `item`'s key carries our id (it is ours, put by a resent request). */
+  async #holds(
+    item: { pk: string; sk: string },
+    idAttribute: 'createId' | 'writeId',
+    id: string,
+  ): Promise<boolean> {
     const { Item } = await this.#client.send(
       new GetCommand({
         TableName: this.#table,
@@ -630,6 +655,65 @@ export class DynamoTaskStore implements TaskStore {
       }),
     );
     return (Item as Record<string, unknown> | undefined)?.[idAttribute] === id;
+  }
+
+  /**
+   * The answer to a retry of an earlier write with the key: the same body (fingerprint) or a
+   * mismatch. The write retried is often the tail its writer could not finish (its status update
+   * failed, so the client got a 503 and retried): it is finished before answering, so what the
+   * answer says (a task completed, say) is in the status item, not only in a batch with a TTL.
+   */
+  async #replay(
+    taskId: string,
+    head: Head,
+    idempotency: { key: string; fingerprint: string },
+    earlier: Pick<IdempotencyItem, 'fingerprint' | 'task' | 'fromSeq'>,
+  ): Promise<AppendResult> {
+    if (earlier.fingerprint !== idempotency.fingerprint) throw new IdempotencyMismatchError(idempotency.key);
+    if (head.lagging) {
+      await this.#putIdempotency(taskId, head.lagging);
+      await this.#advanceStatus(taskId, head.lagging);
+    }
+    return { task: earlier.task, fromSeq: earlier.fromSeq, logs: [], replayed: true };
+  }
+
+  /**
+   * Puts a keyed write's batch item and its IDEM item in one transaction: the slot must be free
+   * and the key unused (or expired). 'key used': an earlier write has the key (the slot was free);
+   * 'taken': another writer has the slot (a resent transaction of ours counts as claimed).
+   */
+  async #claimWithKey(item: BatchItem, writeId: string): Promise<'claimed' | 'taken' | 'key used'> {
+    try {
+      await this.#client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: this.#table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
+            { Put: this.#idempotencyPut(item) },
+          ],
+        }),
+      );
+      return 'claimed';
+    } catch (error) {
+      const reasons =
+        (error as { name?: string; CancellationReasons?: { Code?: string }[] }).name ===
+        'TransactionCanceledException'
+          ? ((error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [])
+          : null;
+      if (!reasons) throw error;
+      const [slot, key] = reasons.map((reason) => reason?.Code ?? 'None');
+      if (reasons.some((reason) => /Throttl|ProvisionedThroughput/.test(reason?.Code ?? ''))) {
+        throw new StoreUnavailableError('DynamoDB is throttling requests (a transaction)', 1, {
+          cause: error,
+        });
+      }
+      // A resent transaction of ours finds both items there (DynamoDB answers most resends itself,
+      // by the ClientRequestToken the SDK sets, for ten minutes).
+      if (slot === 'ConditionalCheckFailed')
+        return (await this.#holds(item, 'writeId', writeId)) ? 'claimed' : 'taken';
+      if (key === 'ConditionalCheckFailed') return 'key used';
+      // TransactionConflict: another transaction on these items was under way; try again.
+      return 'taken';
+    }
   }
 
   async #getIdempotency(taskId: string, key: string, now: Date): Promise<IdempotencyItem | null> {
@@ -653,25 +737,30 @@ export class DynamoTaskStore implements TaskStore {
    */
   async #putIdempotency(taskId: string, batch: BatchHead): Promise<void> {
     if (!batch.idem) return;
+    await this.#ignoreConditionFailure(
+      new PutCommand(this.#idempotencyPut({ ...batch, pk: taskPk(taskId) })),
+    );
+  }
+
+  /** The put of a write's IDEM item: where none is, or only an expired one. */
+  #idempotencyPut(batch: BatchHead & { pk: string }) {
     const item: IdempotencyItem = {
-      pk: taskPk(taskId),
-      sk: idempotencySk(batch.idem.key),
-      key: batch.idem.key,
-      fingerprint: batch.idem.fingerprint,
+      pk: batch.pk,
+      sk: idempotencySk(batch.idem!.key),
+      key: batch.idem!.key,
+      fingerprint: batch.idem!.fingerprint,
       fromSeq: batch.fromSeq,
       task: batch.task,
       ttl: batch.ttl,
     };
-    await this.#ignoreConditionFailure(
-      new PutCommand({
-        TableName: this.#table,
-        Item: item,
-        // An expired leftover (dynalite never deletes) may be replaced; a live one is the same write.
-        ConditionExpression: 'attribute_not_exists(pk) OR #ttl <= :now',
-        ExpressionAttributeNames: { '#ttl': 'ttl' },
-        ExpressionAttributeValues: { ':now': Math.floor(this.#clock().getTime() / 1000) },
-      }),
-    );
+    return {
+      TableName: this.#table,
+      Item: item,
+      // An expired leftover (dynalite never deletes) may be replaced; a live one is the same write.
+      ConditionExpression: 'attribute_not_exists(pk) OR #ttl <= :now',
+      ExpressionAttributeNames: { '#ttl': 'ttl' },
+      ExpressionAttributeValues: { ':now': Math.floor(this.#clock().getTime() / 1000) },
+    };
   }
 
   /**

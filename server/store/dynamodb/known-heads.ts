@@ -35,10 +35,27 @@ export interface KnownHeadsConfig {
   maxTasks: number;
   /** Milliseconds from a monotonic clock (performance.now), for the age of what is known. */
   now: () => number;
+  /**
+   * How long a head may answer reads while the bus vouches that this instance heard every write of
+   * its task since the head was learned (see `hearing`). Default DEFAULT_HEAD_HEARD_MS.
+   */
+  heardMs?: number;
 }
+
+/**
+ * What the bus says of a task (`TaskBus.hearing`): a value that stays the same for as long as every
+ * write of the task reaches this instance, or undefined when it cannot say.
+ */
+export type Hearing = (taskId: string) => object | undefined;
 
 /** HEAD_FRESH_MS's default: a poll every 5 s costs at most one head read per task per interval. */
 export const DEFAULT_HEAD_FRESH_MS = 5_000;
+/**
+ * A head the bus vouches for answers reads this long (then one read confirms it again): the bound
+ * for a write whose event was never sent (its instance died between the write and the publish).
+ * The Redis bus's own resync of followed tasks runs as often (RESYNC_MS).
+ */
+export const DEFAULT_HEAD_HEARD_MS = 60_000;
 /**
  * A head holds the task (its message up to 2,000 characters) and a little more: about 1 KB, at
  * worst a few KB, so a few MB in all, for the tasks active on an instance at once.
@@ -61,6 +78,8 @@ export const WRITE_MAX_AGE_MS = 10 * 60_000;
 export interface Mark {
   order: number;
   at: number;
+  /** What the bus said of the task when the mark was taken (see Hearing). */
+  heard?: object;
 }
 
 interface Entry {
@@ -83,6 +102,7 @@ interface Entry {
 export class KnownHeads {
   readonly #heads = new Map<string, Entry>();
   readonly #config: KnownHeadsConfig;
+  #hearing: Hearing = () => undefined;
   #order = 0;
 
   constructor(config: KnownHeadsConfig) {
@@ -98,21 +118,42 @@ export class KnownHeads {
     return this.#within(taskId, WRITE_MAX_AGE_MS);
   }
 
-  /** The head to answer a read with, if it was confirmed within freshMs. */
-  forRead(taskId: string): KnownHead | undefined {
-    return this.#within(taskId, this.#config.freshMs);
+  /**
+   * The head to answer a read with: one confirmed within freshMs, or within heardMs while the bus
+   * has vouched, since before the head was learned, that every write of the task reached this
+   * instance (so none can have passed it unseen: a write's event drops the head, see `learn`).
+   * With `tokenHash`, for checking a token: the hash told within freshMs (a token replaced
+   * through another instance is no bus event).
+   */
+  forRead(taskId: string, { tokenHash = false } = {}): KnownHead | undefined {
+    const { freshMs, heardMs = DEFAULT_HEAD_HEARD_MS } = this.#config;
+    const known = this.#heads.get(taskId);
+    const heard = known?.mark.heard;
+    const vouched = freshMs > 0 && heard !== undefined && this.#hearing(taskId) === heard;
+    const head = this.#within(taskId, vouched ? Math.max(freshMs, heardMs) : freshMs);
+    if (head && tokenHash && this.#config.now() - known!.hashMark.at >= freshMs) return undefined;
+    return head;
   }
 
-  /** Now, as a mark: take it before asking DynamoDB, and confirm what it answered with it. */
-  mark(): Mark {
-    return { order: ++this.#order, at: this.#config.now() };
+  /** Where reads learn what the bus vouches for (the bus exists after the store). */
+  hearFrom(hearing: Hearing): void {
+    this.#hearing = hearing;
+  }
+
+  /**
+   * Now, as a mark: take it before asking DynamoDB, and confirm what it answered with it. With the
+   * task's id, it also holds what the bus said of the task at that moment.
+   */
+  mark(taskId?: string): Mark {
+    const heard = taskId === undefined ? undefined : this.#hearing(taskId);
+    return { order: ++this.#order, at: this.#config.now(), ...(heard ? { heard } : {}) };
   }
 
   /**
    * `head` was the task's head at `mark`. Not taken when something later is known (a newer mark,
    * or a head further on), or the task was forgotten after `mark`.
    */
-  confirm(taskId: string, head: KnownHead, mark = this.mark()): void {
+  confirm(taskId: string, head: KnownHead, mark = this.mark(taskId)): void {
     const known = this.#heads.get(taskId);
     if (known && (mark.order < known.mark.order || head.task.seq < (known.head?.task.seq ?? 0))) return;
     this.#set(taskId, { head, mark, hashMark: mark });
@@ -122,7 +163,7 @@ export class KnownHeads {
    * A write of this instance put `head` (its status update written behind, so DynamoDB has not
    * told the token hash): the head is known from `mark`, the hash stays what was last told.
    */
-  wrote(taskId: string, head: KnownHead, mark = this.mark()): void {
+  wrote(taskId: string, head: KnownHead, mark = this.mark(taskId)): void {
     const known = this.#heads.get(taskId);
     if (known && (mark.order < known.mark.order || head.task.seq < (known.head?.task.seq ?? 0))) return;
     const told = known?.head ? { tokenHash: known.head.tokenHash, hashMark: known.hashMark } : null;

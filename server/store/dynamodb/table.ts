@@ -5,7 +5,7 @@ import {
   type CreateTableCommandInput,
   type UpdateTimeToLiveCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TransactGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BY_AGENT_INDEX } from './keys.js';
 
 export const DEFAULT_TABLE_NAME = 'agent-task-status';
@@ -103,6 +103,27 @@ export async function enableTimeToLive(client: DynamoDBDocumentClient, tableName
     if (name === 'ValidationException' && /already enabled/i.test(String((error as Error).message)))
       return true;
     if (name === 'UnknownOperationException' || name === 'ValidationException') return false;
+    throw error;
+  }
+}
+
+/**
+ * Whether the endpoint has transactions (DynamoDB and DynamoDB Local do, dynalite does not): one
+ * TransactGetItems of a key that never exists (2 read units, once at start).
+ */
+export async function supportsTransactions(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+): Promise<boolean> {
+  try {
+    await client.send(
+      new TransactGetCommand({
+        TransactItems: [{ Get: { TableName: tableName, Key: { pk: 'PING', sk: 'PING' } } }],
+      }),
+    );
+    return true;
+  } catch (error) {
+    if ((error as { name?: string }).name === 'UnknownOperationException') return false;
     throw error;
   }
 }

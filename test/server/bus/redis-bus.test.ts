@@ -221,6 +221,29 @@ describe('the Redis bus between instances (issue 14)', { timeout: 60_000 }, () =
     assert.equal(heard.size, [...stored.keys()].filter((seq) => seq >= firstHeard).length);
   });
 
+  it('vouches that it hears a task only from an acknowledged subscription on links that stayed up', async () => {
+    const a = await instance();
+    await createTask('t-1');
+    assert.equal(a.hearing('t-1'), undefined, 'not followed: writes through others are unheard');
+    await a.follow({ kind: 'task', id: 't-1' });
+    const heard = a.hearing('t-1');
+    assert.ok(heard, 'subscribed: every write of the task is published to it');
+    assert.equal(a.hearing('t-1'), heard, 'the same word while nothing was missed');
+
+    await redis.stop();
+    await until('down', () => a.state === 'down');
+    assert.equal(a.hearing('t-1'), undefined, 'events are lost while the link is down');
+    await redis.resume();
+    await until('up', () => a.state === 'up');
+    await a.caughtUp();
+    const after = a.hearing('t-1');
+    assert.ok(after, 'resubscribed');
+    assert.notEqual(after, heard, 'a new word: what it vouched for before the gap is not vouched for');
+
+    a.unfollow({ kind: 'task', id: 't-1' });
+    assert.equal(a.hearing('t-1'), undefined);
+  });
+
   it('stops at start with one clear line when Redis cannot be reached', async () => {
     await redis.stop();
     await assert.rejects(

@@ -204,6 +204,7 @@ describe('the Redis bus when one instance loses its link (issue 14)', { timeout:
         await until('seen as down', () => bus.state === 'down', 10_000);
         // A panel subscribing meanwhile still gets its snapshot (the hub awaits this).
         await bus.follow({ kind: 'task', id: 't-1' });
+        assert.equal(bus.hearing('t-1'), undefined, 'it cannot vouch that it hears others meanwhile');
         await write(store, bus, 't-1', { phase: 'running' });
         assert.equal(phaseHeard(events, 't-1'), 'running', 'its own sockets still hear its writes');
       } finally {
@@ -211,6 +212,7 @@ describe('the Redis bus when one instance loses its link (issue 14)', { timeout:
       }
       await until('up again', () => bus.state === 'up', 15_000);
       await bus.caughtUp();
+      assert.ok(bus.hearing('t-1'), 'subscribed on its new links');
       // Its new links are subscribed: another instance's write reaches it.
       const other = await instance(store, own.url);
       await write(store, other, 't-1', { phase: 'completed' });

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { StatusUpdate } from '../../../protocol/index.js';
 import { STATUS_WRITE_BEHIND_MS } from '../../../server/store/dynamodb/dynamo-task-store.js';
 import { idempotencySk, STATUS_SK, taskPk } from '../../../server/store/dynamodb/keys.js';
+import { DEFAULT_HEAD_HEARD_MS } from '../../../server/store/dynamodb/known-heads.js';
 import { StoreUnavailableError } from '../../../server/store/store-errors.js';
 import type { TaskStore } from '../../../server/store/task-store.js';
 import { DynaliteFixture, TABLE, testClient } from './dynalite-harness.js';
@@ -37,29 +38,8 @@ describe('DynamoTaskStore on dynalite', () => {
     await fixture.close();
   });
 
-  async function rawItem(taskId: string, sk: string): Promise<Record<string, unknown> | undefined> {
-    const client = testClient(fixture.dynalite.endpoint);
-    try {
-      const { Item } = await client.send(
-        new GetCommand({ TableName: TABLE, Key: { pk: taskPk(taskId), sk }, ConsistentRead: true }),
-      );
-      return Item;
-    } finally {
-      client.destroy();
-    }
-  }
-
-  /** A client of its own whose commands are recorded by name (GetCommand → "Get"). */
-  function countedClient() {
-    const client = testClient(fixture.dynalite.endpoint);
-    const sent: string[] = [];
-    const send = client.send.bind(client) as (command: object) => Promise<unknown>;
-    client.send = ((command: object) => {
-      sent.push(command.constructor.name.replace(/Command$/, ''));
-      return send(command);
-    }) as typeof client.send;
-    return { client, sent };
-  }
+  const rawItem = (taskId: string, sk: string) => fixture.rawItem(taskId, sk);
+  const countedClient = () => fixture.countedClient();
 
   describe('group commit: writes queued behind one in flight (issue 15)', () => {
     it('writes POSTs that arrive together as one batch item, each answered with its own seqs', async () => {
@@ -210,6 +190,58 @@ describe('DynamoTaskStore on dynalite', () => {
       fixture.letHeadsAge();
       assert.equal((await here.getTask('t-1'))?.task.progress, 50, 'past the bound: the true head');
       assert.deepEqual(a.sent, ['Get', 'Query']);
+    });
+
+    it('answers reads with no request while the bus vouches it heard every write, for up to a minute', async () => {
+      const a = countedClient();
+      const here = fixture.store({}, a.client);
+      const there = fixture.store();
+      let heard: object | undefined = {};
+      here.hearFrom(() => heard);
+      await create(here);
+      await here.append('t-1', { update: { logs: lines(1) }, now: at(1) });
+      a.sent.length = 0;
+      fixture.letHeadsAge();
+      assert.deepEqual((await here.readPage('t-1', { afterSeq: 1, limit: 10 }))?.logs, []);
+      assert.equal((await here.getTask('t-1'))?.task.seq, 1);
+      assert.deepEqual(a.sent, [], 'past HEAD_FRESH_MS, vouched for: nothing asked');
+
+      const theirs = await there.append('t-1', { update: { progress: 50 }, now: at(2) });
+      here.learn(theirs.task);
+      assert.equal((await here.getTask('t-1'))?.task.progress, 50, "the write's event drops the head");
+      assert.deepEqual(a.sent, ['Get', 'Query']);
+
+      heard = undefined;
+      fixture.letHeadsAge();
+      a.sent.length = 0;
+      await here.getTask('t-1');
+      assert.deepEqual(a.sent, ['Get', 'Query'], 'in a gap, the plain bound');
+
+      heard = {};
+      fixture.letHeadsAge();
+      await here.getTask('t-1');
+      fixture.letHeadsAge(DEFAULT_HEAD_HEARD_MS - 1);
+      a.sent.length = 0;
+      await here.getTask('t-1');
+      assert.deepEqual(a.sent, [], 'vouched for again from the read after the gap');
+      fixture.letHeadsAge(1);
+      await here.getTask('t-1');
+      assert.deepEqual(a.sent, ['Get', 'Query'], 'a minute: the bound for an event never sent');
+    });
+
+    it('checks tokens against a hash told within HEAD_FRESH_MS, even while the bus vouches for the head', async () => {
+      const here = fixture.store();
+      const there = fixture.store();
+      here.hearFrom(() => here);
+      await create(here);
+      await there.replaceTokenHash('t-1', 'h2');
+      fixture.letHeadsAge();
+      assert.equal((await here.getTask('t-1'))?.tokenHash, 'h', 'a read of the task: vouched for');
+      assert.equal(
+        (await here.getTask('t-1', { forTokenCheck: true }))?.tokenHash,
+        'h2',
+        'a token check reads',
+      );
     });
 
     it('takes a token replaced through another instance at its next write', async () => {

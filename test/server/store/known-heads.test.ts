@@ -101,8 +101,80 @@ describe('KnownHeads', () => {
 
   it('with freshMs 0 answers no read, and still knows the head to write after', () => {
     const { known } = heads({ freshMs: 0 });
+    known.hearFrom(() => ({}));
     known.confirm('a', head('a', 1));
     assert.equal(known.forRead('a'), undefined);
     assert.equal(known.forWrite('a')?.task.seq, 1);
+  });
+});
+
+describe('KnownHeads with a bus that vouches for a task', () => {
+  /** A bus whose word on each task is an object that changes at every gap. */
+  function hearing() {
+    const heard = new Map<string, object | undefined>();
+    return {
+      of: (taskId: string) => heard.get(taskId),
+      hear: (taskId: string) => heard.set(taskId, {}),
+      gap: (taskId: string) => heard.set(taskId, undefined),
+    };
+  }
+
+  it('answers reads past freshMs, up to heardMs, while the bus has heard the task since the head', () => {
+    const { known, advance } = heads();
+    const bus = hearing();
+    known.hearFrom(bus.of);
+    bus.hear('a');
+    known.confirm('a', head('a', 3));
+    advance(59_999);
+    assert.equal(known.forRead('a')?.task.seq, 3, 'no read while nothing can have been missed');
+    advance(1);
+    assert.equal(known.forRead('a'), undefined, 'the bound for an event never sent: read again');
+  });
+
+  it('stops vouching at a gap, and a head learned before the bus heard the task is not vouched for', () => {
+    const { known, advance } = heads();
+    const bus = hearing();
+    known.hearFrom(bus.of);
+    known.confirm('a', head('a', 1));
+    bus.hear('a');
+    advance(5_000);
+    assert.equal(known.forRead('a'), undefined, 'a write between the head and the subscription is unheard');
+
+    known.confirm('a', head('a', 1));
+    bus.gap('a');
+    bus.hear('a');
+    advance(5_000);
+    assert.equal(known.forRead('a'), undefined, 'events may have been lost in the gap');
+
+    const readStarted = known.mark('a');
+    known.confirm('a', head('a', 1), readStarted);
+    advance(5_000);
+    assert.equal(known.forRead('a')?.task.seq, 1, 'heard since the read started');
+    bus.gap('a');
+    assert.equal(known.forRead('a'), undefined, 'not while the link is down');
+  });
+
+  it('gives a head for a token check only while its token hash is fresh: a replaced token is no bus event', () => {
+    const { known, advance } = heads();
+    const bus = hearing();
+    known.hearFrom(bus.of);
+    bus.hear('a');
+    known.confirm('a', head('a', 1));
+    advance(5_000);
+    assert.ok(known.forRead('a'), 'vouched for the task and its log');
+    assert.equal(known.forRead('a', { tokenHash: true }), undefined, 'not for the hash');
+    known.tokenHashAt('a', 'told', known.mark('a'));
+    assert.equal(known.forRead('a', { tokenHash: true })?.tokenHash, 'told', 'a status update just told it');
+  });
+
+  it('takes what the bus said when the read started, not when it answered', () => {
+    const { known, advance } = heads();
+    const bus = hearing();
+    known.hearFrom(bus.of);
+    const readStarted = known.mark('a');
+    bus.hear('a');
+    known.confirm('a', head('a', 1), readStarted);
+    advance(5_000);
+    assert.equal(known.forRead('a'), undefined, 'a write during the read may have gone unheard');
   });
 });

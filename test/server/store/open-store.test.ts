@@ -7,6 +7,7 @@ import { startEmbeddedDynalite } from '../../../server/store/dynamodb/embedded-d
 import { DataDirInUseError } from '../../../server/store/dynamodb/embedded-dynalite.js';
 import { MemoryTaskStore } from '../../../server/store/memory-store.js';
 import { openStore, type OpenStoreOptions } from '../../../server/store/open-store.js';
+import { DynamoDbLocal } from '../../support/dynamodb-local.js';
 
 describe('openStore', () => {
   let dir: string;
@@ -79,5 +80,39 @@ describe('openStore', () => {
     await opened.store.createTask({ id: 't-1', agentId: 'a', title: null, tokenHash: 'h', now: new Date() });
     assert.equal((await opened.store.getActiveTask('a'))?.id, 't-1');
     await opened.close();
+  });
+
+  it('uses transactions when asked, and refuses to start when the endpoint has none', async () => {
+    const external = await startEmbeddedDynalite({ dataDir: path.join(dir, 'external') });
+    toClose.push(external);
+    const options = {
+      kind: 'dynamodb',
+      dataDir: path.join(dir, 'unused'),
+      logTtlDays: 30,
+      transactions: true,
+    } as const;
+    await assert.rejects(
+      open({ ...options, dynamodb: { endpoint: external.endpoint, tableName: 'no-transactions' } }),
+      /DYNAMODB_TRANSACTIONS=1, but it has no transactions/,
+    );
+    await assert.rejects(open(options), /the embedded dynalite has no transactions/);
+
+    const local = await DynamoDbLocal.start();
+    toClose.push(local);
+    const opened = await open({
+      ...options,
+      dynamodb: { endpoint: local.endpoint, tableName: 'with-transactions' },
+    });
+    assert.equal(
+      opened.description,
+      `dynamodb (${local.endpoint}, table with-transactions, with transactions)`,
+    );
+    const now = new Date();
+    await opened.store.createTask({ id: 't-1', agentId: 'a', title: null, tokenHash: 'h', now });
+    const update = { logs: [{ level: 'info' as const, message: 'once' }] };
+    const idempotency = { key: 'k', fingerprint: 'f' };
+    await opened.store.append('t-1', { update, now, idempotency });
+    const retry = await opened.store.append('t-1', { update, now, idempotency });
+    assert.equal(retry.replayed, true);
   });
 });
