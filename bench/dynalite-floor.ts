@@ -9,6 +9,7 @@ import path from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoClient, LOCAL_CREDENTIALS } from '../server/store/dynamodb/client.js';
 import { startEmbeddedDynalite } from '../server/store/dynamodb/embedded-dynalite.js';
+import { packLines } from '../server/store/dynamodb/items.js';
 import { ensureTable } from '../server/store/dynamodb/table.js';
 
 const IN_FLIGHT = 16;
@@ -35,11 +36,14 @@ export async function dynaliteConditionalPutRate(seconds: number, lineCount = 0)
       updatedAt: new Date(0).toISOString(),
     };
     const at = new Date(0).toISOString();
-    const lines = Array.from({ length: lineCount }, (_, i) => ({
-      at,
-      level: 'info',
-      message: `line ${i}: npm warn deprecated glob@7.2.3: Glob versions prior to v9 are no longer supported`,
-    }));
+    // Packed as the store packs them (items.ts): one string.
+    const [lines] = packLines(
+      Array.from({ length: lineCount }, (_, i) => ({
+        at,
+        level: 'info' as const,
+        message: `line ${i}: npm warn deprecated glob@7.2.3: Glob versions prior to v9 are no longer supported`,
+      })),
+    );
     let seq = 0;
     let done = 0;
     const until = Date.now() + seconds * 1000;
@@ -58,7 +62,7 @@ export async function dynaliteConditionalPutRate(seconds: number, lineCount = 0)
                 toSeq: slot,
                 task: { ...task, seq: slot },
                 lineCount,
-                ...(lineCount > 0 ? { lines } : {}),
+                ...(lines ? { packed: lines.packed } : {}),
                 ttl: 2_000_000_000,
                 writtenAt: seq,
               },

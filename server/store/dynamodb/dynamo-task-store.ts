@@ -30,6 +30,7 @@ import { isConditionalCheckFailed, toStoreError } from './errors.js';
 import { applyGroup, groupSize } from './group-commit.js';
 import {
   isExpired,
+  linesOf,
   packLines,
   taskOfStatusItem,
   toLogEntry,
@@ -352,7 +353,7 @@ export class DynamoTaskStore implements TaskStore {
         toSeq: write.task.seq,
         task: write.task,
         lineCount: write.logs.length,
-        lines: groups.length === 1 ? groups[0] : undefined,
+        packed: groups.length === 1 ? groups[0]!.packed : undefined,
         parts,
         idem: idempotency && { key: idempotency.key, fingerprint: idempotency.fingerprint },
         ttl,
@@ -828,14 +829,14 @@ export class DynamoTaskStore implements TaskStore {
   async #stageParts(
     taskId: string,
     writeId: string,
-    groups: BatchItem['lines'][],
+    groups: { packed: string; count: number }[],
     ttl: number,
   ): Promise<NonNullable<BatchItem['parts']>> {
     const pk = taskPk(taskId);
-    const items: PartItem[] = groups.map((lines, index) => ({
+    const items: PartItem[] = groups.map(({ packed }, index) => ({
       pk,
       sk: partSk(writeId, index),
-      lines: lines!,
+      packed,
       ttl,
     }));
     for (let i = 0; i < items.length; i += PART_WRITES_PARALLEL) {
@@ -845,7 +846,7 @@ export class DynamoTaskStore implements TaskStore {
           .map((Item) => this.#client.send(new PutCommand({ TableName: this.#table, Item }))),
       );
     }
-    return { writeId, counts: groups.map((lines) => lines!.length) };
+    return { writeId, counts: groups.map(({ count }) => count) };
   }
 
   /** The command's answer, or undefined when its condition failed. */
@@ -935,7 +936,8 @@ export class DynamoTaskStore implements TaskStore {
         collector.add(toLogEntry(lines[i - offset]!, batch.fromSeq + i));
       }
     };
-    if (batch.lines) return collect(batch.lines, 0);
+    const inItem = linesOf(batch);
+    if (inItem) return collect(inItem, 0);
     if (!batch.parts) throw new Error(`batch ${batch.sk} of task "${taskId}" has neither lines nor parts`);
     const { writeId, counts } = batch.parts;
     const spans: { index: number; offset: number }[] = [];
@@ -955,7 +957,10 @@ export class DynamoTaskStore implements TaskStore {
         }),
       );
       if (!Item) throw new Error(`part ${span.index} of batch ${batch.sk} of task "${taskId}" is missing`);
-      collect((Item as PartItem).lines, span.offset);
+      const inPart = linesOf(Item as PartItem);
+      if (!inPart)
+        throw new Error(`part ${span.index} of batch ${batch.sk} of task "${taskId}" holds no lines`);
+      collect(inPart, span.offset);
     }
   }
 

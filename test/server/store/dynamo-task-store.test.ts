@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { StatusUpdate } from '../../../protocol/index.js';
 import { STATUS_WRITE_BEHIND_MS } from '../../../server/store/dynamodb/dynamo-task-store.js';
 import { idempotencySk, STATUS_SK, taskPk } from '../../../server/store/dynamodb/keys.js';
@@ -568,6 +568,45 @@ describe('DynamoTaskStore on dynalite', () => {
     assert.equal(page?.logs.length, 100);
     for (const r of results)
       assert.deepEqual(page?.logs.slice(((r.fromSeq - 1) / 3) * 2, ((r.fromSeq - 1) / 3) * 2 + 2), r.logs);
+  });
+
+  it('reads batches and parts written before lines were packed (a list of maps each)', async () => {
+    const store = fixture.store();
+    await create(store);
+    const small = await store.append('t-1', { update: { logs: lines(3, 'small') }, now: at(1) });
+    const bigLines = Array.from({ length: 60 }, (_, i) => ({
+      level: 'info' as const,
+      message: `big ${i + 1} `.padEnd(8_000, 'x'),
+    }));
+    const big = await store.append('t-1', { update: { logs: bigLines }, now: at(2) });
+    // Rewrite every item that holds lines the way the store wrote them before.
+    const client = testClient(fixture.endpoint);
+    try {
+      const { Items = [] } = await client.send(
+        new QueryCommand({
+          TableName: TABLE,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': taskPk('t-1') },
+        }),
+      );
+      const packed = Items.filter((item) => typeof item.packed === 'string');
+      assert.ok(packed.length >= 3, "the small batch and the big one's parts");
+      for (const { packed: text, ...item } of packed) {
+        const old = (JSON.parse(text as string) as string[][]).map(([at, level, message]) => ({
+          at,
+          level,
+          message,
+        }));
+        await client.send(new PutCommand({ TableName: TABLE, Item: { ...item, lines: old } }));
+      }
+    } finally {
+      client.destroy();
+    }
+    const page = await fixture.store().readPage('t-1', { afterSeq: 0, limit: 100, fresh: true });
+    assert.deepEqual(
+      page?.logs.map((line) => [line.seq, line.message]),
+      [...small.logs, ...big.logs].map((line) => [line.seq, line.message]),
+    );
   });
 
   it('leaves nothing visible when a big write fails while staging its parts', async () => {

@@ -4,6 +4,7 @@ import { isConditionalCheckFailed, toStoreError } from '../../../server/store/dy
 import {
   isExpired,
   ITEM_LINES_BUDGET_BYTES,
+  linesOf,
   packLines,
   storedLineBytes,
   ttlFrom,
@@ -27,14 +28,22 @@ describe('DynamoDB keys and items', () => {
     assert.match(idempotencySk('x'.repeat(5000)), /^IDEM#[A-Za-z0-9_-]{43}$/);
   });
 
-  it('packs lines in order into groups under the item budget', () => {
+  it('packs lines in order into strings under the item budget, and reads them back', () => {
     const small = Array.from({ length: 10 }, (_, i) => line(`l${i}`));
-    assert.deepEqual(packLines(small), [small]);
+    const [one, ...none] = packLines(small);
+    assert.equal(none.length, 0);
+    assert.equal(one!.count, 10);
+    assert.deepEqual(linesOf({ packed: one!.packed }), small);
+
     const big = Array.from({ length: 500 }, (_, i) => line(`${i}`.padEnd(8000, '€')));
     const groups = packLines(big);
-    assert.deepEqual(groups.flat(), big, 'nothing lost, nothing reordered');
+    assert.deepEqual(
+      groups.flatMap((group) => linesOf(group)!),
+      big,
+      'nothing lost, nothing reordered',
+    );
     for (const group of groups) {
-      const bytes = group.reduce((n, l) => n + storedLineBytes(l), 0);
+      const bytes = Buffer.byteLength(group.packed, 'utf8');
       assert.ok(bytes <= ITEM_LINES_BUDGET_BYTES, `${bytes} bytes`);
     }
     assert.equal(
@@ -42,6 +51,20 @@ describe('DynamoDB keys and items', () => {
       Math.ceil(500 / Math.floor(ITEM_LINES_BUDGET_BYTES / storedLineBytes(big[0]!))),
     );
     assert.deepEqual(packLines([]), []);
+  });
+
+  it('keeps text that JSON escapes exactly, and counts its escaped bytes', () => {
+    const odd = line('quote " backslash \\ nul \u0000 tab \t emoji 🎉 lone \ud800');
+    const [group] = packLines([odd]);
+    assert.deepEqual(linesOf(group!), [odd]);
+    assert.equal(storedLineBytes(odd), Buffer.byteLength(group!.packed, 'utf8') - 1);
+    assert.ok(storedLineBytes(line('\u0001'.repeat(1000))) >= 6000, 'a control character is 6 bytes escaped');
+  });
+
+  it('reads the lines of items written before they were packed', () => {
+    const lines = [line('a'), line('b')];
+    assert.deepEqual(linesOf({ lines }), lines);
+    assert.equal(linesOf({}), undefined, 'in parts');
   });
 
   it('counts UTF-8 bytes, not characters', () => {

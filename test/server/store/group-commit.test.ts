@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { StatusUpdate, Task } from '../../../protocol/index.js';
-import { applyGroup, GROUP_MAX_WRITES, groupSize } from '../../../server/store/dynamodb/group-commit.js';
+import {
+  applyGroup,
+  GROUP_MAX_WRITES,
+  groupSize,
+  updateLineBytes,
+} from '../../../server/store/dynamodb/group-commit.js';
 import { LogQuotaExceededError, PhaseConflictError } from '../../../server/store/store-errors.js';
 import type { AppendInput } from '../../../server/store/task-store.js';
 
@@ -49,7 +54,9 @@ describe('which waiting writes share one batch item', () => {
 
   it('stops before the lines outgrow one item, and at GROUP_MAX_WRITES', () => {
     const line = write(logs(1));
-    assert.equal(groupSize([line, line, line], 100), 1);
+    const oneLine = updateLineBytes(line.update);
+    assert.equal(groupSize([line, line, line], 2 * oneLine - 1), 1);
+    assert.equal(groupSize([line, line, line], 2 * oneLine), 2);
     assert.equal(groupSize(Array.from({ length: GROUP_MAX_WRITES + 5 }, () => line)), GROUP_MAX_WRITES);
   });
 });
