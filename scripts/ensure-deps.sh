@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the tests need from Debian: Chromium (browser and end-to-end tests), faketime (the store
 # and widget unit suites once more with the clock a year ahead), redis-server and haproxy (several
-# instances behind a load balancer), java (Amazon's DynamoDB Local, for the store's transactions).
+# instances behind a load balancer), java (Amazon's DynamoDB Local, for the store's transactions),
+# python3 (README's Python agent).
 # Finds them, or installs them when running as root on Debian, or stops with a one-line
 # instruction. With arguments, only those commands (`npm run cluster` asks for haproxy and
 # redis-server); each is its own Debian package but java.
@@ -18,7 +19,7 @@ need=()
 if [ $# -gt 0 ]; then
   commands=("$@")
 else
-  commands=(faketime redis-server haproxy java)
+  commands=(faketime redis-server haproxy java python3)
   if [ -z "${CHROME_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then need+=(chromium); fi
 fi
 for command in "${commands[@]}"; do

@@ -5,6 +5,7 @@ import { renderPrometheus, type Family, type HttpMetrics } from '../http/metrics
 import type { Readiness } from '../http/readiness.js';
 import type { Realtime } from '../realtime/realtime.js';
 import type { EmbeddedDynaliteStats } from '../store/dynamodb/embedded-dynalite.js';
+import { openApiDocument } from '../openapi/openapi-document.js';
 
 export interface OpsDeps {
   metrics: HttpMetrics;
@@ -20,6 +21,10 @@ export interface OpsDeps {
 /** Liveness, readiness and Prometheus metrics, for operators and load balancers. */
 export function opsRoutes({ metrics, realtime, embeddedStats, metricsToken, readiness }: OpsDeps) {
   return new Hono<AppEnv>()
+    .get('/openapi.json', (c) => {
+      c.header('Cache-Control', 'public, max-age=300');
+      return c.json(openApiDocument(), 200);
+    })
     .get('/healthz', (c) => {
       c.header('Cache-Control', 'no-store');
       return c.json({ ok: true }, 200);
