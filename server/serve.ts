@@ -275,6 +275,7 @@ export function openConfiguredStore(config: Config): Promise<OpenedStore> {
     logTtlDays: config.logTtlDays,
     headFreshMs: config.headFreshMs,
     transactions: config.dynamodbTransactions,
+    packedLines: config.dynamodbPackedLines,
     logQuota: { maxLines: config.taskLogMaxLines, maxBytes: config.taskLogMaxBytes },
     dynamodb: {
       tableName: config.tableName,

@@ -22,9 +22,10 @@ export interface CreateTaskOptions extends AgentTaskOptions {
 }
 
 /**
- * Creates a task and returns its handle (with the agent token, shown once). Retried while the
- * server says it stored nothing (429, 503) or could not be reached at all; any other failure
- * throws, since a create whose answer was lost may have created the task (its token unknown).
+ * Creates a task and returns its handle (with the agent token, shown once). Retried only when
+ * nothing can have been created: a 429, or a connection refused. Any other failure throws (a 503
+ * included: the store may have stored the task before failing), since a retry could leave a
+ * second task, the first one's token never known.
  */
 export async function createTask(options: CreateTaskOptions): Promise<AgentTask> {
   const { agentId, title, id, adminToken, ...taskOptions } = options;
@@ -51,7 +52,7 @@ export async function createTask(options: CreateTaskOptions): Promise<AgentTask>
     }
     const { code, message } = await errorOf(response);
     const retryAfter = Number(response.headers.get('retry-after'));
-    if ((response.status === 429 || response.status === 503) && attempt < 5) {
+    if (response.status === 429 && attempt < 5) {
       await sleep(retryAfter > 0 ? retryAfter * 1000 : backoff(attempt));
       continue;
     }

@@ -292,10 +292,13 @@ export class RedisTaskBus implements TaskBus {
   };
 
   #sSubscribe(id: string): Promise<void> {
+    // The follow this subscription is for: after an unfollow and a new follow meanwhile, its
+    // answer says nothing of the new one (whose unsubscribe and subscribe may still be in flight).
+    const entry = this.#followed.get(id);
     // Queued while the link is down; one lost in flight is sent again by the recovery.
     const subscribing = this.#subscriber.sSubscribe(id, this.#onMessage).then(
       // Acknowledged on the links up now (a drop would have set the state down before this runs).
-      () => this.#heardFrom(id),
+      () => this.#heardFrom(id, entry),
       (error: Error) => {
         this.#log.warn(`redis: could not subscribe to ${id}: ${error.message}`);
       },
@@ -306,9 +309,9 @@ export class RedisTaskBus implements TaskBus {
   }
 
   /** Every event of `id` reaches this instance from now on, as long as the links stay up. */
-  #heardFrom(id: string): void {
+  #heardFrom(id: string, entry = this.#followed.get(id)): void {
     const followed = this.#followed.get(id);
-    if (followed && this.#state === 'up') followed.heard ??= {};
+    if (followed && followed === entry && this.#state === 'up') followed.heard ??= {};
   }
 
   #deliver(event: BusEvent): void {
@@ -351,7 +354,10 @@ export class RedisTaskBus implements TaskBus {
     if (this.#state !== 'up') for (const followed of this.#followed.values()) delete followed.heard;
     // A link is ready only once node-redis has resubscribed (and Redis acknowledged) its channels.
     else if (was !== 'up') {
-      for (const id of this.#subscriber.getPubSubListeners('SHARDED').keys()) this.#heardFrom(id);
+      for (const [id, listeners] of this.#subscriber.getPubSubListeners('SHARDED')) {
+        // One being unsubscribed is not heard, whatever a follow since says.
+        if (!(listeners as { unsubscribing?: boolean }).unsubscribing) this.#heardFrom(id);
+      }
     }
     // Back after a gap: whatever pub/sub lost meanwhile comes from the store.
     if (this.#started && was === 'down' && this.#state === 'up') {

@@ -95,7 +95,9 @@ function register(registry: OpenAPIRegistry): void {
   registry.registerComponent(
     'securitySchemes',
     'adminToken',
-    bearer('ADMIN_TOKEN; routes that take it are open while ADMIN_TOKEN is unset (loopback only)'),
+    bearer(
+      'ADMIN_TOKEN; routes that take it are open while ADMIN_TOKEN is unset (on loopback, or anywhere with ALLOW_OPEN_CREATION=1)',
+    ),
   );
   registry.registerComponent(
     'securitySchemes',

@@ -9,6 +9,7 @@ import { enforceRateLimit } from '../http/rate-limit.js';
 import { newTaskId } from '../http/task-id.js';
 import { TokenVerifier } from '../http/token-verifier.js';
 import { parseOrThrow, validate } from '../http/validate.js';
+import { catchUpUpdate } from '../bus/catch-up.js';
 import { publish, type RouteDeps } from './deps.js';
 import { IdempotencyHeaderSchema, TaskParamSchema } from './params.js';
 
@@ -78,6 +79,13 @@ export function taskWriteRoutes(deps: RouteDeps) {
       });
       if (result.replayed) {
         c.header('Idempotent-Replayed', 'true');
+        // Its first attempt may have been stored and then failed (a 503 from the status update):
+        // never announced, then. Announce what the store holds from it on; whoever has it already
+        // drops it by seq. Not awaited: the answer does not wait for a read.
+        void catchUpUpdate(store, id, result.fromSeq - 1).then(
+          (event) => event && publish(deps, event),
+          () => {},
+        );
       } else {
         publish(deps, {
           type: 'update',

@@ -25,6 +25,8 @@ export interface OpenStoreOptions {
   headFreshMs?: number;
   /** DYNAMODB_TRANSACTIONS: keyed writes in one transaction (see DynamoTaskStoreConfig.transactions). */
   transactions?: boolean;
+  /** DYNAMODB_PACKED_LINES, for a DynamoDB at an endpoint or on AWS (the embedded dynalite packs). */
+  packedLines?: boolean;
   /** TASK_LOG_MAX_LINES, TASK_LOG_MAX_BYTES (default DEFAULT_LOG_QUOTA). */
   logQuota?: LogQuota;
   dynamodb?: {
@@ -83,6 +85,8 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
         // update was lost to a crash stays, and every read folds it in. On DynamoDB, TTL would
         // delete it after LOG_TTL_DAYS and the status item would fall back to an older head.
         statusWriteBehindMs: STATUS_WRITE_BEHIND_MS,
+        // One instance on its own files: nothing older reads them at the same time.
+        packedLines: true,
         onClose: () => embedded.close(),
       });
       return {
@@ -128,6 +132,7 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
     headFreshMs: options.headFreshMs,
     logQuota: options.logQuota,
     transactions,
+    packedLines: options.packedLines ?? false,
   });
   return {
     store,

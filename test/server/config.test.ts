@@ -44,6 +44,7 @@ describe('loadConfig', () => {
       dataDir: resolve('.data'),
       logTtlDays: 30,
       headFreshMs: 5000,
+      dynamodbPackedLines: false,
       dynamodbTransactions: false,
       taskLogMaxLines: 100_000,
       taskLogMaxBytes: 67_108_864,

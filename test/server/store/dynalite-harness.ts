@@ -187,7 +187,8 @@ export class DynamoDbLocalFixture extends EndpointFixture {
     clock: () => Date,
     tableName: string,
   ) {
-    super(clock, { transactions: true }, tableName);
+    // The other form of each choice than the dynalite fixture's: transactions, packed lines.
+    super(clock, { transactions: true, packedLines: true }, tableName);
   }
 
   static async start(server: DynamoDbLocal, clock: () => Date): Promise<DynamoDbLocalFixture> {

@@ -335,6 +335,32 @@ describe('DynamoTaskStore on dynalite', () => {
       assert.equal((await here.getTask('t-1'))?.tokenHash, 'h2');
     });
 
+    it('does not keep a head read before a write it heard of meanwhile, even with no head known then', async () => {
+      const h = holdingClient(
+        (command) =>
+          (command.input.IndexName === undefined && 'Key' in command.input) ||
+          'KeyConditionExpression' in command.input,
+      );
+      const here = fixture.store({}, h.client);
+      here.hearFrom(() => here);
+      const there = fixture.store();
+      await create(there);
+      h.arm(true);
+      const read = here.getTask('t-1');
+      await untilHeld(h, 2);
+      h.arm(false);
+      const theirs = await there.append('t-1', { update: { progress: 7 }, now: at(1) });
+      here.learn(theirs.task);
+      h.release();
+      assert.equal((await read)?.task.seq, 0, 'the read answers what it read');
+      fixture.letHeadsAge();
+      assert.equal(
+        (await here.getTask('t-1'))?.task.progress,
+        7,
+        'but that head is not kept, nor vouched for',
+      );
+    });
+
     it('drops a head older than a write it hears of on the bus', async () => {
       const a = countedClient();
       const here = fixture.store({}, a.client);
@@ -571,7 +597,7 @@ describe('DynamoTaskStore on dynalite', () => {
   });
 
   it('reads batches and parts written before lines were packed (a list of maps each)', async () => {
-    const store = fixture.store();
+    const store = fixture.store({ packedLines: true });
     await create(store);
     const small = await store.append('t-1', { update: { logs: lines(3, 'small') }, now: at(1) });
     const bigLines = Array.from({ length: 60 }, (_, i) => ({

@@ -93,6 +93,33 @@ describe('keyed writes with transactions, on DynamoDB Local', { timeout: 60_000 
     assert.equal((await fixture.store().getTask('t-1'))?.task.seq, 4, 'the retries stored nothing');
   });
 
+  it('answers a retry as a replay even when the task has moved past what it would now allow', async () => {
+    const store = fixture.store();
+    await create(store);
+    const running = {
+      update: { phase: 'running' as const },
+      now: at(1),
+      idempotency: { key: 'k1', fingerprint: 'f1' },
+    };
+    const first = await store.append('t-1', running);
+    await store.append('t-1', {
+      update: { phase: 'completed' },
+      now: at(2),
+      idempotency: { key: 'k2', fingerprint: 'f2' },
+    });
+    const retry = await store.append('t-1', running);
+    assert.deepEqual(
+      [retry.replayed, retry.fromSeq],
+      [true, first.fromSeq],
+      'not 409: the phase has moved on',
+    );
+    await assert.rejects(
+      store.append('t-1', { ...running, idempotency: { key: 'k1', fingerprint: 'another body' } }),
+      IdempotencyMismatchError,
+      'and the key with another body is 422, not 409',
+    );
+  });
+
   it('stores a keyed write once when five instances get it at once', async () => {
     const stores = Array.from({ length: 5 }, () => fixture.store());
     await create(stores[0]!);
