@@ -21,6 +21,8 @@ export interface AgentTaskOptions {
   retryCapMs?: number;
   /** Told of every failed attempt that will be retried (e.g. to log "server unreachable"). */
   onRetry?: (error: Error, delayMs: number) => void;
+  /** An attempt with no answer after this long is abandoned and retried (ms, default 30 s). */
+  requestTimeoutMs?: number;
 }
 
 /** The server refused a batch in a way a retry cannot fix (e.g. 401, 409): nothing more is sent. */
@@ -49,6 +51,10 @@ export class AgentTask {
   #sending = false;
   #failure: AgentTaskError | null = null;
   #closed = false;
+  /** The last attempt failed and is waiting to be retried: the server is away or refusing. */
+  #retrying = false;
+  /** Lines the server would not take (the task's log was full: TASK_LOG_MAX_LINES/BYTES). */
+  #dropped = 0;
   /** flush() callers: resolved once `delivered` reaches their mark. */
   readonly #waiting: { until: number; resolve: () => void; reject: (error: Error) => void }[] = [];
 
@@ -105,15 +111,29 @@ export class AgentTask {
     return this.#outbox.lines;
   }
 
+  /** Whether the last attempt failed and waits to be retried (the server away, or busy). */
+  get retrying(): boolean {
+    return this.#retrying;
+  }
+
+  /**
+   * Lines the server refused because the task's log is full (413 log_quota_exceeded): dropped,
+   * while status changes still go through.
+   */
+  get droppedLines(): number {
+    return this.#dropped;
+  }
+
   /** Resolves once everything said before the call is stored; rejects if the server refused it. */
   flush(): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
     const until = this.#outbox.added;
     if (this.#outbox.delivered >= until) return Promise.resolve();
+    const waited = new Promise<void>((resolve, reject) => this.#waiting.push({ until, resolve, reject }));
     clearTimeout(this.#timer);
     this.#timer = undefined;
     void this.#send();
-    return new Promise((resolve, reject) => this.#waiting.push({ until, resolve, reject }));
+    return waited;
   }
 
   /** Flushes, then refuses anything more. */
@@ -151,14 +171,32 @@ export class AgentTask {
         const outcome = await this.#post(batch.body, batch.key);
         if (outcome === 'stored') {
           attempt = 0;
+          this.#retrying = false;
           this.#outbox.acknowledge();
           this.#settle();
+          // What was said meanwhile waits for company, as after a pause, unless someone waits.
+          if (this.#waiting.length === 0 && !this.#outbox.full) break;
           continue;
         }
         if (outcome instanceof AgentTaskError) {
+          if (outcome.code === 'payload_too_large' && (batch.body.logs?.length ?? 0) > 1) {
+            this.#outbox.shrink();
+            continue;
+          }
+          if (outcome.code === 'log_quota_exceeded' || outcome.code === 'payload_too_large') {
+            // The log is full (or one line is over the server's body limit): the lines go, what
+            // the batch says of the status still goes.
+            this.#dropped += batch.body.logs?.length ?? 0;
+            if (!this.#outbox.withoutLines()) {
+              this.#outbox.acknowledge();
+              this.#settle();
+            }
+            continue;
+          }
           this.#fail(outcome);
           return;
         }
+        this.#retrying = true;
         const delay =
           outcome.retryAfterMs ??
           backoffDelay(attempt, {
@@ -190,6 +228,8 @@ export class AgentTask {
           'Idempotency-Key': key,
         },
         body: JSON.stringify(body),
+        // An answer that never comes is a lost one: retried (same key) rather than waited on.
+        signal: AbortSignal.timeout(this.#options.requestTimeoutMs ?? 30_000),
       });
     } catch (error) {
       // Unreachable, reset, or cut off mid-answer: the same key makes the retry safe either way.

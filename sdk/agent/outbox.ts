@@ -32,7 +32,7 @@ export interface Batch {
 export interface OutboxLimits {
   /** Lines in one POST (the server takes up to LIMITS.logLinesPerPost). */
   linesPerPost: number;
-  /** UTF-8 bytes of line text in one POST, well under the server's BODY_LIMIT_BYTES (256 KiB). */
+  /** Bytes of the lines' JSON in one POST, well under the server's BODY_LIMIT_BYTES (256 KiB). */
   bytesPerPost: number;
   /** Lines waiting at most; past it, adding one throws OutboxFullError. */
   maxLines: number;
@@ -55,6 +55,8 @@ export class OutboxFullError extends Error {
 }
 
 const encoder = new TextEncoder();
+/** A line's JSON besides its message: `{"level":"error","message":,"at":"…"},` */
+const LINE_JSON_OVERHEAD = 64;
 
 export class Outbox {
   readonly #limits: OutboxLimits;
@@ -113,7 +115,9 @@ export class Outbox {
 
   addStatus(fields: StatusFields): void {
     checkStatus(fields);
-    this.#push({ kind: 'status', fields: { ...fields } });
+    // A field given as undefined is not given: it must not undo an earlier change when merged.
+    const given = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+    this.#push({ kind: 'status', fields: given });
   }
 
   /**
@@ -131,7 +135,8 @@ export class Outbox {
     for (; i < this.#ops.length; i++) {
       const op = this.#ops[i]!;
       if (op.kind !== 'line') break;
-      const size = encoder.encode(op.message).length;
+      // As sent: JSON escapes quotes and backslashes (2 bytes) and control characters (6).
+      const size = encoder.encode(JSON.stringify(op.message)).length + LINE_JSON_OVERHEAD;
       if (
         logs.length === this.#limits.linesPerPost ||
         (logs.length > 0 && bytes + size > this.#limits.bytesPerPost)
@@ -169,6 +174,32 @@ export class Outbox {
       this.#ops.splice(0, this.#head);
       this.#head = 0;
     }
+  }
+
+  /**
+   * The batch being sent, without its lines (the server refused them: the task's log is full):
+   * null when it had nothing else. Its key is new, since its body is.
+   */
+  withoutLines(): Batch | null {
+    const cut = this.#cut;
+    if (!cut?.body.logs) return cut;
+    const { logs, ...status } = cut.body;
+    this.#lines -= logs.length;
+    if (Object.keys(status).length === 0) {
+      this.#cut = { body: {}, key: cut.key, ops: cut.ops };
+      return null;
+    }
+    this.#cut = { body: status, key: this.#newKey(), ops: cut.ops };
+    return this.#cut;
+  }
+
+  /**
+   * The server refused the batch being sent as too large (its BODY_LIMIT_BYTES is below ours): it
+   * is cut again, with half the byte budget, and a new key (nothing of it was stored).
+   */
+  shrink(): void {
+    this.#cut = null;
+    this.#limits.bytesPerPost = Math.max(1, Math.floor(this.#limits.bytesPerPost / 2));
   }
 
   /** Drops everything waiting (the server refused for good); returns how many operations. */

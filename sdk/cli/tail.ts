@@ -48,7 +48,13 @@ export async function tail(options: TailOptions): Promise<Task | null> {
     while (cursor < upTo) {
       const url = new URL(`${taskLogsRoute(options.taskId)}?afterSeq=${cursor}&limit=1000`, options.baseUrl);
       const response = await fetch(url, { headers, signal: options.signal });
-      if (!response.ok) throw new Error(`logs route answered ${response.status}: ${await response.text()}`);
+      if (!response.ok) {
+        const text = await response.text();
+        // A refusal is the server's word on this task: reconnecting would not change it.
+        if ([401, 403, 404].includes(response.status))
+          throw new Refused(`logs route: ${response.status} ${text}`);
+        throw new Error(`logs route answered ${response.status}: ${text}`);
+      }
       const page = (await response.json()) as Page;
       take(page.logs);
       // Status-only events have no line: the page's cursor covers them.
@@ -68,7 +74,17 @@ export async function tail(options: TailOptions): Promise<Task | null> {
     if (outcome === 'live') attempt = 0;
     const delay = backoffDelay(attempt++, { baseMs: 500, capMs: 10_000 });
     options.onReconnect?.(delay);
-    await new Promise((resolve) => setTimeout(resolve, delay));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, delay);
+      options.signal?.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
+    });
   }
   return task;
 
@@ -78,7 +94,18 @@ export async function tail(options: TailOptions): Promise<Task | null> {
       const socket = new WebSocket(new URL(WS_ROUTE, options.baseUrl.replace(/^http/, 'ws')));
       let live = false;
       let work = Promise.resolve();
+      // A connection that went quiet (half open): the server pings every heartbeatMs, and one that
+      // heard nothing for twice that is gone, as the widget judges it.
+      let quietAfterMs = 60_000;
+      let watchdog: ReturnType<typeof setTimeout> | undefined;
+      const heard = () => {
+        clearTimeout(watchdog);
+        watchdog = setTimeout(() => finish(live ? 'live' : 'failed'), quietAfterMs);
+      };
+      heard();
+      socket.on('ping', heard);
       const finish = (outcome: 'ended' | 'live' | 'failed' | Error) => {
+        clearTimeout(watchdog);
         options.signal?.removeEventListener('abort', abort);
         socket.removeAllListeners();
         socket.on('error', () => {});
@@ -89,7 +116,12 @@ export async function tail(options: TailOptions): Promise<Task | null> {
       options.signal?.addEventListener('abort', abort, { once: true });
       const send = (message: object) => socket.send(JSON.stringify(message));
       socket.on('message', (data) => {
+        heard();
         const message = JSON.parse(String(data)) as { type: string } & Record<string, unknown>;
+        if (message.type === 'hello' && typeof message.heartbeatMs === 'number') {
+          quietAfterMs = 2 * message.heartbeatMs + 5_000;
+          heard();
+        }
         // In order, one at a time: a gap filled over HTTP comes before the next update.
         work = work
           .then(async () => {
@@ -114,15 +146,15 @@ export async function tail(options: TailOptions): Promise<Task | null> {
               cursor = Math.max(cursor, update.task.seq);
               seen(update.task);
             } else if (message.type === 'error' && message.taskId === options.taskId) {
-              throw new Error(`${String(message.code)}: ${String(message.message)}`);
+              const text = `${String(message.code)}: ${String(message.message)}`;
+              // Refusals end the tail; a store that could not answer is retried.
+              throw message.code === 'store_unavailable' ? new Error(text) : new Refused(text);
             }
             if (task && isTerminal(task.phase) && cursor >= task.seq) finish('ended');
           })
           .catch((error: Error) => {
             // Refusals a retry cannot fix end the tail with the server's reason.
-            finish(
-              /^(not_found|unauthorized|forbidden)/.test(error.message) ? error : live ? 'live' : 'failed',
-            );
+            finish(error instanceof Refused ? error : live ? 'live' : 'failed');
           });
       });
       socket.on('error', () => {});
@@ -130,3 +162,6 @@ export async function tail(options: TailOptions): Promise<Task | null> {
     });
   }
 }
+
+/** The server refused this tail (no such task, no or a wrong token, an expired one): not retried. */
+class Refused extends Error {}

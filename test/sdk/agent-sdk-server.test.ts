@@ -62,6 +62,34 @@ describe('the agent SDK against the real server', { timeout: 90_000 }, () => {
     assert.deepEqual([status.task.phase, status.task.progress], ['completed', 100]);
   });
 
+  it('retries a batch whose answer was lost with the same key: stored once', async () => {
+    const { url } = await serve({ STORE: 'memory' });
+    let posts = 0;
+    const task = await createTask({
+      baseUrl: url,
+      agentId: 'lossy',
+      batchDelayMs: 1,
+      retryBaseMs: 10,
+      // The third POST (the create, "one", then this) reaches the server; its answer is lost.
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        if (init?.method === 'POST' && ++posts === 3) throw new TypeError('fetch failed: socket hang up');
+        return response;
+      },
+    });
+    task.log('one');
+    await task.flush();
+    task.log('two');
+    task.phase('running');
+    await task.close();
+    assert.equal(posts, 4, 'the batch whose answer was lost was sent once more');
+    const { logs } = await readAllLogs(url, task.id, 10);
+    assert.deepEqual(
+      logs.map((line) => line.message),
+      ['one', 'two'],
+    );
+  });
+
   it('fails flush() with the server reason when it refuses for good, and refuses more', async () => {
     const { url } = await serve({ STORE: 'memory' });
     const task = openTask({ baseUrl: url, taskId: 'nope', agentToken: 'not-a-token', batchDelayMs: 1 });

@@ -9,7 +9,7 @@ import { ROUTES, type TaskStatusPage } from '../../protocol/index.js';
 import { freePort } from '../../scripts/cluster/free-port.js';
 import { createTask } from '../../sdk/agent/index.js';
 import { startServer } from '../../server/serve.js';
-import { tempDir } from '../server/integration/support/agent-http.js';
+import { readAllLogs, tempDir } from '../server/integration/support/agent-http.js';
 import { testConfig } from '../server/routes/harness.js';
 import { ServerRun } from '../support/server-process.js';
 
@@ -55,8 +55,11 @@ describe('the agent-task-status CLI', { timeout: 90_000 }, () => {
     for (const step of cleanup.reverse()) await step().catch(() => {});
   });
 
-  async function server() {
-    const running = await startServer({ config: testConfig({ PORT: '0' }), realtime: false });
+  async function server({ realtime = false } = {}) {
+    const running = await startServer({
+      config: testConfig({ PORT: '0' }),
+      ...(realtime ? {} : { realtime: false as const }),
+    });
     cleanup.push(() => running.close());
     const page = async (taskId: string) =>
       (await (await fetch(`${running.url}${ROUTES.taskStatus(taskId)}?afterSeq=0`)).json()) as TaskStatusPage;
@@ -111,6 +114,68 @@ describe('the agent-task-status CLI', { timeout: 90_000 }, () => {
     const { task } = await page(taskIdOf(run.stderr)!);
     assert.equal(task.phase, 'failed');
     assert.match(task.message ?? '', /could not start/);
+  });
+
+  it('run: stores every line of a command that prints 30,000 at once (its output waits for the server)', async () => {
+    const { url } = await server();
+    const script = "for (let i = 1; i <= 30000; i++) console.log('line ' + i)";
+    const run = cli(['run', '--url', url, '--', process.execPath, '-e', script]);
+    assert.equal((await run.exit).code, 0, run.stderr);
+    assert.doesNotMatch(run.stderr, /not stored|dropped/);
+    const taskId = taskIdOf(run.stderr)!;
+    const { logs } = await readAllLogs(url, taskId, 1_000);
+    assert.equal(logs.length, 30_000);
+    assert.equal(logs.at(-1)!.message, 'line 30000');
+  });
+
+  it("run: a full task log drops lines, not the end: the command's code, the task failed, the loss told", async () => {
+    const running = await startServer({
+      config: testConfig({ PORT: '0', TASK_LOG_MAX_LINES: '5' }),
+      realtime: false,
+    });
+    cleanup.push(() => running.close());
+    const script = "for (let i = 1; i <= 20; i++) console.log('line ' + i); process.exit(3)";
+    const run = cli(['run', '--url', running.url, '--', process.execPath, '-e', script]);
+    assert.equal((await run.exit).code, 3, run.stderr);
+    assert.match(run.stderr, /lines of output were not stored \(the task's log was full/);
+    const page = (await (
+      await fetch(`${running.url}${ROUTES.taskStatus(taskIdOf(run.stderr)!)}`)
+    ).json()) as TaskStatusPage;
+    assert.deepEqual([page.task.phase, page.task.message], ['failed', 'exited with code 3']);
+  });
+
+  it('run: exits 128 + n for any signal n that ended the command (SIGSEGV: 139)', async () => {
+    const { url } = await server();
+    const run = cli(['run', '--url', url, '--', 'sh', '-c', 'kill -SEGV $$']);
+    assert.equal((await run.exit).code, 139);
+  });
+
+  it('post: gives up after --timeout when the server is unreachable, and says so', async () => {
+    const port = await freePort();
+    const posted = cli([
+      'post',
+      '--url',
+      `http://127.0.0.1:${port}`,
+      '--task',
+      't',
+      '--token',
+      'x',
+      '--log',
+      'hi',
+      '--timeout',
+      '1',
+    ]);
+    assert.equal((await posted.exit).code, 1);
+    assert.match(posted.stderr, /not stored within 1 s/);
+  });
+
+  it('tail: ends with the reason when the server refuses the task (no retry loop)', async () => {
+    const { url } = await server({ realtime: true });
+    const tailing = cli(['tail', '--url', url, '--task', 'no-such-task']);
+    assert.equal((await tailing.exit).code, 1);
+    assert.match(tailing.stderr, /not_found/);
+    const badAfter = cli(['tail', '--url', url, '--task', 'x', '--after', 'abc']);
+    assert.equal((await badAfter.exit).code, 2);
   });
 
   it('create and post: a task from the shell, and lines and status posted to it', async () => {

@@ -44,8 +44,9 @@ describe('the agent outbox: what goes in which POST', () => {
     assert.deepEqual(box.next()!.body, { phase: 'completed' });
   });
 
-  it('cuts POSTs at the line count and byte budget, and counts what was delivered', () => {
-    const box = outbox({ linesPerPost: 3, bytesPerPost: 10 });
+  it('cuts POSTs at the line count and at a byte budget counted as sent (escaped JSON)', () => {
+    // A one-character line costs 67 bytes: 3 of JSON ("1") and 64 for its level, time and braces.
+    const box = outbox({ linesPerPost: 3, bytesPerPost: 3 * 67 });
     for (const message of ['1', '2', '3', '4', '1234567890', '9']) box.addLine('info', message, AT);
     assert.equal(box.full, true);
     const sizes: number[] = [];
@@ -53,10 +54,39 @@ describe('the agent outbox: what goes in which POST', () => {
       sizes.push(batch.body.logs!.length);
       box.acknowledge();
     }
-    assert.deepEqual(sizes, [3, 1, 1, 1], '3 lines, then no two that pass 10 bytes together');
+    assert.deepEqual(sizes, [3, 2, 1]);
     assert.equal(box.delivered, 6);
     assert.equal(box.lines, 0);
     assert.equal(box.empty, true);
+
+    // Quotes are two bytes each once escaped: two lines of 30 of them pass 3 × 67 bytes together.
+    const quoted = outbox({ bytesPerPost: 3 * 67 });
+    quoted.addLine('info', '"'.repeat(30), AT);
+    quoted.addLine('info', '"'.repeat(30), AT);
+    assert.equal(quoted.next()!.body.logs!.length, 1);
+  });
+
+  it('drops the lines of a refused batch and keeps its status change, under a new key', () => {
+    const box = outbox();
+    box.addLine('info', 'a', AT);
+    box.addStatus({ phase: 'completed' });
+    const first = box.next()!;
+    const statusOnly = box.withoutLines()!;
+    assert.deepEqual(statusOnly.body, { phase: 'completed' });
+    assert.notEqual(statusOnly.key, first.key);
+    assert.equal(box.lines, 0);
+    box.acknowledge();
+    assert.equal(box.delivered, 2);
+    box.addLine('info', 'b', AT);
+    box.next();
+    assert.equal(box.withoutLines(), null, 'nothing else: the batch is simply dropped');
+  });
+
+  it('keeps an earlier field when a later change gives it as undefined', () => {
+    const box = outbox();
+    box.addStatus({ progress: 100 });
+    box.addStatus({ phase: 'completed', progress: undefined });
+    assert.deepEqual(box.next()!.body, { progress: 100, phase: 'completed' });
   });
 
   it('splits a line longer than the server takes, keeping every character and surrogate pairs whole', () => {
