@@ -73,7 +73,11 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
     const dataDir = path.resolve(options.dataDir, 'dynalite');
     const embedded = await startEmbeddedDynalite({ dataDir });
     try {
-      const client = createDynamoClient({ endpoint: embedded.endpoint, credentials: LOCAL_CREDENTIALS });
+      const client = createDynamoClient({
+        endpoint: embedded.endpoint,
+        credentials: LOCAL_CREDENTIALS,
+        unsigned: true,
+      });
       await ensureTable(client, tableName);
       const store = new DynamoTaskStore({
         client,

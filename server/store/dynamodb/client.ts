@@ -1,4 +1,4 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 export interface DynamoClientConfig {
@@ -14,7 +14,24 @@ export interface DynamoClientConfig {
   connectionTimeoutMs?: number;
   /** Give up on an answer after this long (ms). */
   requestTimeoutMs?: number;
+  /**
+   * Skip SigV4 signing: only for the embedded dynalite, in this process on 127.0.0.1, which checks
+   * a signature's form, never its value. Signing hashes each body and derives an HMAC chain per
+   * request, about 5% of the CPU of a 50-line POST on the embedded store (BENCHMARKS.md).
+   */
+  unsigned?: boolean;
 }
+
+/** What dynalite asks of a request's signature: an AWS4 Authorization header and a date. */
+const UNSIGNED: NonNullable<DynamoDBClientConfig['signer']> = {
+  sign: async (request) => {
+    const { headers } = request as unknown as { headers: Record<string, string> };
+    headers.authorization =
+      'AWS4-HMAC-SHA256 Credential=local/20000101/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=0';
+    headers['x-amz-date'] = '20000101T000000Z';
+    return request;
+  },
+};
 
 /** The credentials a local endpoint (dynalite, DynamoDB Local) accepts. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
@@ -44,6 +61,7 @@ export function createDynamoClient(config: DynamoClientConfig): DynamoDBDocument
     region: config.region || process.env.AWS_REGION?.trim() || 'us-east-1',
     credentials: config.credentials,
     maxAttempts: config.maxAttempts ?? 3,
+    ...(config.unsigned ? { signer: UNSIGNED } : {}),
     requestHandler: {
       connectionTimeout: config.connectionTimeoutMs ?? 2_000,
       requestTimeout: config.requestTimeoutMs ?? 5_000,
