@@ -298,7 +298,7 @@ export const ENV_VARS = {
     name: 'HEAD_FRESH_MS',
     default: '5000',
     meaning:
-      'DynamoDB store: how long a task\'s head this instance wrote or read answers reads (and agent-token checks) without asking DynamoDB; the bound on how late a replaced agent token through another instance is refused here, and a write through another instance shows in the reads of a task this instance\'s sockets do not follow (those it follows hear of it at once; a head the bus vouches for answers up to a minute, README "Storage"). `0`: every read asks',
+      'DynamoDB store, several instances only (leave it for one): how long a head this instance wrote or read answers reads and agent-token checks without asking DynamoDB. So an agent token replaced through another instance still works here for up to this long, and a write through another instance shows this late in polls of a task no socket here follows (a followed task hears of it at once). `0`: every read asks',
     schema: integer(0, 60_000),
   }),
   dynamodbPackedLines: envVar({
