@@ -7,6 +7,7 @@
 //   task.status({ phase: 'completed', progress: 100 });
 //   await task.close(); // resolves once everything above is stored
 import { ROUTES } from '../../protocol/routes.js';
+import { backoffDelay } from '../../widget/connection/backoff.js';
 import { AgentTask, AgentTaskError, errorOf, type AgentTaskOptions } from './agent-task.js';
 
 export { AgentTask, AgentTaskError, type AgentTaskOptions } from './agent-task.js';
@@ -43,7 +44,7 @@ export async function createTask(options: CreateTaskOptions): Promise<AgentTask>
       });
     } catch (error) {
       if (!refused(error) || attempt >= 5) throw error;
-      await sleep(backoff(attempt));
+      await sleep(backoffDelay(attempt, CREATE_BACKOFF));
       continue;
     }
     if (response.status === 201) {
@@ -53,7 +54,7 @@ export async function createTask(options: CreateTaskOptions): Promise<AgentTask>
     const { code, message } = await errorOf(response);
     const retryAfter = Number(response.headers.get('retry-after'));
     if (response.status === 429 && attempt < 5) {
-      await sleep(retryAfter > 0 ? retryAfter * 1000 : backoff(attempt));
+      await sleep(retryAfter > 0 ? retryAfter * 1000 : backoffDelay(attempt, CREATE_BACKOFF));
       continue;
     }
     throw new AgentTaskError(
@@ -76,5 +77,6 @@ function refused(error: unknown): boolean {
   return cause?.code === 'ECONNREFUSED';
 }
 
-const backoff = (attempt: number) => Math.min(10_000, 250 * 2 ** attempt);
+/** The same full-jitter backoff as a task's batches (many agents starting at once spread out). */
+const CREATE_BACKOFF = { baseMs: 250, capMs: 10_000 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

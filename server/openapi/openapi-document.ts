@@ -55,32 +55,34 @@ const RETRY_AFTER = {
   'Retry-After': { description: 'seconds to wait before retrying', schema: { type: 'integer' as const } },
 };
 
+const json = (schema: z.ZodType, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
 /** Every error answer has the same body: `{ error: { code, message, details? } }`. */
 function errors(...statuses: (keyof typeof ERROR_MEANING)[]): RouteConfig['responses'] {
   return Object.fromEntries(
     statuses.map((status) => [
       status,
       {
-        description: ERROR_MEANING[status]!,
-        content: { 'application/json': { schema: ErrorBodySchema } },
+        ...json(ErrorBodySchema, ERROR_MEANING[status]!),
         ...(status === 429 || status === 503 ? { headers: RETRY_AFTER } : {}),
       },
     ]),
   );
 }
 
-const json = (schema: z.ZodType, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
+/** A ROUTES builder's path with OpenAPI's `{name}` where the id goes. */
+const template = (route: (id: string) => string, name: string) =>
+  route(`{${name}}`).replace(encodeURIComponent(`{${name}}`), `{${name}}`);
 
-/** ROUTES' shapes with OpenAPI's `{param}` in place of ids. */
 const PATHS = {
   tasks: ROUTES.tasks,
-  taskStatus: ROUTES.taskStatus('{id}').replace(encodeURIComponent('{id}'), '{id}'),
-  taskLogs: ROUTES.taskLogs('{id}').replace(encodeURIComponent('{id}'), '{id}'),
-  taskAgentToken: ROUTES.taskAgentToken('{id}').replace(encodeURIComponent('{id}'), '{id}'),
-  activeTask: ROUTES.activeTask('{agentId}').replace(encodeURIComponent('{agentId}'), '{agentId}'),
+  taskStatus: template(ROUTES.taskStatus, 'id'),
+  taskLogs: template(ROUTES.taskLogs, 'id'),
+  taskAgentToken: template(ROUTES.taskAgentToken, 'id'),
+  activeTask: template(ROUTES.activeTask, 'agentId'),
   viewerTokens: ROUTES.viewerTokens,
   ws: ROUTES.ws,
 };
